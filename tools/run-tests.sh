@@ -1,0 +1,57 @@
+#!/usr/bin/env bash
+# `make test`: everything, from a bare Debian machine to a verdict.
+# Installs what is missing, builds with -Werror, installs, starts a throwaway
+# cluster, runs the pg_regress suite (sql/, expected/), the pgTAP suite (test/*.sql,
+# through pg_prove) and the scripted tests (test/scripts/*.sh: concurrency, dump
+# and restore, ...), stops the server and exits non-zero on any failure.
+set -uo pipefail
+. "$(dirname "$0")/lib.sh"
+cd "$LF_ROOT"
+
+lf_install_deps || exit 1
+lf_build_install || exit 1
+# Some tests (ALTER SYSTEM-free) need a few more connections and prepared statements off.
+lf_cluster_start "max_prepared_transactions=0" || exit 1
+export LF_BINDIR
+
+passed=0; failed=0; failures=()
+
+lf_log "pg_regress suite (sql/ + expected/)"
+rm -rf results regression.diffs regression.out
+make -s installcheck PG_CONFIG="$(lf_pg_config)" > /tmp/lf-regress.out 2>&1
+rc=$?
+cat /tmp/lf-regress.out
+n_ok=$(grep -cE '\.\.\. ok|^ok [0-9]+ ' /tmp/lf-regress.out || true)
+n_bad=$(grep -cE '\.\.\. FAILED|^not ok [0-9]+ ' /tmp/lf-regress.out || true)
+passed=$((passed + n_ok)); failed=$((failed + n_bad))
+if [ "$rc" != 0 ]; then
+    [ "$n_bad" = 0 ] && failed=$((failed + 1))
+    failures+=("pg_regress")
+    [ -f regression.diffs ] && head -c 20000 regression.diffs
+fi
+
+lf_log "pgTAP suite (test/*.sql via pg_prove)"
+lf_psql -d postgres -c "CREATE DATABASE leadfunnel_tap"
+lf_psql -d leadfunnel_tap -c "CREATE EXTENSION pgtap"
+pg_prove -d leadfunnel_tap --failures test/*.sql > /tmp/lf-prove.out 2>&1
+rc=$?
+cat /tmp/lf-prove.out
+n_total=$(sed -n 's/^Files=[0-9]*, Tests=\([0-9]*\),.*/\1/p' /tmp/lf-prove.out)
+n_bad=$(grep -oE 'Failed [0-9]+/[0-9]+ subtests' /tmp/lf-prove.out | awk '{split($2,a,"/"); s+=a[1]} END {print s+0}')
+passed=$((passed + ${n_total:-0} - n_bad)); failed=$((failed + n_bad))
+if [ "$rc" != 0 ]; then
+    [ "$n_bad" = 0 ] && failed=$((failed + 1))
+    failures+=("pgTAP")
+fi
+
+for script in test/scripts/*.sh; do
+    [ -e "$script" ] || continue
+    lf_log "scripted test $script"
+    if bash "$script"; then passed=$((passed + 1)); else failed=$((failed + 1)); failures+=("$script"); fi
+done
+
+lf_cluster_stop
+echo
+if [ "${#failures[@]}" -gt 0 ]; then echo "FAILED: ${failures[*]}"; fi
+echo "leadfunnel: $passed passed, $failed failed"
+[ "$failed" = 0 ] && [ "${#failures[@]}" = 0 ]
