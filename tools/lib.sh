@@ -35,8 +35,8 @@ lf_build_install() {
     local cfg; cfg=$(lf_pg_config)
     lf_log "building and installing leadfunnel with $cfg"
     make -C "$LF_ROOT" -s clean PG_CONFIG="$cfg" >/dev/null
-    make -C "$LF_ROOT" -s PG_CONFIG="$cfg" PROFILE="-Werror" >/dev/null
-    lf_as_root make -C "$LF_ROOT" -s install PG_CONFIG="$cfg" >/dev/null
+    make -C "$LF_ROOT" -s PG_CONFIG="$cfg" PROFILE="-Werror" with_llvm=no >/dev/null
+    lf_as_root make -C "$LF_ROOT" -s install PG_CONFIG="$cfg" with_llvm=no >/dev/null
 }
 
 # Run a command as the cluster's owner.
