@@ -22,6 +22,8 @@
 #include "utils/syscache.h"
 
 #include "leadfunnel.h"
+#include "stages.h"
+#include "transition.h"
 
 PG_MODULE_MAGIC;
 
@@ -65,6 +67,8 @@ void
 _PG_init(void)
 {
 	CacheRegisterSyscacheCallback(TYPEOID, invalidate_enum_maps, (Datum) 0);
+	lf_stages_init();
+	lf_transition_init();
 }
 
 static LfEnumMap *

@@ -1,0 +1,253 @@
+-- The model: leadfunnel.create_model() creates a model's tables, keys and
+-- triggers in a schema of the caller's choosing, owned by the caller, so that
+-- pg_dump dumps it as the caller's data and DROP EXTENSION (without CASCADE)
+-- refuses while it exists (its columns use the extension's types).
+
+CREATE FUNCTION @extschema@.lead_stage_transition() RETURNS trigger
+    AS 'MODULE_PATHNAME', 'lf_lead_stage_transition' LANGUAGE C;
+COMMENT ON FUNCTION @extschema@.lead_stage_transition() IS
+'BEFORE INSERT OR UPDATE row trigger on a model''s lead table: validates stage moves against the funnel rules (SQLSTATE 23514, constraint lead_stage_transition or lead_stage_chronology), dates them and maintains stage_entered_at, max_stage and closed_at.';
+
+CREATE FUNCTION @extschema@.lead_stage_record() RETURNS trigger
+    AS 'MODULE_PATHNAME', 'lf_lead_stage_record' LANGUAGE C;
+COMMENT ON FUNCTION @extschema@.lead_stage_record() IS
+'AFTER INSERT OR UPDATE OF stage row trigger on a model''s lead table (argument: its history table): appends each stage move to the history.';
+
+CREATE FUNCTION @extschema@.history_append_only() RETURNS trigger
+    AS 'MODULE_PATHNAME', 'lf_history_append_only' LANGUAGE C;
+COMMENT ON FUNCTION @extschema@.history_append_only() IS
+'Trigger on a model''s lead_stage_history: refuses INSERT, UPDATE, DELETE and TRUNCATE (SQLSTATE 42501) except the writes of the transition trigger.';
+
+CREATE FUNCTION @extschema@.create_model(target_schema name) RETURNS void
+    LANGUAGE plpgsql
+    SET search_path = pg_catalog, pg_temp
+AS $fn$
+DECLARE
+    s text;
+    existing text;
+BEGIN
+    IF target_schema IS NULL OR target_schema = '' THEN
+        RAISE EXCEPTION 'target schema of a leadfunnel model must not be null or empty'
+            USING ERRCODE = 'null_value_not_allowed';
+    END IF;
+    s := quote_ident(target_schema);
+
+    SELECT string_agg(format('%I.%I', n.nspname, c.relname), ', ' ORDER BY c.relname) INTO existing
+      FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+     WHERE n.nspname = target_schema
+       AND c.relname IN ('account', 'contact', 'campaign', 'lead', 'lead_stage_history', 'touch');
+    IF existing IS NOT NULL THEN
+        RAISE EXCEPTION 'schema "%" already holds a leadfunnel model', target_schema
+            USING ERRCODE = 'duplicate_table',
+                  DETAIL = format('Relations %s exist.', existing),
+                  HINT = 'Create the model in another schema, or drop this one first (DROP SCHEMA ... CASCADE).';
+    END IF;
+
+    EXECUTE format('CREATE SCHEMA IF NOT EXISTS %s', s);
+
+    EXECUTE format($ddl$
+        CREATE TABLE %1$s.account (
+            account_id   bigint PRIMARY KEY,
+            name         text,
+            region       text,
+            segment      text,
+            is_advocate  boolean NOT NULL DEFAULT false,
+            churned_at   timestamptz,
+            status       @extschema@.account_status NOT NULL DEFAULT 'prospect',
+            status_since timestamptz
+        );
+        COMMENT ON TABLE %1$s.account IS 'Accounts (companies). status and status_since are maintained by leadfunnel.';
+        COMMENT ON COLUMN %1$s.account.account_id IS 'Account key; the distribution column of every lead-related table.';
+        COMMENT ON COLUMN %1$s.account.name IS 'Company name.';
+        COMMENT ON COLUMN %1$s.account.region IS 'Sales region.';
+        COMMENT ON COLUMN %1$s.account.segment IS 'Customer segment (e.g. enterprise, mid-market, SMB).';
+        COMMENT ON COLUMN %1$s.account.is_advocate IS 'Set when a customer is an advocate (ambassador, reference customer).';
+        COMMENT ON COLUMN %1$s.account.churned_at IS 'Explicit churn: the account is a former customer from then on.';
+        COMMENT ON COLUMN %1$s.account.status IS 'Lifecycle status as of the last event (maintained by leadfunnel).';
+        COMMENT ON COLUMN %1$s.account.status_since IS 'Since when status holds (maintained by leadfunnel).';
+
+        CREATE TABLE %1$s.contact (
+            contact_id bigint PRIMARY KEY,
+            account_id bigint NOT NULL REFERENCES %1$s.account (account_id),
+            email      text,
+            opt_in     boolean NOT NULL DEFAULT false,
+            status     @extschema@.contact_status NOT NULL DEFAULT 'contact',
+            UNIQUE (account_id, contact_id)
+        );
+        COMMENT ON TABLE %1$s.contact IS 'Contacts (people) of accounts.';
+        COMMENT ON COLUMN %1$s.contact.contact_id IS 'Contact key.';
+        COMMENT ON COLUMN %1$s.contact.account_id IS 'Account the contact works for.';
+        COMMENT ON COLUMN %1$s.contact.email IS 'E-mail address.';
+        COMMENT ON COLUMN %1$s.contact.opt_in IS 'Whether the contact opted in to marketing.';
+        COMMENT ON COLUMN %1$s.contact.status IS 'Marketing status of the contact.';
+
+        CREATE TABLE %1$s.campaign (
+            campaign_id  bigint PRIMARY KEY,
+            name         text,
+            channel      text,
+            product_area text,
+            region       text,
+            cost         numeric
+        );
+        COMMENT ON TABLE %1$s.campaign IS 'Marketing campaigns (actions) that source and touch leads.';
+        COMMENT ON COLUMN %1$s.campaign.campaign_id IS 'Campaign key.';
+        COMMENT ON COLUMN %1$s.campaign.name IS 'Campaign name.';
+        COMMENT ON COLUMN %1$s.campaign.channel IS 'Channel (e.g. webinar, paid search, event, outbound).';
+        COMMENT ON COLUMN %1$s.campaign.product_area IS 'Product area the campaign promotes.';
+        COMMENT ON COLUMN %1$s.campaign.region IS 'Region the campaign targets.';
+        COMMENT ON COLUMN %1$s.campaign.cost IS 'Campaign cost.';
+
+        CREATE TABLE %1$s.lead (
+            lead_id            bigint PRIMARY KEY,
+            account_id         bigint NOT NULL REFERENCES %1$s.account (account_id),
+            contact_id         bigint,
+            funnel             text NOT NULL DEFAULT 'enterprise',
+            product_area       text,
+            region             text,
+            source_campaign_id bigint REFERENCES %1$s.campaign (campaign_id),
+            amount             numeric,
+            stage              @extschema@.lead_stage NOT NULL DEFAULT 'lead',
+            max_stage          @extschema@.lead_stage,
+            motion             @extschema@.lead_motion,
+            created_at         timestamptz NOT NULL DEFAULT now(),
+            stage_entered_at   timestamptz,
+            closed_at          timestamptz,
+            close_reason       text,
+            UNIQUE (account_id, lead_id),
+            FOREIGN KEY (account_id, contact_id) REFERENCES %1$s.contact (account_id, contact_id)
+        );
+        CREATE INDEX ON %1$s.lead (source_campaign_id);
+        CREATE INDEX ON %1$s.lead (created_at);
+        COMMENT ON TABLE %1$s.lead IS 'Leads: one buying process of one account. Move a lead with UPDATE ... SET stage; the move is validated and recorded in lead_stage_history.';
+        COMMENT ON COLUMN %1$s.lead.lead_id IS 'Lead key.';
+        COMMENT ON COLUMN %1$s.lead.account_id IS 'Account (company) of the buying process.';
+        COMMENT ON COLUMN %1$s.lead.contact_id IS 'Main contact (person) of the lead.';
+        COMMENT ON COLUMN %1$s.lead.funnel IS 'Name of the funnel (leadfunnel.funnel) whose rules the lead follows.';
+        COMMENT ON COLUMN %1$s.lead.product_area IS 'Product area of interest.';
+        COMMENT ON COLUMN %1$s.lead.region IS 'Region of the lead.';
+        COMMENT ON COLUMN %1$s.lead.source_campaign_id IS 'Campaign that generated (sourced) the lead.';
+        COMMENT ON COLUMN %1$s.lead.amount IS 'Expected or won deal amount.';
+        COMMENT ON COLUMN %1$s.lead.stage IS 'Current stage; change it with UPDATE to move the lead.';
+        COMMENT ON COLUMN %1$s.lead.max_stage IS 'Furthest open-or-won stage reached (maintained, read-only).';
+        COMMENT ON COLUMN %1$s.lead.motion IS 'New business, expansion or win-back: set at insert from the account''s status.';
+        COMMENT ON COLUMN %1$s.lead.created_at IS 'When the lead was created (start of its history).';
+        COMMENT ON COLUMN %1$s.lead.stage_entered_at IS 'When the lead entered its current stage; set it in the UPDATE that moves the lead to backfill a past move.';
+        COMMENT ON COLUMN %1$s.lead.closed_at IS 'When the lead closed (won, recycled, disqualified or lost); NULL while open (maintained).';
+        COMMENT ON COLUMN %1$s.lead.close_reason IS 'Why the lead closed; recorded as the reason of the closing history row.';
+
+        CREATE TABLE %1$s.lead_stage_history (
+            lead_id    bigint NOT NULL,
+            account_id bigint NOT NULL,
+            seq        int NOT NULL CHECK (seq >= 1),
+            from_stage @extschema@.lead_stage,
+            to_stage   @extschema@.lead_stage NOT NULL,
+            entered_at timestamptz NOT NULL,
+            left_at    timestamptz,
+            changed_by name NOT NULL DEFAULT current_user,
+            reason     text,
+            PRIMARY KEY (account_id, lead_id, seq),
+            FOREIGN KEY (account_id, lead_id) REFERENCES %1$s.lead (account_id, lead_id),
+            CONSTRAINT lead_stage_history_first CHECK ((seq = 1) = (from_stage IS NULL)),
+            CONSTRAINT lead_stage_history_interval CHECK (left_at >= entered_at)
+        );
+        CREATE UNIQUE INDEX lead_stage_history_current ON %1$s.lead_stage_history (account_id, lead_id)
+            WHERE left_at IS NULL;
+        COMMENT ON TABLE %1$s.lead_stage_history IS 'Append-only history of stage moves: one row per stage a lead entered, written by the transition trigger.';
+        COMMENT ON COLUMN %1$s.lead_stage_history.lead_id IS 'Lead that moved.';
+        COMMENT ON COLUMN %1$s.lead_stage_history.account_id IS 'Account of the lead.';
+        COMMENT ON COLUMN %1$s.lead_stage_history.seq IS 'Position in the lead''s history, 1, 2, 3, ... without gaps.';
+        COMMENT ON COLUMN %1$s.lead_stage_history.from_stage IS 'Stage left; NULL for the first row.';
+        COMMENT ON COLUMN %1$s.lead_stage_history.to_stage IS 'Stage entered.';
+        COMMENT ON COLUMN %1$s.lead_stage_history.entered_at IS 'When the stage was entered.';
+        COMMENT ON COLUMN %1$s.lead_stage_history.left_at IS 'When the stage was left; NULL while it is the current stage.';
+        COMMENT ON COLUMN %1$s.lead_stage_history.changed_by IS 'Role (current_user) that made the move.';
+        COMMENT ON COLUMN %1$s.lead_stage_history.reason IS 'close_reason of the lead, for moves into a closed stage.';
+
+        CREATE TABLE %1$s.touch (
+            touch_id    bigint PRIMARY KEY,
+            campaign_id bigint NOT NULL REFERENCES %1$s.campaign (campaign_id),
+            account_id  bigint NOT NULL REFERENCES %1$s.account (account_id),
+            contact_id  bigint,
+            lead_id     bigint,
+            touched_at  timestamptz NOT NULL,
+            channel     text,
+            FOREIGN KEY (account_id, lead_id) REFERENCES %1$s.lead (account_id, lead_id),
+            FOREIGN KEY (account_id, contact_id) REFERENCES %1$s.contact (account_id, contact_id)
+        );
+        CREATE INDEX ON %1$s.touch (account_id, lead_id);
+        CREATE INDEX ON %1$s.touch (campaign_id);
+        COMMENT ON TABLE %1$s.touch IS 'Marketing touches. A touch without lead_id is an account-level (ABM) touch: it counts for the account''s leads open at that time.';
+        COMMENT ON COLUMN %1$s.touch.touch_id IS 'Touch key.';
+        COMMENT ON COLUMN %1$s.touch.campaign_id IS 'Campaign that made the touch.';
+        COMMENT ON COLUMN %1$s.touch.account_id IS 'Account touched.';
+        COMMENT ON COLUMN %1$s.touch.contact_id IS 'Contact touched, if known.';
+        COMMENT ON COLUMN %1$s.touch.lead_id IS 'Lead touched; NULL for an account-level (ABM) touch.';
+        COMMENT ON COLUMN %1$s.touch.touched_at IS 'When the touch happened.';
+        COMMENT ON COLUMN %1$s.touch.channel IS 'Channel of the touch.';
+
+        CREATE TRIGGER lead_stage_transition BEFORE INSERT OR UPDATE ON %1$s.lead
+            FOR EACH ROW EXECUTE FUNCTION @extschema@.lead_stage_transition();
+        CREATE TRIGGER lead_stage_record AFTER INSERT OR UPDATE OF stage ON %1$s.lead
+            FOR EACH ROW EXECUTE FUNCTION @extschema@.lead_stage_record(%2$L);
+        CREATE TRIGGER lead_stage_history_append_only BEFORE INSERT OR UPDATE OR DELETE ON %1$s.lead_stage_history
+            FOR EACH ROW EXECUTE FUNCTION @extschema@.history_append_only();
+        CREATE TRIGGER lead_stage_history_no_truncate BEFORE TRUNCATE ON %1$s.lead_stage_history
+            FOR EACH STATEMENT EXECUTE FUNCTION @extschema@.history_append_only();
+    $ddl$, s, s || '.lead_stage_history');
+
+    -- Objects of later concerns (lifecycle, analytics views, attribution views) are created here.
+END
+$fn$;
+COMMENT ON FUNCTION @extschema@.create_model(name) IS
+'Creates a leadfunnel model (tables account, contact, campaign, lead, lead_stage_history, touch, their keys, triggers and views) in the given schema, owned by the caller. The schema is created if missing; a schema that already holds a model is an error (SQLSTATE 42P07) and nothing is created.';
+
+CREATE FUNCTION @extschema@.verify_model(target_schema name)
+    RETURNS TABLE (lead_id bigint, account_id bigint, problem text)
+    LANGUAGE plpgsql STABLE
+    SET search_path = pg_catalog, pg_temp
+AS $fn$
+BEGIN
+    RETURN QUERY EXECUTE format($q$
+        WITH h AS (
+            SELECT h.*,
+                   lag(h.to_stage) OVER w AS prev_to,
+                   lag(h.left_at) OVER w AS prev_left,
+                   row_number() OVER w AS rn
+              FROM %1$s.lead_stage_history h
+            WINDOW w AS (PARTITION BY h.account_id, h.lead_id ORDER BY h.seq)
+        ), per_lead AS (
+            SELECT h.account_id, h.lead_id,
+                   count(*) FILTER (WHERE h.left_at IS NULL) AS current_rows,
+                   max(h.to_stage) FILTER (WHERE h.to_stage <= 'won') AS max_reached,
+                   bool_and(h.seq = h.rn) AS gapless,
+                   bool_and(h.seq = 1 OR (h.from_stage = h.prev_to AND h.entered_at = h.prev_left)) AS chained,
+                   bool_and(h.left_at IS NULL OR h.left_at >= h.entered_at) AS ordered
+              FROM h GROUP BY h.account_id, h.lead_id
+        )
+        SELECT l.lead_id, l.account_id, p.problem
+          FROM %1$s.lead l
+          LEFT JOIN per_lead pl ON pl.account_id = l.account_id AND pl.lead_id = l.lead_id
+          LEFT JOIN %1$s.lead_stage_history cur
+                 ON cur.account_id = l.account_id AND cur.lead_id = l.lead_id AND cur.left_at IS NULL
+          CROSS JOIN LATERAL (VALUES
+              (pl.lead_id IS NULL, 'lead has no history'),
+              (pl.current_rows <> 1, format('%%s current history rows instead of 1', pl.current_rows)),
+              (cur.to_stage IS DISTINCT FROM l.stage, format('stage %%s but current history row is in %%s', l.stage, cur.to_stage)),
+              (cur.entered_at IS DISTINCT FROM l.stage_entered_at, 'stage_entered_at differs from the current history row'),
+              (NOT pl.gapless, 'history seq has gaps'),
+              (NOT pl.chained, 'history intervals do not follow each other'),
+              (NOT pl.ordered, 'a history interval ends before it starts'),
+              (pl.max_reached IS DISTINCT FROM l.max_stage, format('max_stage %%s but history reached %%s', l.max_stage, pl.max_reached)),
+              ((l.closed_at IS NULL) <> (l.stage < 'won'), 'closed_at does not match the stage')
+          ) AS p(failed, problem)
+         WHERE p.failed
+        UNION ALL
+        SELECT h.lead_id, h.account_id, 'history row without lead'
+          FROM %1$s.lead_stage_history h
+         WHERE NOT EXISTS (SELECT 1 FROM %1$s.lead l WHERE l.account_id = h.account_id AND l.lead_id = h.lead_id)
+        ORDER BY 2, 1, 3
+    $q$, quote_ident(target_schema));
+END
+$fn$;
+COMMENT ON FUNCTION @extschema@.verify_model(name) IS
+'Checks the invariants of a model''s leads and history (one current history row per lead matching its stage, gapless seq, intervals that follow each other, max_stage, closed_at) and returns one row per violation; no rows means the model is consistent.';

@@ -1,0 +1,730 @@
+/*-------------------------------------------------------------------------
+ *
+ * transition.c
+ *	  The stage transition trigger on a model's lead table, and the guard
+ *	  that keeps its stage history append-only.
+ *
+ * lead_stage_transition() is a BEFORE INSERT OR UPDATE row trigger.  It
+ * validates the move against the compiled rules of the lead's funnel
+ * (stages.c), dates it and maintains the derived columns of the lead
+ * (stage_entered_at, max_stage, closed_at).  lead_stage_record(), an AFTER
+ * row trigger, appends the move to the history once the lead row is stored.
+ *
+ * The history table is named by lead_stage_record's one argument.  The
+ * triggers never derive a table name from the relation they fire on: on
+ * Citus they fire on shards.
+ *
+ * Per trigger (keyed by trigger OID) we keep the lead table's column numbers
+ * and two prepared SPI plans; a relcache callback drops them when either
+ * table changes.  The history is written as the owner of the lead table (as
+ * RI triggers act as the owner of the referenced table), so a role that may
+ * only update leads still records its moves, and with a backend-local flag
+ * raised so that history_append_only() lets exactly these writes through.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "access/htup_details.h"
+#include "catalog/namespace.h"
+#include "catalog/pg_type.h"
+#include "commands/trigger.h"
+#include "executor/spi.h"
+#include "miscadmin.h"
+#include "utils/regproc.h"
+#include "utils/builtins.h"
+#include "utils/datum.h"
+#include "utils/memutils.h"
+#include "utils/datetime.h"
+#include "utils/hsearch.h"
+#include "utils/inval.h"
+#include "utils/lsyscache.h"
+#include "utils/rel.h"
+#include "utils/syscache.h"
+#include "utils/timestamp.h"
+#include "utils/varlena.h"
+
+#include "leadfunnel.h"
+#include "stages.h"
+#include "transition.h"
+
+#define TRANSITION_CONSTRAINT	"lead_stage_transition"
+#define CHRONOLOGY_CONSTRAINT	"lead_stage_chronology"
+
+/* Columns of the lead table the trigger reads or maintains. */
+typedef struct LeadColumns
+{
+	AttrNumber	lead_id;
+	AttrNumber	account_id;
+	AttrNumber	funnel;
+	AttrNumber	stage;
+	AttrNumber	max_stage;
+	AttrNumber	created_at;
+	AttrNumber	stage_entered_at;
+	AttrNumber	closed_at;
+	AttrNumber	close_reason;
+} LeadColumns;
+
+typedef struct TransitionTarget
+{
+	Oid			tgoid;			/* hash key: the trigger */
+	bool		valid;
+	Oid			lead_relid;
+	Oid			history_relid;
+	char	   *history_name;	/* quoted, schema-qualified */
+	LeadColumns col;
+	SPIPlanPtr	insert_first;	/* first history row of a new lead */
+	SPIPlanPtr	insert_move;	/* close the current row, append the next */
+} TransitionTarget;
+
+static HTAB *targets = NULL;
+
+/* Raised only while this file writes history; see history_append_only(). */
+static bool history_write_allowed = false;
+
+/* current_user's name, kept so a move costs no catalog lookup */
+static Oid	changed_by_role = InvalidOid;
+static NameData changed_by_name;
+
+static void
+targets_invalidate(Datum arg, Oid relid)
+{
+	HASH_SEQ_STATUS seq;
+	TransitionTarget *t;
+
+	if (targets == NULL)
+		return;
+	hash_seq_init(&seq, targets);
+	while ((t = hash_seq_search(&seq)) != NULL)
+		if (relid == InvalidOid || relid == t->lead_relid || relid == t->history_relid)
+			t->valid = false;
+}
+
+static void
+role_names_invalidate(Datum arg, int cacheid, uint32 hashvalue)
+{
+	changed_by_role = InvalidOid;
+}
+
+void
+lf_transition_init(void)
+{
+	HASHCTL		ctl;
+
+	ctl.keysize = sizeof(Oid);
+	ctl.entrysize = sizeof(TransitionTarget);
+	ctl.hcxt = TopMemoryContext;
+	targets = hash_create("leadfunnel transition triggers", 16, &ctl,
+						  HASH_ELEM | HASH_BLOBS | HASH_CONTEXT);
+	CacheRegisterRelcacheCallback(targets_invalidate, (Datum) 0);
+	CacheRegisterSyscacheCallback(AUTHOID, role_names_invalidate, (Datum) 0);
+}
+
+static AttrNumber
+lead_column(Relation rel, const char *name, Oid typid)
+{
+	TupleDesc	desc = RelationGetDescr(rel);
+	int			attnum = SPI_fnumber(desc, name);
+
+	if (attnum <= 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
+				 errmsg("table \"%s\" has no column \"%s\"", RelationGetRelationName(rel), name),
+				 errdetail("Trigger lead_stage_transition needs the lead table created by leadfunnel.create_model().")));
+	if (TupleDescAttr(desc, attnum - 1)->atttypid != typid)
+		ereport(ERROR,
+				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
+				 errmsg("column \"%s\" of table \"%s\" must be of type %s",
+						name, RelationGetRelationName(rel), format_type_be(typid)),
+				 errdetail("Trigger lead_stage_transition needs the lead table created by leadfunnel.create_model().")));
+	return attnum;
+}
+
+static TransitionTarget *
+get_target(TriggerData *trigdata, bool needs_history)
+{
+	Trigger    *trigger = trigdata->tg_trigger;
+	Relation	rel = trigdata->tg_relation;
+	TransitionTarget *t;
+	bool		found;
+	Oid			stage_type;
+	List	   *names;
+	Oid			history_relid;
+	MemoryContext oldcxt;
+
+	t = hash_search(targets, &trigger->tgoid, HASH_ENTER, &found);
+	if (found && t->valid)
+		return t;
+	if (!found)
+	{
+		t->insert_first = NULL;
+		t->insert_move = NULL;
+		t->history_name = NULL;
+	}
+	t->valid = false;
+
+	if (trigger->tgnargs != (needs_history ? 1 : 0))
+		ereport(ERROR,
+				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
+				 errmsg("trigger \"%s\" on table \"%s\" has %d arguments, not %d",
+						trigger->tgname, RelationGetRelationName(rel), trigger->tgnargs,
+						needs_history ? 1 : 0),
+				 errhint("Create the model's triggers with leadfunnel.create_model().")));
+
+	stage_type = lf_enum_type(LF_ENUM_STAGE);
+	t->lead_relid = RelationGetRelid(rel);
+	t->col.lead_id = lead_column(rel, "lead_id", INT8OID);
+	t->col.account_id = lead_column(rel, "account_id", INT8OID);
+	t->col.funnel = lead_column(rel, "funnel", TEXTOID);
+	t->col.stage = lead_column(rel, "stage", stage_type);
+	t->col.max_stage = lead_column(rel, "max_stage", stage_type);
+	t->col.created_at = lead_column(rel, "created_at", TIMESTAMPTZOID);
+	t->col.stage_entered_at = lead_column(rel, "stage_entered_at", TIMESTAMPTZOID);
+	t->col.closed_at = lead_column(rel, "closed_at", TIMESTAMPTZOID);
+	t->col.close_reason = lead_column(rel, "close_reason", TEXTOID);
+
+	if (t->insert_first)
+		SPI_freeplan(t->insert_first);
+	if (t->insert_move)
+		SPI_freeplan(t->insert_move);
+	t->insert_first = t->insert_move = NULL;
+	if (t->history_name)
+		pfree(t->history_name);
+	t->history_name = NULL;
+	t->history_relid = InvalidOid;
+	if (needs_history)
+	{
+		names = stringToQualifiedNameList(trigger->tgargs[0]);
+		history_relid = RangeVarGetRelid(makeRangeVarFromNameList(names), NoLock, false);
+		t->history_relid = history_relid;
+		oldcxt = MemoryContextSwitchTo(TopMemoryContext);
+		t->history_name = quote_qualified_identifier(get_namespace_name(get_rel_namespace(history_relid)),
+													 get_rel_name(history_relid));
+		MemoryContextSwitchTo(oldcxt);
+	}
+	t->valid = true;
+	return t;
+}
+
+static SPIPlanPtr
+prepare_kept(const char *sql, int nargs, Oid *argtypes)
+{
+	SPIPlanPtr	plan = SPI_prepare(sql, nargs, argtypes);
+
+	if (plan == NULL)
+		elog(ERROR, "SPI_prepare failed for \"%s\": %s", sql, SPI_result_code_string(SPI_result));
+	if (SPI_keepplan(plan) != 0)
+		elog(ERROR, "SPI_keepplan failed");
+	return plan;
+}
+
+static void
+prepare_history_plans(TransitionTarget *t)
+{
+	Oid			stage_type = lf_enum_type(LF_ENUM_STAGE);
+	StringInfoData sql;
+
+	initStringInfo(&sql);
+	if (t->insert_first == NULL)
+	{
+		Oid			types[6] = {INT8OID, INT8OID, stage_type, TIMESTAMPTZOID, NAMEOID, TEXTOID};
+
+		appendStringInfo(&sql,
+						 "INSERT INTO %s (lead_id, account_id, seq, from_stage, to_stage, entered_at, changed_by, reason) "
+						 "VALUES ($1, $2, 1, NULL, $3, $4, $5, $6)", t->history_name);
+		t->insert_first = prepare_kept(sql.data, 6, types);
+	}
+	if (t->insert_move == NULL)
+	{
+		Oid			types[7] = {INT8OID, INT8OID, stage_type, stage_type, TIMESTAMPTZOID, NAMEOID, TEXTOID};
+
+		resetStringInfo(&sql);
+		/* one statement, so a lead without a current row inserts nothing */
+		appendStringInfo(&sql,
+						 "WITH closed AS (UPDATE %s SET left_at = $5 "
+						 "WHERE account_id = $2 AND lead_id = $1 AND left_at IS NULL AND to_stage = $3 "
+						 "RETURNING seq) "
+						 "INSERT INTO %s (lead_id, account_id, seq, from_stage, to_stage, entered_at, changed_by, reason) "
+						 "SELECT $1, $2, seq + 1, $3, $4, $5, $6, $7 FROM closed",
+						 t->history_name, t->history_name);
+		t->insert_move = prepare_kept(sql.data, 7, types);
+	}
+	pfree(sql.data);
+}
+
+static Name
+current_role_name(void)
+{
+	Oid			role = GetUserId();
+
+	if (role != changed_by_role)
+	{
+		namestrcpy(&changed_by_name, GetUserNameFromId(role, false));
+		changed_by_role = role;
+	}
+	return &changed_by_name;
+}
+
+/*
+ * Append to the history: the first row when from == -1, else close the
+ * current row and append the next one.
+ */
+static void
+write_history(TransitionTarget *t, Relation rel, int64 lead_id, int64 account_id,
+			  int from, int to, TimestampTz at, text *reason)
+{
+	Datum		values[7];
+	char		nulls[7] = {' ', ' ', ' ', ' ', ' ', ' ', ' '};
+	int			nargs = 0;
+	SPIPlanPtr	plan;
+	Oid			save_userid;
+	int			save_sec_context;
+	int			rc;
+
+	values[nargs++] = Int64GetDatum(lead_id);
+	values[nargs++] = Int64GetDatum(account_id);
+	if (from >= 0)
+		values[nargs++] = ObjectIdGetDatum(lf_stage_to_oid(from));
+	values[nargs++] = ObjectIdGetDatum(lf_stage_to_oid(to));
+	values[nargs++] = TimestampTzGetDatum(at);
+	values[nargs++] = NameGetDatum(current_role_name());
+	if (reason == NULL)
+		nulls[nargs] = 'n';
+	values[nargs++] = PointerGetDatum(reason);
+
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+	prepare_history_plans(t);
+	plan = from >= 0 ? t->insert_move : t->insert_first;
+
+	GetUserIdAndSecContext(&save_userid, &save_sec_context);
+	SetUserIdAndSecContext(rel->rd_rel->relowner,
+						   save_sec_context | SECURITY_LOCAL_USERID_CHANGE | SECURITY_NOFORCE_RLS);
+	history_write_allowed = true;
+	PG_TRY();
+	{
+		rc = SPI_execute_plan(plan, values, nulls, false, 0);
+	}
+	PG_FINALLY();
+	{
+		history_write_allowed = false;
+		SetUserIdAndSecContext(save_userid, save_sec_context);
+	}
+	PG_END_TRY();
+
+	if (rc != SPI_OK_INSERT)
+		elog(ERROR, "SPI_execute_plan on %s failed: %s", t->history_name, SPI_result_code_string(rc));
+	if (SPI_processed != 1)
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("history of lead %lld has no current row in stage \"%s\"",
+						(long long) lead_id, lf_stage_names[from]),
+				 errdetail("Table %s must hold one row with left_at IS NULL per lead, written by the transition trigger.",
+						   t->history_name),
+				 errhint("Check the model with leadfunnel.verify_model().")));
+	SPI_finish();
+}
+
+static char *
+ts_text(TimestampTz ts)
+{
+	return pstrdup(timestamptz_to_str(ts));
+}
+
+static void
+transition_error(Relation rel, int64 lead_id, const LfFunnel *f, int from, int to)
+{
+	LfStageSet	allowed = f->next[from];
+	const char *detail;
+
+	if (LF_STAGE_IS_CLOSED(from) && from != LF_STAGE_RECYCLED)
+		detail = psprintf("Stage \"%s\" is closed; a closed lead cannot move unless a rule in leadfunnel.funnel_transition allows it.",
+						  lf_stage_names[from]);
+	else if (from == LF_STAGE_RECYCLED)
+		detail = psprintf("A recycled lead can only be reopened into the reopen stages of funnel \"%s\": %s.",
+						  f->name, lf_stage_set_to_text(f->reopen));
+	else if (!(f->stages & LF_STAGE_BIT(to)) && !LF_STAGE_IS_LOSS(to))
+		detail = psprintf("Funnel \"%s\" has no stage \"%s\".", f->name, lf_stage_names[to]);
+	else if (to < from)
+		detail = pstrdup("Backward moves are refused unless a rule in leadfunnel.funnel_transition allows them.");
+	else
+		detail = psprintf("Funnel \"%s\" does not allow skipping stages; moves go one stage forward, and won only from its last open stage.",
+						  f->name);
+
+	ereport(ERROR,
+			(errcode(ERRCODE_CHECK_VIOLATION),
+			 errmsg("lead %lld cannot move from stage \"%s\" to stage \"%s\" in funnel \"%s\"",
+					(long long) lead_id, lf_stage_names[from], lf_stage_names[to], f->name),
+			 errdetail("%s", detail),
+			 allowed ? errhint("Allowed next stages from \"%s\": %s.",
+							   lf_stage_names[from], lf_stage_set_to_text(allowed))
+			 : errhint("No move is allowed from stage \"%s\" in funnel \"%s\".",
+					   lf_stage_names[from], f->name),
+			 errtableconstraint(rel, TRANSITION_CONSTRAINT)));
+}
+
+static void
+chronology_error(Relation rel, const char *msg, const char *detail, const char *hint)
+{
+	ereport(ERROR,
+			(errcode(ERRCODE_CHECK_VIOLATION),
+			 errmsg_internal("%s", msg),
+			 errdetail_internal("%s", detail),
+			 hint ? errhint("%s", hint) : 0,
+			 errtableconstraint(rel, CHRONOLOGY_CONSTRAINT)));
+}
+
+static void
+maintained_column_error(int64 lead_id, const char *column)
+{
+	ereport(ERROR,
+			(errcode(ERRCODE_GENERATED_ALWAYS),
+			 errmsg("column \"%s\" of lead %lld is maintained by leadfunnel", column, (long long) lead_id),
+			 errdetail("It is derived from the lead's stage history."),
+			 errhint("Leave it out of INSERT and UPDATE statements; move the lead with UPDATE ... SET stage.")));
+}
+
+static int64
+required_int8(HeapTuple tuple, TupleDesc desc, AttrNumber attnum, const char *column)
+{
+	bool		isnull;
+	Datum		d = heap_getattr(tuple, attnum, desc, &isnull);
+
+	if (isnull)
+		ereport(ERROR,
+				(errcode(ERRCODE_NOT_NULL_VIOLATION),
+				 errmsg("null value in column \"%s\" of a lead", column),
+				 errdetail("Every lead has a lead_id, an account_id, a funnel and a stage.")));
+	return DatumGetInt64(d);
+}
+
+static Datum
+required_datum(HeapTuple tuple, TupleDesc desc, AttrNumber attnum, const char *column,
+			   int64 lead_id)
+{
+	bool		isnull;
+	Datum		d = heap_getattr(tuple, attnum, desc, &isnull);
+
+	if (isnull)
+		ereport(ERROR,
+				(errcode(ERRCODE_NOT_NULL_VIOLATION),
+				 errmsg("null value in column \"%s\" of lead %lld", column, (long long) lead_id),
+				 errdetail("Every lead has a lead_id, an account_id, a funnel and a stage.")));
+	return d;
+}
+
+/* A nullable timestamptz column: its value, or DT_NOBEGIN-free sentinel via *isnull. */
+static TimestampTz
+get_ts(HeapTuple tuple, TupleDesc desc, AttrNumber attnum, bool *isnull)
+{
+	Datum		d = heap_getattr(tuple, attnum, desc, isnull);
+
+	return *isnull ? 0 : DatumGetTimestampTz(d);
+}
+
+static bool
+datum_changed(HeapTuple oldtup, HeapTuple newtup, TupleDesc desc, AttrNumber attnum)
+{
+	bool		oldnull,
+				newnull;
+	Datum		o = heap_getattr(oldtup, attnum, desc, &oldnull);
+	Datum		n = heap_getattr(newtup, attnum, desc, &newnull);
+	Form_pg_attribute att = TupleDescAttr(desc, attnum - 1);
+
+	if (oldnull || newnull)
+		return oldnull != newnull;
+	return !datumIsEqual(o, n, att->attbyval, att->attlen);
+}
+
+static HeapTuple
+on_insert(TriggerData *trigdata, TransitionTarget *t)
+{
+	Relation	rel = trigdata->tg_relation;
+	TupleDesc	desc = RelationGetDescr(rel);
+	HeapTuple	tuple = trigdata->tg_trigtuple;
+	LeadColumns *c = &t->col;
+	int64		lead_id = required_int8(tuple, desc, c->lead_id, "lead_id");
+	char	   *funnel = TextDatumGetCString(required_datum(tuple, desc, c->funnel, "funnel", lead_id));
+	int			stage = lf_stage_from_oid(DatumGetObjectId(required_datum(tuple, desc, c->stage, "stage", lead_id)));
+	const LfFunnel *f = lf_require_funnel(funnel);
+	TimestampTz now = GetCurrentTransactionStartTimestamp();
+	bool		isnull;
+	TimestampTz created,
+				entered;
+	int			cols[4];
+	Datum		values[4];
+	bool		nulls[4] = {false, false, false, true};
+
+	if (!(f->entry & LF_STAGE_BIT(stage)))
+		ereport(ERROR,
+				(errcode(ERRCODE_CHECK_VIOLATION),
+				 errmsg("lead %lld cannot start in stage \"%s\" of funnel \"%s\"",
+						(long long) lead_id, lf_stage_names[stage], f->name),
+				 errdetail("A lead is created in one of the entry stages of its funnel."),
+				 errhint("Entry stages of funnel \"%s\": %s.", f->name, lf_stage_set_to_text(f->entry)),
+				 errtableconstraint(rel, TRANSITION_CONSTRAINT)));
+
+	heap_getattr(tuple, c->max_stage, desc, &isnull);
+	if (!isnull && lf_stage_from_oid(DatumGetObjectId(heap_getattr(tuple, c->max_stage, desc, &isnull))) != stage)
+		maintained_column_error(lead_id, "max_stage");
+	heap_getattr(tuple, c->closed_at, desc, &isnull);
+	if (!isnull)
+		maintained_column_error(lead_id, "closed_at");
+
+	created = get_ts(tuple, desc, c->created_at, &isnull);
+	if (isnull)
+		created = now;
+	entered = get_ts(tuple, desc, c->stage_entered_at, &isnull);
+	if (isnull)
+		entered = created;
+	if (TIMESTAMP_NOT_FINITE(created) || created > GetCurrentTimestamp())
+		chronology_error(rel,
+						 psprintf("lead %lld cannot be created at %s", (long long) lead_id, ts_text(created)),
+						 "A lead's created_at is a finite time that is not in the future.",
+						 "Leave created_at out to use the current time.");
+	if (entered < created || entered > GetCurrentTimestamp())
+		chronology_error(rel,
+						 psprintf("lead %lld cannot enter stage \"%s\" at %s, %s it was created at %s",
+								  (long long) lead_id, lf_stage_names[stage], ts_text(entered),
+								  entered < created ? "before" : "in the future after", ts_text(created)),
+						 "A lead enters its first stage when it is created or later, and never in the future.",
+						 "Leave stage_entered_at out to use created_at.");
+
+	cols[0] = c->created_at;
+	values[0] = TimestampTzGetDatum(created);
+	cols[1] = c->stage_entered_at;
+	values[1] = TimestampTzGetDatum(entered);
+	cols[2] = c->max_stage;
+	values[2] = ObjectIdGetDatum(lf_stage_to_oid(stage));
+	cols[3] = c->closed_at;
+	values[3] = (Datum) 0;
+	return heap_modify_tuple_by_cols(tuple, desc, 4, cols, values, nulls);
+}
+
+static HeapTuple
+on_update(TriggerData *trigdata, TransitionTarget *t)
+{
+	Relation	rel = trigdata->tg_relation;
+	TupleDesc	desc = RelationGetDescr(rel);
+	HeapTuple	oldtup = trigdata->tg_trigtuple;
+	HeapTuple	newtup = trigdata->tg_newtuple;
+	LeadColumns *c = &t->col;
+	int64		lead_id = required_int8(newtup, desc, c->lead_id, "lead_id");
+	int			from = lf_stage_from_oid(DatumGetObjectId(required_datum(oldtup, desc, c->stage, "stage", lead_id)));
+	int			to = lf_stage_from_oid(DatumGetObjectId(required_datum(newtup, desc, c->stage, "stage", lead_id)));
+	bool		funnel_changed = datum_changed(oldtup, newtup, desc, c->funnel);
+	bool		entered_changed = datum_changed(oldtup, newtup, desc, c->stage_entered_at);
+	const LfFunnel *f;
+	bool		isnull;
+	TimestampTz old_entered,
+				entered;
+	int			old_max,
+				new_max;
+	int			cols[5];
+	Datum		values[5];
+	bool		nulls[5] = {false, false, false, false, false};
+	int			ncols = 0;
+
+	if (datum_changed(oldtup, newtup, desc, c->max_stage))
+		maintained_column_error(lead_id, "max_stage");
+	if (datum_changed(oldtup, newtup, desc, c->closed_at))
+		maintained_column_error(lead_id, "closed_at");
+	if (datum_changed(oldtup, newtup, desc, c->created_at))
+		chronology_error(rel,
+						 psprintf("created_at of lead %lld cannot change", (long long) lead_id),
+						 "It is the start of the lead's stage history.",
+						 "Insert the lead with the right created_at.");
+
+	/* the cheap and common case: a column unrelated to the funnel changed */
+	if (from == to && !funnel_changed && !entered_changed)
+		return newtup;
+
+	f = lf_require_funnel(TextDatumGetCString(required_datum(newtup, desc, c->funnel, "funnel", lead_id)));
+	old_entered = get_ts(oldtup, desc, c->stage_entered_at, &isnull);
+	if (isnull)
+		old_entered = get_ts(oldtup, desc, c->created_at, &isnull);
+
+	if (from == to)
+	{
+		if (entered_changed)
+			chronology_error(rel,
+							 psprintf("stage_entered_at of lead %lld can only change together with its stage",
+									  (long long) lead_id),
+							 psprintf("It is the time the lead entered stage \"%s\", as recorded in its history.",
+									  lf_stage_names[from]),
+							 "Set stage_entered_at in the UPDATE that moves the lead.");
+		if (LF_STAGE_IS_OPEN(from) && !(f->stages & LF_STAGE_BIT(from)))
+		{
+			Datum		old_funnel = heap_getattr(oldtup, c->funnel, desc, &isnull);
+
+			ereport(ERROR,
+					(errcode(ERRCODE_CHECK_VIOLATION),
+					 errmsg("lead %lld in stage \"%s\" cannot move from funnel \"%s\" to funnel \"%s\"",
+							(long long) lead_id, lf_stage_names[from],
+							isnull ? "" : TextDatumGetCString(old_funnel), f->name),
+					 errdetail("Funnel \"%s\" has no stage \"%s\".", f->name, lf_stage_names[from]),
+					 errhint("Stages of funnel \"%s\": %s.", f->name, lf_stage_set_to_text(f->stages)),
+					 errtableconstraint(rel, TRANSITION_CONSTRAINT)));
+		}
+		return newtup;
+	}
+
+	if (!(f->next[from] & LF_STAGE_BIT(to)))
+		transition_error(rel, lead_id, f, from, to);
+
+	if (entered_changed && !heap_attisnull(newtup, c->stage_entered_at, desc))
+	{
+		entered = get_ts(newtup, desc, c->stage_entered_at, &isnull);
+		if (entered < old_entered)
+			chronology_error(rel,
+							 psprintf("lead %lld cannot enter stage \"%s\" at %s, before it entered stage \"%s\" at %s",
+									  (long long) lead_id, lf_stage_names[to], ts_text(entered),
+									  lf_stage_names[from], ts_text(old_entered)),
+							 "A stage move cannot be dated before the lead entered its current stage.",
+							 "Set stage_entered_at to a later time, or leave it unchanged to use the current time.");
+		if (entered > GetCurrentTimestamp())
+			chronology_error(rel,
+							 psprintf("lead %lld cannot enter stage \"%s\" at %s, which is in the future",
+									  (long long) lead_id, lf_stage_names[to], ts_text(entered)),
+							 "A stage move is dated at the current time or, for backfills, at an earlier time.",
+							 "Leave stage_entered_at unchanged to use the current time.");
+	}
+	else
+	{
+		/*
+		 * now(); but a transaction that started before a concurrent move of
+		 * this lead committed must not date its move before that one.
+		 */
+		entered = Max(GetCurrentTransactionStartTimestamp(), old_entered);
+	}
+
+	old_max = from;
+	if (!heap_attisnull(oldtup, c->max_stage, desc))
+		old_max = lf_stage_from_oid(DatumGetObjectId(heap_getattr(oldtup, c->max_stage, desc, &isnull)));
+	new_max = (!LF_STAGE_IS_LOSS(to) && to > old_max) ? to : old_max;
+
+	cols[ncols] = c->stage_entered_at;
+	values[ncols++] = TimestampTzGetDatum(entered);
+	cols[ncols] = c->max_stage;
+	values[ncols++] = ObjectIdGetDatum(lf_stage_to_oid(new_max));
+	cols[ncols] = c->closed_at;
+	values[ncols] = TimestampTzGetDatum(entered);
+	nulls[ncols++] = !LF_STAGE_IS_CLOSED(to);
+	if (!LF_STAGE_IS_CLOSED(to))
+	{
+		/* a reopened lead is no longer closed for a reason */
+		cols[ncols] = c->close_reason;
+		values[ncols] = (Datum) 0;
+		nulls[ncols++] = true;
+	}
+	return heap_modify_tuple_by_cols(newtup, desc, ncols, cols, values, nulls);
+}
+
+PG_FUNCTION_INFO_V1(lf_lead_stage_transition);
+Datum
+lf_lead_stage_transition(PG_FUNCTION_ARGS)
+{
+	TriggerData *trigdata = (TriggerData *) fcinfo->context;
+	TransitionTarget *t;
+
+	if (!CALLED_AS_TRIGGER(fcinfo))
+		ereport(ERROR,
+				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
+				 errmsg("function \"lead_stage_transition\" was not called by trigger manager")));
+	if (!TRIGGER_FIRED_BEFORE(trigdata->tg_event) || !TRIGGER_FIRED_FOR_ROW(trigdata->tg_event) ||
+		TRIGGER_FIRED_BY_DELETE(trigdata->tg_event) || TRIGGER_FIRED_BY_TRUNCATE(trigdata->tg_event))
+		ereport(ERROR,
+				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
+				 errmsg("function \"lead_stage_transition\" must be fired BEFORE INSERT OR UPDATE FOR EACH ROW")));
+
+	t = get_target(trigdata, false);
+	/* account_id is checked here so that the history write cannot meet a null */
+	required_int8(TRIGGER_FIRED_BY_INSERT(trigdata->tg_event) ? trigdata->tg_trigtuple : trigdata->tg_newtuple,
+				  RelationGetDescr(trigdata->tg_relation), t->col.account_id, "account_id");
+	if (TRIGGER_FIRED_BY_INSERT(trigdata->tg_event))
+		return PointerGetDatum(on_insert(trigdata, t));
+	return PointerGetDatum(on_update(trigdata, t));
+}
+
+/*
+ * AFTER INSERT OR UPDATE row trigger (WHEN the stage changed): appends the
+ * move that lead_stage_transition() validated and dated to the history.
+ * Writing it after the row is stored means the history's foreign key to the
+ * lead holds, and that the history shows the row as finally written even
+ * when other BEFORE triggers ran after ours.
+ */
+PG_FUNCTION_INFO_V1(lf_lead_stage_record);
+Datum
+lf_lead_stage_record(PG_FUNCTION_ARGS)
+{
+	TriggerData *trigdata = (TriggerData *) fcinfo->context;
+	TransitionTarget *t;
+	Relation	rel;
+	TupleDesc	desc;
+	HeapTuple	newtup;
+	int64		lead_id;
+	int			from = -1;
+	int			to;
+	bool		isnull;
+	text	   *reason = NULL;
+
+	if (!CALLED_AS_TRIGGER(fcinfo))
+		ereport(ERROR,
+				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
+				 errmsg("function \"lead_stage_record\" was not called by trigger manager")));
+	if (!TRIGGER_FIRED_AFTER(trigdata->tg_event) || !TRIGGER_FIRED_FOR_ROW(trigdata->tg_event) ||
+		TRIGGER_FIRED_BY_DELETE(trigdata->tg_event) || TRIGGER_FIRED_BY_TRUNCATE(trigdata->tg_event))
+		ereport(ERROR,
+				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
+				 errmsg("function \"lead_stage_record\" must be fired AFTER INSERT OR UPDATE FOR EACH ROW")));
+
+	t = get_target(trigdata, true);
+	rel = trigdata->tg_relation;
+	desc = RelationGetDescr(rel);
+	newtup = TRIGGER_FIRED_BY_UPDATE(trigdata->tg_event) ? trigdata->tg_newtuple : trigdata->tg_trigtuple;
+	lead_id = required_int8(newtup, desc, t->col.lead_id, "lead_id");
+	to = lf_stage_from_oid(DatumGetObjectId(required_datum(newtup, desc, t->col.stage, "stage", lead_id)));
+	if (TRIGGER_FIRED_BY_UPDATE(trigdata->tg_event))
+	{
+		from = lf_stage_from_oid(DatumGetObjectId(required_datum(trigdata->tg_trigtuple, desc,
+																  t->col.stage, "stage", lead_id)));
+		if (from == to)
+			return PointerGetDatum(NULL);	/* no WHEN clause on this trigger */
+	}
+	if (LF_STAGE_IS_CLOSED(to) && !heap_attisnull(newtup, t->col.close_reason, desc))
+		reason = DatumGetTextPP(heap_getattr(newtup, t->col.close_reason, desc, &isnull));
+
+	write_history(t, rel, lead_id,
+				  required_int8(newtup, desc, t->col.account_id, "account_id"),
+				  from, to,
+				  DatumGetTimestampTz(required_datum(newtup, desc, t->col.stage_entered_at,
+													 "stage_entered_at", lead_id)),
+				  reason);
+	return PointerGetDatum(NULL);
+}
+
+/*
+ * Trigger on the history table, BEFORE INSERT OR UPDATE OR DELETE FOR EACH
+ * ROW and BEFORE TRUNCATE: only the transition trigger writes history.
+ */
+PG_FUNCTION_INFO_V1(lf_history_append_only);
+Datum
+lf_history_append_only(PG_FUNCTION_ARGS)
+{
+	TriggerData *trigdata = (TriggerData *) fcinfo->context;
+
+	if (!CALLED_AS_TRIGGER(fcinfo) || !TRIGGER_FIRED_BEFORE(trigdata->tg_event))
+		ereport(ERROR,
+				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
+				 errmsg("function \"history_append_only\" must be fired BEFORE")));
+	if (!history_write_allowed)
+		ereport(ERROR,
+				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+				 errmsg("stage history \"%s\" is append-only", RelationGetRelationName(trigdata->tg_relation)),
+				 errdetail("Its rows are written only by the stage transition trigger of the lead table."),
+				 errhint("Move a lead with UPDATE ... SET stage = ... on its lead table.")));
+	if (TRIGGER_FIRED_FOR_STATEMENT(trigdata->tg_event))
+		return PointerGetDatum(NULL);
+	return PointerGetDatum(TRIGGER_FIRED_BY_UPDATE(trigdata->tg_event) ? trigdata->tg_newtuple
+						   : trigdata->tg_trigtuple);
+}
