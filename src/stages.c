@@ -294,18 +294,31 @@ lf_lookup_funnel(const char *name)
 	return hash_search(funnel_cache, name, HASH_FIND, NULL);
 }
 
+static int
+compare_names(const void *a, const void *b)
+{
+	return strcmp(*(const char *const *) a, *(const char *const *) b);
+}
+
+/* "enterprise, inside_sales, self_serve": the known funnels, sorted, for hints */
 char *
 lf_known_funnels_text(void)
 {
 	HASH_SEQ_STATUS seq;
 	LfFunnel   *f;
 	StringInfoData buf;
+	const char **names;
+	long		n = 0;
 
-	initStringInfo(&buf);
 	lf_lookup_funnel("");
+	names = palloc(sizeof(char *) * (hash_get_num_entries(funnel_cache) + 1));
 	hash_seq_init(&seq, funnel_cache);
 	while ((f = hash_seq_search(&seq)) != NULL)
-		appendStringInfo(&buf, "%s%s", buf.len > 0 ? ", " : "", f->name);
+		names[n++] = pstrdup(f->name);
+	qsort(names, n, sizeof(char *), compare_names);
+	initStringInfo(&buf);
+	for (long i = 0; i < n; i++)
+		appendStringInfo(&buf, "%s%s", i > 0 ? ", " : "", names[i]);
 	return buf.data;
 }
 

@@ -26,6 +26,8 @@
 #include "postgres.h"
 
 #include "access/htup_details.h"
+#include "access/sysattr.h"
+#include "nodes/bitmapset.h"
 #include "catalog/namespace.h"
 #include "catalog/pg_type.h"
 #include "commands/trigger.h"
@@ -572,7 +574,10 @@ on_update(TriggerData *trigdata, TransitionTarget *t)
 	if (!(f->next[from] & LF_STAGE_BIT(to)))
 		transition_error(rel, lead_id, f, from, to);
 
-	if (entered_changed && !heap_attisnull(newtup, c->stage_entered_at, desc))
+	/* explicit: the UPDATE names stage_entered_at (a backfill), even if unchanged */
+	if (bms_is_member(c->stage_entered_at - FirstLowInvalidHeapAttributeNumber,
+					  trigdata->tg_updatedcols) &&
+		!heap_attisnull(newtup, c->stage_entered_at, desc))
 	{
 		entered = get_ts(newtup, desc, c->stage_entered_at, &isnull);
 		if (entered < old_entered)
