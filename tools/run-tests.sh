@@ -10,9 +10,8 @@ cd "$LF_ROOT"
 
 lf_install_deps || exit 1
 lf_build_install || exit 1
-# Some tests (ALTER SYSTEM-free) need a few more connections and prepared statements off.
-lf_cluster_start "max_prepared_transactions=0" || exit 1
-export LF_BINDIR
+lf_cluster_start || exit 1
+export LF_BINDIR LF_TMP
 
 passed=0; failed=0; failures=()
 
