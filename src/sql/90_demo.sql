@@ -1,0 +1,144 @@
+-- Demo data: a deterministic generator of realistic funnel data, used by
+-- `make demo`, the benchmarks and the tests that compare views with plain SQL.
+
+CREATE FUNCTION @extschema@.generate_demo(target_schema name, leads int DEFAULT 5000, seed float8 DEFAULT 0.42)
+    RETURNS TABLE (table_name text, rows_added bigint)
+    LANGUAGE plpgsql
+    SET search_path = pg_catalog, pg_temp
+AS $fn$
+DECLARE
+    s text := quote_ident(target_schema);
+    anchor constant timestamptz := '2025-12-31 18:00:00+00';
+    n_accounts int;
+    base_account bigint;
+    base_lead bigint;
+    base_campaign bigint;
+    max_steps int;
+    rec record;
+    path text[];
+    times timestamptz[];
+    funnel text;
+    segment text;
+    t timestamptz;
+    i int;
+    p_continue float8;
+BEGIN
+    IF leads IS NULL OR leads < 1 OR leads > 10000000 THEN
+        RAISE EXCEPTION 'number of demo leads must be between 1 and 10000000'
+            USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    IF seed IS NULL OR seed < -1 OR seed > 1 THEN
+        RAISE EXCEPTION 'demo seed must be between -1 and 1'
+            USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    PERFORM setseed(seed);
+    n_accounts := greatest(1, leads / 3);
+
+    -- new rows are numbered after existing ones, so the generator can be run twice
+    EXECUTE format('SELECT coalesce(max(account_id), 0) FROM %s.account', s) INTO base_account;
+    EXECUTE format('SELECT coalesce(max(lead_id), 0) FROM %s.lead', s) INTO base_lead;
+    EXECUTE format('SELECT coalesce(max(campaign_id), 0) FROM %s.campaign', s) INTO base_campaign;
+
+    EXECUTE format($q$
+        INSERT INTO %s.campaign (campaign_id, name, channel, product_area, region, cost)
+        SELECT %s + row_number() OVER (ORDER BY c.ord, r.region), c.channel || ' ' || c.area || ' ' || r.region,
+               c.channel, c.area, r.region, 5000 + 2500 * c.ord
+          FROM (VALUES (1, 'webinar', 'analytics'), (2, 'paid_search', 'analytics'), (3, 'event', 'platform'),
+                       (4, 'content', 'platform'), (5, 'outbound', 'security'), (6, 'partner', 'security')) c(ord, channel, area)
+         CROSS JOIN (VALUES ('AMER'), ('APAC'), ('EMEA')) r(region)
+    $q$, s, base_campaign);
+
+    EXECUTE format($q$
+        INSERT INTO %s.account (account_id, name, region, segment)
+        SELECT %s + g, 'Company ' || (%s + g),
+               (ARRAY['EMEA', 'AMER', 'APAC'])[1 + (g %% 3)],
+               CASE WHEN random() < 0.2 THEN 'enterprise' WHEN random() < 0.5 THEN 'mid-market' ELSE 'smb' END
+          FROM generate_series(1, %s) g
+    $q$, s, base_account, base_account, n_accounts);
+    EXECUTE format($q$
+        INSERT INTO %s.contact (contact_id, account_id, email, opt_in)
+        SELECT account_id, account_id, 'buyer' || account_id || '@example.com', random() < 0.6
+          FROM %s.account WHERE account_id > %s
+    $q$, s, s, base_account);
+
+    DROP TABLE IF EXISTS pg_temp.lf_demo_plan;
+    CREATE TEMP TABLE lf_demo_plan (lead_id bigint PRIMARY KEY, path text[], times timestamptz[]) ON COMMIT DROP;
+
+    FOR rec IN EXECUTE format($q$
+        SELECT %s + g AS lead_id,
+               %s + 1 + floor(random() * %s)::bigint AS account_id,
+               random() AS r_funnel, random() AS r_created
+          FROM generate_series(1, %s) g
+    $q$, base_lead, base_account, n_accounts, leads)
+    LOOP
+        -- funnel follows the price point: segment decides mostly, with some mix
+        EXECUTE format('SELECT segment FROM %s.account WHERE account_id = $1', s) INTO segment USING rec.account_id;
+        funnel := CASE WHEN segment = 'enterprise' AND rec.r_funnel < 0.8 THEN 'enterprise'
+                       WHEN segment = 'smb' AND rec.r_funnel < 0.8 THEN 'self_serve'
+                       ELSE 'inside_sales' END;
+        t := anchor - make_interval(days => floor(rec.r_created * 540)::int, hours => floor(random() * 24)::int);
+        times := ARRAY[t];
+        path := ARRAY[CASE WHEN random() < 0.3 THEN 'visitor' ELSE 'lead' END];
+        -- walk the funnel's stages; each stage converts with a stage-specific rate
+        FOR i IN 1 .. 20 LOOP
+            EXIT WHEN path[cardinality(path)] NOT IN ('visitor', 'lead', 'mql', 'tal', 'tql', 'sal', 'sql', 'opportunity');
+            p_continue := CASE path[cardinality(path)]
+                              WHEN 'visitor' THEN 0.55 WHEN 'lead' THEN 0.6 WHEN 'mql' THEN 0.55
+                              WHEN 'tal' THEN 0.75 WHEN 'tql' THEN 0.6 WHEN 'sal' THEN 0.8
+                              WHEN 'sql' THEN 0.7 ELSE 0.4 END;
+            t := t + make_interval(days => 1 + floor(-ln(1 - random()) * 12)::int, hours => floor(random() * 24)::int);
+            EXIT WHEN t > anchor;               -- still open today
+            IF random() < p_continue THEN
+                path := path || (@extschema@.allowed_next(funnel, path[cardinality(path)]::@extschema@.lead_stage))[1]::text;
+            ELSE
+                path := path || (ARRAY['recycled', 'disqualified', 'lost', 'lost'])[1 + floor(random() * 4)::int];
+            END IF;
+            times := times || t;
+            -- a few recycled leads come back to nurture
+            IF path[cardinality(path)] = 'recycled' AND random() < 0.3 THEN
+                t := t + make_interval(days => 30 + floor(random() * 90)::int);
+                EXIT WHEN t > anchor;
+                path := path || 'lead'::text;
+                times := times || t;
+            END IF;
+        END LOOP;
+        INSERT INTO lf_demo_plan VALUES (rec.lead_id, path, times);
+        EXECUTE format($q$
+            INSERT INTO %s.lead (lead_id, account_id, contact_id, funnel, product_area, region,
+                                 source_campaign_id, amount, stage, created_at)
+            SELECT $1, $2, $2, $3, c.product_area, a.region, c.campaign_id,
+                   round((CASE $3 WHEN 'enterprise' THEN 120000 WHEN 'inside_sales' THEN 12000 ELSE 900 END)
+                         * (0.5 + random()))::numeric,
+                   $4::@extschema@.lead_stage, $5
+              FROM %s.account a,
+                   LATERAL (SELECT campaign_id, product_area FROM %s.campaign
+                             WHERE campaign_id > %s ORDER BY campaign_id
+                            OFFSET floor(random() * 18)::int LIMIT 1) c
+             WHERE a.account_id = $2
+        $q$, s, s, s, base_campaign)
+        USING rec.lead_id, rec.account_id, funnel, path[1], times[1];
+    END LOOP;
+
+    -- move the leads stage by stage: one set-based UPDATE per step, through the trigger
+    SELECT max(cardinality(p.path)) INTO max_steps FROM lf_demo_plan p;
+    FOR i IN 2 .. coalesce(max_steps, 1) LOOP
+        EXECUTE format($q$
+            UPDATE %s.lead l
+               SET stage = p.path[$1]::@extschema@.lead_stage, stage_entered_at = p.times[$1],
+                   close_reason = CASE p.path[$1] WHEN 'won' THEN 'signed' WHEN 'lost' THEN 'lost to competitor'
+                                      WHEN 'disqualified' THEN 'no fit' WHEN 'recycled' THEN 'not now' END
+              FROM lf_demo_plan p
+             WHERE p.lead_id = l.lead_id AND cardinality(p.path) >= $1
+        $q$, s) USING i;
+    END LOOP;
+
+    RETURN QUERY EXECUTE format($q$
+        SELECT 'account', count(*) FROM %1$s.account WHERE account_id > %2$s
+        UNION ALL SELECT 'campaign', count(*) FROM %1$s.campaign WHERE campaign_id > %3$s
+        UNION ALL SELECT 'lead', count(*) FROM %1$s.lead WHERE lead_id > %4$s
+        UNION ALL SELECT 'lead_stage_history', count(*) FROM %1$s.lead_stage_history WHERE lead_id > %4$s
+    $q$, s, base_account, base_campaign, base_lead);
+END
+$fn$;
+COMMENT ON FUNCTION @extschema@.generate_demo(name, int, float8) IS
+'Fills a model (see create_model) with realistic generated data: accounts in regions and segments, campaigns by channel and product area, and the given number of leads in the three built-in funnels, moved through their stages by the transition trigger with believable conversion rates and stage durations, all dated before 2026-01-01. Deterministic for a seed in [-1, 1]; new rows are numbered after existing ones. Returns the rows added per table.';
