@@ -25,13 +25,19 @@
  */
 #include "postgres.h"
 
+#include "access/genam.h"
 #include "access/htup_details.h"
+#include "access/table.h"
+#include "access/tableam.h"
 #include "access/sysattr.h"
 #include "nodes/bitmapset.h"
 #include "catalog/namespace.h"
+#include "catalog/pg_index.h"
 #include "catalog/pg_type.h"
 #include "commands/trigger.h"
+#include "executor/executor.h"
 #include "executor/spi.h"
+#include "nodes/makefuncs.h"
 #include "miscadmin.h"
 #include "utils/regproc.h"
 #include "utils/builtins.h"
@@ -41,7 +47,9 @@
 #include "utils/hsearch.h"
 #include "utils/inval.h"
 #include "utils/lsyscache.h"
+#include "utils/fmgroids.h"
 #include "utils/rel.h"
+#include "utils/snapmgr.h"
 #include "utils/syscache.h"
 #include "utils/timestamp.h"
 #include "utils/varlena.h"
@@ -67,6 +75,20 @@ typedef struct LeadColumns
 	AttrNumber	close_reason;
 } LeadColumns;
 
+/* Columns of the history table, as attribute numbers. */
+typedef struct HistoryColumns
+{
+	AttrNumber	lead_id;
+	AttrNumber	account_id;
+	AttrNumber	seq;
+	AttrNumber	from_stage;
+	AttrNumber	to_stage;
+	AttrNumber	entered_at;
+	AttrNumber	left_at;
+	AttrNumber	changed_by;
+	AttrNumber	reason;
+} HistoryColumns;
+
 typedef struct TransitionTarget
 {
 	Oid			tgoid;			/* hash key: the trigger */
@@ -74,9 +96,9 @@ typedef struct TransitionTarget
 	Oid			lead_relid;
 	Oid			history_relid;
 	char	   *history_name;	/* quoted, schema-qualified */
+	Oid			current_index;	/* unique (account_id, lead_id) WHERE left_at IS NULL */
 	LeadColumns col;
-	SPIPlanPtr	insert_first;	/* first history row of a new lead */
-	SPIPlanPtr	insert_move;	/* close the current row, append the next */
+	HistoryColumns hcol;
 } TransitionTarget;
 
 static HTAB *targets = NULL;
@@ -123,7 +145,7 @@ lf_transition_init(void)
 }
 
 static AttrNumber
-lead_column(Relation rel, const char *name, Oid typid)
+model_column(Relation rel, const char *name, Oid typid)
 {
 	TupleDesc	desc = RelationGetDescr(rel);
 	int			attnum = SPI_fnumber(desc, name);
@@ -132,14 +154,64 @@ lead_column(Relation rel, const char *name, Oid typid)
 		ereport(ERROR,
 				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
 				 errmsg("table \"%s\" has no column \"%s\"", RelationGetRelationName(rel), name),
-				 errdetail("Trigger lead_stage_transition needs the lead table created by leadfunnel.create_model().")));
+				 errdetail("The stage triggers need the tables created by leadfunnel.create_model().")));
 	if (TupleDescAttr(desc, attnum - 1)->atttypid != typid)
 		ereport(ERROR,
 				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
 				 errmsg("column \"%s\" of table \"%s\" must be of type %s",
 						name, RelationGetRelationName(rel), format_type_be(typid)),
-				 errdetail("Trigger lead_stage_transition needs the lead table created by leadfunnel.create_model().")));
+				 errdetail("The stage triggers need the tables created by leadfunnel.create_model().")));
 	return attnum;
+}
+
+/*
+ * Column numbers of the history table and its index of current rows (the
+ * partial unique index on (account_id, lead_id) WHERE left_at IS NULL that
+ * create_model makes), found by shape, not by name: on Citus shards carry
+ * suffixed names.
+ */
+static void
+resolve_history(TransitionTarget *t)
+{
+	Relation	hrel = table_open(t->history_relid, AccessShareLock);
+	Oid			stage_type = lf_enum_type(LF_ENUM_STAGE);
+	HistoryColumns *h = &t->hcol;
+	List	   *indexes;
+	ListCell   *lc;
+
+	h->lead_id = model_column(hrel, "lead_id", INT8OID);
+	h->account_id = model_column(hrel, "account_id", INT8OID);
+	h->seq = model_column(hrel, "seq", INT4OID);
+	h->from_stage = model_column(hrel, "from_stage", stage_type);
+	h->to_stage = model_column(hrel, "to_stage", stage_type);
+	h->entered_at = model_column(hrel, "entered_at", TIMESTAMPTZOID);
+	h->left_at = model_column(hrel, "left_at", TIMESTAMPTZOID);
+	h->changed_by = model_column(hrel, "changed_by", NAMEOID);
+	h->reason = model_column(hrel, "reason", TEXTOID);
+
+	t->current_index = InvalidOid;
+	indexes = RelationGetIndexList(hrel);
+	foreach(lc, indexes)
+	{
+		Relation	idx = index_open(lfirst_oid(lc), AccessShareLock);
+		Form_pg_index form = idx->rd_index;
+
+		if (form->indisunique && form->indisvalid && form->indnkeyatts == 2 &&
+			form->indkey.values[0] == h->account_id && form->indkey.values[1] == h->lead_id &&
+			!heap_attisnull(idx->rd_indextuple, Anum_pg_index_indpred, NULL))
+			t->current_index = RelationGetRelid(idx);
+		index_close(idx, AccessShareLock);
+		if (OidIsValid(t->current_index))
+			break;
+	}
+	list_free(indexes);
+	table_close(hrel, AccessShareLock);
+
+	if (!OidIsValid(t->current_index))
+		ereport(ERROR,
+				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
+				 errmsg("table %s has no unique index of current stages", t->history_name),
+				 errdetail("The history needs the index on (account_id, lead_id) WHERE left_at IS NULL that leadfunnel.create_model() creates.")));
 }
 
 static TransitionTarget *
@@ -158,11 +230,7 @@ get_target(TriggerData *trigdata, bool needs_history)
 	if (found && t->valid)
 		return t;
 	if (!found)
-	{
-		t->insert_first = NULL;
-		t->insert_move = NULL;
 		t->history_name = NULL;
-	}
 	t->valid = false;
 
 	if (trigger->tgnargs != (needs_history ? 1 : 0))
@@ -175,21 +243,16 @@ get_target(TriggerData *trigdata, bool needs_history)
 
 	stage_type = lf_enum_type(LF_ENUM_STAGE);
 	t->lead_relid = RelationGetRelid(rel);
-	t->col.lead_id = lead_column(rel, "lead_id", INT8OID);
-	t->col.account_id = lead_column(rel, "account_id", INT8OID);
-	t->col.funnel = lead_column(rel, "funnel", TEXTOID);
-	t->col.stage = lead_column(rel, "stage", stage_type);
-	t->col.max_stage = lead_column(rel, "max_stage", stage_type);
-	t->col.created_at = lead_column(rel, "created_at", TIMESTAMPTZOID);
-	t->col.stage_entered_at = lead_column(rel, "stage_entered_at", TIMESTAMPTZOID);
-	t->col.closed_at = lead_column(rel, "closed_at", TIMESTAMPTZOID);
-	t->col.close_reason = lead_column(rel, "close_reason", TEXTOID);
+	t->col.lead_id = model_column(rel, "lead_id", INT8OID);
+	t->col.account_id = model_column(rel, "account_id", INT8OID);
+	t->col.funnel = model_column(rel, "funnel", TEXTOID);
+	t->col.stage = model_column(rel, "stage", stage_type);
+	t->col.max_stage = model_column(rel, "max_stage", stage_type);
+	t->col.created_at = model_column(rel, "created_at", TIMESTAMPTZOID);
+	t->col.stage_entered_at = model_column(rel, "stage_entered_at", TIMESTAMPTZOID);
+	t->col.closed_at = model_column(rel, "closed_at", TIMESTAMPTZOID);
+	t->col.close_reason = model_column(rel, "close_reason", TEXTOID);
 
-	if (t->insert_first)
-		SPI_freeplan(t->insert_first);
-	if (t->insert_move)
-		SPI_freeplan(t->insert_move);
-	t->insert_first = t->insert_move = NULL;
 	if (t->history_name)
 		pfree(t->history_name);
 	t->history_name = NULL;
@@ -197,61 +260,16 @@ get_target(TriggerData *trigdata, bool needs_history)
 	if (needs_history)
 	{
 		names = stringToQualifiedNameList(trigger->tgargs[0]);
-		history_relid = RangeVarGetRelid(makeRangeVarFromNameList(names), NoLock, false);
+		history_relid = RangeVarGetRelid(makeRangeVarFromNameList(names), AccessShareLock, false);
 		t->history_relid = history_relid;
 		oldcxt = MemoryContextSwitchTo(TopMemoryContext);
 		t->history_name = quote_qualified_identifier(get_namespace_name(get_rel_namespace(history_relid)),
 													 get_rel_name(history_relid));
 		MemoryContextSwitchTo(oldcxt);
+		resolve_history(t);
 	}
 	t->valid = true;
 	return t;
-}
-
-static SPIPlanPtr
-prepare_kept(const char *sql, int nargs, Oid *argtypes)
-{
-	SPIPlanPtr	plan = SPI_prepare(sql, nargs, argtypes);
-
-	if (plan == NULL)
-		elog(ERROR, "SPI_prepare failed for \"%s\": %s", sql, SPI_result_code_string(SPI_result));
-	if (SPI_keepplan(plan) != 0)
-		elog(ERROR, "SPI_keepplan failed");
-	return plan;
-}
-
-static void
-prepare_history_plans(TransitionTarget *t)
-{
-	Oid			stage_type = lf_enum_type(LF_ENUM_STAGE);
-	StringInfoData sql;
-
-	initStringInfo(&sql);
-	if (t->insert_first == NULL)
-	{
-		Oid			types[6] = {INT8OID, INT8OID, stage_type, TIMESTAMPTZOID, NAMEOID, TEXTOID};
-
-		appendStringInfo(&sql,
-						 "INSERT INTO %s (lead_id, account_id, seq, from_stage, to_stage, entered_at, changed_by, reason) "
-						 "VALUES ($1, $2, 1, NULL, $3, $4, $5, $6)", t->history_name);
-		t->insert_first = prepare_kept(sql.data, 6, types);
-	}
-	if (t->insert_move == NULL)
-	{
-		Oid			types[7] = {INT8OID, INT8OID, stage_type, stage_type, TIMESTAMPTZOID, NAMEOID, TEXTOID};
-
-		resetStringInfo(&sql);
-		/* one statement, so a lead without a current row inserts nothing */
-		appendStringInfo(&sql,
-						 "WITH closed AS (UPDATE %s SET left_at = $5 "
-						 "WHERE account_id = $2 AND lead_id = $1 AND left_at IS NULL AND to_stage = $3 "
-						 "RETURNING seq) "
-						 "INSERT INTO %s (lead_id, account_id, seq, from_stage, to_stage, entered_at, changed_by, reason) "
-						 "SELECT $1, $2, seq + 1, $3, $4, $5, $6, $7 FROM closed",
-						 t->history_name, t->history_name);
-		t->insert_move = prepare_kept(sql.data, 7, types);
-	}
-	pfree(sql.data);
 }
 
 static Name
@@ -268,36 +286,57 @@ current_role_name(void)
 }
 
 /*
+ * Find the current history row of a lead through the index of current rows.
+ * The lead row is locked by the statement that moves it, so no other writer
+ * touches this lead's history; the latest snapshot sees a move that another
+ * transaction committed after our statement started (READ COMMITTED).
+ */
+static bool
+find_current_row(TransitionTarget *t, Relation hrel, int64 lead_id, int64 account_id,
+				 TupleTableSlot *slot)
+{
+	Relation	idx = index_open(t->current_index, RowExclusiveLock);
+	Snapshot	snap = RegisterSnapshot(GetLatestSnapshot());
+	ScanKeyData keys[2];
+	IndexScanDesc scan;
+	bool		found;
+
+	ScanKeyInit(&keys[0], 1, BTEqualStrategyNumber, F_INT8EQ, Int64GetDatum(account_id));
+	ScanKeyInit(&keys[1], 2, BTEqualStrategyNumber, F_INT8EQ, Int64GetDatum(lead_id));
+	scan = index_beginscan(hrel, idx, snap, 2, 0);
+	index_rescan(scan, keys, 2, NULL, 0);
+	found = index_getnext_slot(scan, ForwardScanDirection, slot);
+	if (found)
+		ExecMaterializeSlot(slot);
+	index_endscan(scan);
+	UnregisterSnapshot(snap);
+	index_close(idx, NoLock);
+	return found;
+}
+
+static void
+set_column(TupleTableSlot *slot, AttrNumber attnum, Datum value, bool isnull)
+{
+	slot->tts_values[attnum - 1] = value;
+	slot->tts_isnull[attnum - 1] = isnull;
+}
+
+/*
  * Append to the history: the first row when from == -1, else close the
- * current row and append the next one.
+ * current row and append the next one.  The rows are written through the
+ * executor's simple-relation routines (as logical replication applies
+ * changes), so indexes, constraints and the history's own triggers (the
+ * append-only guard, foreign keys) behave as for an INSERT or UPDATE, without
+ * planning or running a statement per move.
  */
 static void
 write_history(TransitionTarget *t, Relation rel, int64 lead_id, int64 account_id,
 			  int from, int to, TimestampTz at, text *reason)
 {
-	Datum		values[7];
-	char		nulls[7] = {' ', ' ', ' ', ' ', ' ', ' ', ' '};
-	int			nargs = 0;
-	SPIPlanPtr	plan;
+	HistoryColumns *h = &t->hcol;
 	Oid			save_userid;
 	int			save_sec_context;
-	int			rc;
-
-	values[nargs++] = Int64GetDatum(lead_id);
-	values[nargs++] = Int64GetDatum(account_id);
-	if (from >= 0)
-		values[nargs++] = ObjectIdGetDatum(lf_stage_to_oid(from));
-	values[nargs++] = ObjectIdGetDatum(lf_stage_to_oid(to));
-	values[nargs++] = TimestampTzGetDatum(at);
-	values[nargs++] = NameGetDatum(current_role_name());
-	if (reason == NULL)
-		nulls[nargs] = 'n';
-	values[nargs++] = PointerGetDatum(reason);
-
-	if (SPI_connect() != SPI_OK_CONNECT)
-		elog(ERROR, "SPI_connect failed");
-	prepare_history_plans(t);
-	plan = from >= 0 ? t->insert_move : t->insert_first;
+	Name		changed_by = current_role_name();
 
 	GetUserIdAndSecContext(&save_userid, &save_sec_context);
 	SetUserIdAndSecContext(rel->rd_rel->relowner,
@@ -305,7 +344,75 @@ write_history(TransitionTarget *t, Relation rel, int64 lead_id, int64 account_id
 	history_write_allowed = true;
 	PG_TRY();
 	{
-		rc = SPI_execute_plan(plan, values, nulls, false, 0);
+		Relation	hrel = table_open(t->history_relid, RowExclusiveLock);
+		EState	   *estate = CreateExecutorState();
+		RangeTblEntry *rte = makeNode(RangeTblEntry);
+		ResultRelInfo *rri = makeNode(ResultRelInfo);
+		TupleTableSlot *slot;
+		int32		seq = 1;
+
+		rte->rtekind = RTE_RELATION;
+		rte->relid = t->history_relid;
+		rte->relkind = RELKIND_RELATION;
+		rte->rellockmode = RowExclusiveLock;
+		ExecInitRangeTable(estate, list_make1(rte));
+		InitResultRelInfo(rri, hrel, 1, NULL, 0);
+		estate->es_output_cid = GetCurrentCommandId(true);
+		estate->es_snapshot = GetActiveSnapshot();
+		ExecOpenIndices(rri, false);
+		AfterTriggerBeginQuery();
+
+		if (from >= 0)
+		{
+			TupleTableSlot *current = table_slot_create(hrel, &estate->es_tupleTable);
+			TupleTableSlot *closed = table_slot_create(hrel, &estate->es_tupleTable);
+			EPQState	epqstate;
+			bool		isnull;
+
+			if (!find_current_row(t, hrel, lead_id, account_id, current) ||
+				lf_stage_from_oid(DatumGetObjectId(slot_getattr(current, h->to_stage, &isnull))) != from)
+				ereport(ERROR,
+						(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+						 errmsg("history of lead %lld has no current row in stage \"%s\"",
+								(long long) lead_id, lf_stage_names[from]),
+						 errdetail("Table %s must hold one row with left_at IS NULL per lead, written by the transition trigger.",
+								   t->history_name),
+						 errhint("Check the model with leadfunnel.verify_model().")));
+			seq = DatumGetInt32(slot_getattr(current, h->seq, &isnull)) + 1;
+
+			ExecClearTuple(closed);
+			slot_getallattrs(current);
+			memcpy(closed->tts_values, current->tts_values, sizeof(Datum) * current->tts_nvalid);
+			memcpy(closed->tts_isnull, current->tts_isnull, sizeof(bool) * current->tts_nvalid);
+			set_column(closed, h->left_at, TimestampTzGetDatum(at), false);
+			ExecStoreVirtualTuple(closed);
+
+			EvalPlanQualInit(&epqstate, estate, NULL, NIL, -1);
+			ExecSimpleRelationUpdate(rri, estate, &epqstate, current, closed);
+			EvalPlanQualEnd(&epqstate);
+		}
+
+		slot = table_slot_create(hrel, &estate->es_tupleTable);
+		ExecClearTuple(slot);
+		memset(slot->tts_isnull, true, sizeof(bool) * slot->tts_tupleDescriptor->natts);
+		set_column(slot, h->lead_id, Int64GetDatum(lead_id), false);
+		set_column(slot, h->account_id, Int64GetDatum(account_id), false);
+		set_column(slot, h->seq, Int32GetDatum(seq), false);
+		set_column(slot, h->from_stage, from >= 0 ? ObjectIdGetDatum(lf_stage_to_oid(from)) : (Datum) 0, from < 0);
+		set_column(slot, h->to_stage, ObjectIdGetDatum(lf_stage_to_oid(to)), false);
+		set_column(slot, h->entered_at, TimestampTzGetDatum(at), false);
+		set_column(slot, h->changed_by, NameGetDatum(changed_by), false);
+		set_column(slot, h->reason, PointerGetDatum(reason), reason == NULL);
+		ExecStoreVirtualTuple(slot);
+		ExecSimpleRelationInsert(rri, estate, slot);
+
+		AfterTriggerEndQuery(estate);
+		ExecCloseIndices(rri);
+		ExecCloseResultRelations(estate);
+		ExecCloseRangeTableRelations(estate);
+		ExecResetTupleTable(estate->es_tupleTable, false);
+		FreeExecutorState(estate);
+		table_close(hrel, NoLock);
 	}
 	PG_FINALLY();
 	{
@@ -313,18 +420,6 @@ write_history(TransitionTarget *t, Relation rel, int64 lead_id, int64 account_id
 		SetUserIdAndSecContext(save_userid, save_sec_context);
 	}
 	PG_END_TRY();
-
-	if (rc != SPI_OK_INSERT)
-		elog(ERROR, "SPI_execute_plan on %s failed: %s", t->history_name, SPI_result_code_string(rc));
-	if (SPI_processed != 1)
-		ereport(ERROR,
-				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
-				 errmsg("history of lead %lld has no current row in stage \"%s\"",
-						(long long) lead_id, lf_stage_names[from]),
-				 errdetail("Table %s must hold one row with left_at IS NULL per lead, written by the transition trigger.",
-						   t->history_name),
-				 errhint("Check the model with leadfunnel.verify_model().")));
-	SPI_finish();
 }
 
 static char *
