@@ -33,7 +33,9 @@
 #include "nodes/bitmapset.h"
 #include "catalog/namespace.h"
 #include "catalog/pg_index.h"
+#include "catalog/pg_trigger.h"
 #include "catalog/pg_type.h"
+#include "parser/parse_func.h"
 #include "commands/trigger.h"
 #include "executor/executor.h"
 #include "executor/spi.h"
@@ -97,6 +99,7 @@ typedef struct TransitionTarget
 	Oid			history_relid;
 	char	   *history_name;	/* quoted, schema-qualified */
 	Oid			current_index;	/* unique (account_id, lead_id) WHERE left_at IS NULL */
+	Oid			guard_fn;		/* leadfunnel.history_append_only() */
 	LeadColumns col;
 	HistoryColumns hcol;
 } TransitionTarget;
@@ -206,6 +209,9 @@ resolve_history(TransitionTarget *t)
 	}
 	list_free(indexes);
 	table_close(hrel, AccessShareLock);
+
+	t->guard_fn = LookupFuncName(list_make2(makeString(LF_SCHEMA), makeString("history_append_only")),
+								 0, NULL, false);
 
 	if (!OidIsValid(t->current_index))
 		ereport(ERROR,
@@ -322,6 +328,38 @@ set_column(TupleTableSlot *slot, AttrNumber attnum, Datum value, bool isnull)
 }
 
 /*
+ * The history's triggers that our own writes need: all but the append-only
+ * guard (which exists to stop everybody else) and the foreign-key check on
+ * insert (the referenced lead is the row being moved, locked by this
+ * transaction, so the check could not fail).  User triggers still fire.
+ */
+static TriggerDesc *
+own_write_triggers(TriggerDesc *all, Oid guard_fn)
+{
+	TriggerDesc *td;
+
+	if (all == NULL)
+		return NULL;
+	td = palloc0(sizeof(TriggerDesc));
+	td->triggers = palloc(sizeof(Trigger) * all->numtriggers);
+	for (int i = 0; i < all->numtriggers; i++)
+	{
+		Trigger    *trig = &all->triggers[i];
+		int16		type = trig->tgtype;
+
+		if (trig->tgfoid == guard_fn || trig->tgfoid == F_RI_FKEY_CHECK_INS)
+			continue;
+		td->triggers[td->numtriggers++] = *trig;
+		td->trig_insert_before_row |= TRIGGER_TYPE_MATCHES(type, TRIGGER_TYPE_ROW, TRIGGER_TYPE_BEFORE, TRIGGER_TYPE_INSERT);
+		td->trig_insert_after_row |= TRIGGER_TYPE_MATCHES(type, TRIGGER_TYPE_ROW, TRIGGER_TYPE_AFTER, TRIGGER_TYPE_INSERT);
+		td->trig_update_before_row |= TRIGGER_TYPE_MATCHES(type, TRIGGER_TYPE_ROW, TRIGGER_TYPE_BEFORE, TRIGGER_TYPE_UPDATE);
+		td->trig_update_after_row |= TRIGGER_TYPE_MATCHES(type, TRIGGER_TYPE_ROW, TRIGGER_TYPE_AFTER, TRIGGER_TYPE_UPDATE);
+	}
+	/* transition tables belong to statement triggers, which never fire here */
+	return td;
+}
+
+/*
  * Append to the history: the first row when from == -1, else close the
  * current row and append the next one.  The rows are written through the
  * executor's simple-relation routines (as logical replication applies
@@ -357,6 +395,7 @@ write_history(TransitionTarget *t, Relation rel, int64 lead_id, int64 account_id
 		rte->rellockmode = RowExclusiveLock;
 		ExecInitRangeTable(estate, list_make1(rte));
 		InitResultRelInfo(rri, hrel, 1, NULL, 0);
+		rri->ri_TrigDesc = own_write_triggers(rri->ri_TrigDesc, t->guard_fn);
 		estate->es_output_cid = GetCurrentCommandId(true);
 		estate->es_snapshot = GetActiveSnapshot();
 		ExecOpenIndices(rri, false);

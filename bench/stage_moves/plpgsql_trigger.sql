@@ -1,6 +1,17 @@
 -- What teams write today: the same stage validation and history as
--- leadfunnel's C trigger, as a PL/pgSQL trigger reading the funnel tables per
--- row.  Installed on schema bench_plpgsql by bench/stage_moves/run.sh.
+-- leadfunnel's C triggers, as PL/pgSQL triggers reading the funnel tables per
+-- row, with the same append-only guard on the history (a trigger that lets
+-- only the transition trigger's writes through, flagged by a transaction-local
+-- setting).  Installed on schema bench_plpgsql by bench/stage_moves/run.sh.
+CREATE FUNCTION bench_plpgsql.history_append_only() RETURNS trigger
+LANGUAGE plpgsql AS $$
+BEGIN
+    IF current_setting('bench.writing_history', true) IS DISTINCT FROM 'on' THEN
+        RAISE EXCEPTION 'stage history "%" is append-only', TG_TABLE_NAME USING ERRCODE = 'insufficient_privilege';
+    END IF;
+    RETURN NEW;
+END $$;
+
 CREATE FUNCTION bench_plpgsql.lead_stage_transition() RETURNS trigger
 LANGUAGE plpgsql AS $$
 DECLARE
@@ -46,11 +57,13 @@ BEGIN
     NEW.stage_entered_at := entered;
     NEW.max_stage := CASE WHEN NEW.stage <= 'won' AND NEW.stage > OLD.max_stage THEN NEW.stage ELSE OLD.max_stage END;
     NEW.closed_at := CASE WHEN NEW.stage >= 'won' THEN entered END;
+    PERFORM set_config('bench.writing_history', 'on', true);
     UPDATE bench_plpgsql.lead_stage_history SET left_at = entered
      WHERE account_id = NEW.account_id AND lead_id = NEW.lead_id AND left_at IS NULL
     RETURNING seq INTO prev_seq;
     INSERT INTO bench_plpgsql.lead_stage_history (lead_id, account_id, seq, from_stage, to_stage, entered_at, changed_by, reason)
     VALUES (NEW.lead_id, NEW.account_id, prev_seq + 1, OLD.stage, NEW.stage, entered, current_user,
             CASE WHEN NEW.stage >= 'won' THEN NEW.close_reason END);
+    PERFORM set_config('bench.writing_history', 'off', true);
     RETURN NEW;
 END $$;

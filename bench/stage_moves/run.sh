@@ -2,7 +2,7 @@
 # Stage-move throughput, three ways on the same data in one run:
 #   (a) plain  — the UPDATE with no trigger and no history (the limit)
 #   (b) c      — leadfunnel's C triggers (validation, dating, history, append-only guard)
-#   (c) plpgsql — the same validation and history as a PL/pgSQL trigger (bench/stage_moves/plpgsql_trigger.sql)
+#   (c) plpgsql — the same validation, history and append-only guard as PL/pgSQL triggers (bench/stage_moves/plpgsql_trigger.sql)
 # each with synchronous_commit on and off, ROUNDS rounds in alternating order;
 # prints median TPS and the ratios.  Usage: bench/stage_moves/run.sh [seconds-per-run] [rounds]
 set -euo pipefail
@@ -21,7 +21,7 @@ SELECT leadfunnel.create_model(s) FROM unnest(ARRAY['bench_plain', 'bench_c', 'b
 -- (a): no trigger, no history
 DROP TRIGGER lead_stage_transition ON bench_plain.lead;
 DROP TRIGGER lead_stage_record ON bench_plain.lead;
--- (c): PL/pgSQL instead of the C triggers (and no append-only guard, which costs the C side)
+-- (c): PL/pgSQL instead of the C triggers, guard included
 DROP TRIGGER lead_stage_transition ON bench_plpgsql.lead;
 DROP TRIGGER lead_stage_record ON bench_plpgsql.lead;
 DROP TRIGGER lead_stage_history_append_only ON bench_plpgsql.lead_stage_history;
@@ -38,6 +38,8 @@ SELECT lead_id, account_id, 1, 'lead', created_at FROM bench_plpgsql.lead;
 ALTER TABLE bench_plpgsql.lead_stage_history ENABLE TRIGGER USER;
 CREATE TRIGGER lead_stage_transition BEFORE UPDATE ON bench_plpgsql.lead
     FOR EACH ROW EXECUTE FUNCTION bench_plpgsql.lead_stage_transition();
+CREATE TRIGGER lead_stage_history_append_only BEFORE INSERT OR UPDATE OR DELETE ON bench_plpgsql.lead_stage_history
+    FOR EACH ROW EXECUTE FUNCTION bench_plpgsql.history_append_only();
 VACUUM ANALYZE;
 SQL
 
