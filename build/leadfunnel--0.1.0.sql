@@ -437,7 +437,9 @@ BEGIN
           FROM %s.account WHERE account_id > %s
     $q$, s, s, base_account);
 
-    DROP TABLE IF EXISTS pg_temp.lf_demo_plan;
+    IF to_regclass('pg_temp.lf_demo_plan') IS NOT NULL THEN
+        DROP TABLE pg_temp.lf_demo_plan;
+    END IF;
     CREATE TEMP TABLE lf_demo_plan (lead_id bigint PRIMARY KEY, path text[], times timestamptz[]) ON COMMIT DROP;
 
     FOR rec IN EXECUTE format($q$

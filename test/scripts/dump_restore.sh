@@ -1,0 +1,50 @@
+#!/usr/bin/env bash
+# pg_dump / pg_restore of a database with a model, generated data, a user's
+# funnel and rules: the restored database has the same rows, the built-in
+# funnels exactly once, consistent history, and triggers that still guard moves.
+set -euo pipefail
+. "$(dirname "$0")/../../tools/lib.sh"
+src=leadfunnel_dump_src; dst=leadfunnel_dump_dst
+lf_psql -d postgres -c "SET client_min_messages = warning" -c "DROP DATABASE IF EXISTS $src" -c "DROP DATABASE IF EXISTS $dst" \
+    -c "CREATE DATABASE $src" -c "CREATE DATABASE $dst" >/dev/null
+lf_psql -d "$src" >/dev/null <<'SQL'
+CREATE EXTENSION leadfunnel;
+INSERT INTO leadfunnel.funnel (name, stages, allow_skip, description) VALUES ('partner', '{lead,sql,opportunity,won}', true, 'partner deals');
+INSERT INTO leadfunnel.funnel_transition VALUES ('partner', 'opportunity', 'sql', 're-qualified'), ('enterprise', 'sql', 'sal', 'back to field sales');
+SELECT leadfunnel.create_model('crm');
+SELECT * FROM leadfunnel.generate_demo('crm', 500, 0.3);
+INSERT INTO crm.lead (lead_id, account_id, funnel, created_at) VALUES (100000, 1, 'partner', '2024-01-01');
+UPDATE crm.lead SET stage = 'opportunity', stage_entered_at = '2024-02-01' WHERE lead_id = 100000;
+SQL
+"$LF_BINDIR/pg_dump" -Fc -f "$LF_TMP/dump.pgc" "$src"
+"$LF_BINDIR/pg_restore" --exit-on-error -d "$dst" "$LF_TMP/dump.pgc"
+
+fingerprint='
+SELECT md5(string_agg(x, E'"'"'\n'"'"' ORDER BY x)) FROM (
+    SELECT format('"'"'funnel %s %s %s %s %s %s'"'"', name, stages, entry_stages, reopen_stages, allow_skip, builtin) FROM leadfunnel.funnel
+    UNION ALL SELECT format('"'"'rule %s %s %s'"'"', funnel, from_stage, to_stage) FROM leadfunnel.funnel_transition
+    UNION ALL SELECT format('"'"'lead %s'"'"', l) FROM crm.lead l
+    UNION ALL SELECT format('"'"'hist %s'"'"', h) FROM crm.lead_stage_history h
+    UNION ALL SELECT format('"'"'acct %s'"'"', a) FROM crm.account a) t(x)'
+a=$(lf_psql -d "$src" -At -c "$fingerprint")
+b=$(lf_psql -d "$dst" -At -c "$fingerprint")
+status=0
+[ "$a" = "$b" ] || { echo "FAIL: restored rows differ ($a vs $b)"; status=1; }
+checks=$(lf_psql -d "$dst" -At <<'SQL'
+SELECT (SELECT count(*) FROM leadfunnel.funnel WHERE builtin) = 3
+   AND (SELECT count(*) FROM leadfunnel.funnel) = 4
+   AND (SELECT count(*) FROM leadfunnel.verify_model('crm')) = 0;
+SQL
+)
+[ "$checks" = t ] || { echo "FAIL: built-ins duplicated or model inconsistent after restore"; status=1; }
+# the restored triggers still guard moves and record them, with the user's rules
+refused=$(lf_psql -d "$dst" -At -c "DO \$\$ BEGIN UPDATE crm.lead SET stage = 'visitor' WHERE lead_id = 100000; RAISE EXCEPTION 'not refused'; EXCEPTION WHEN check_violation THEN RAISE NOTICE 'refused'; END \$\$" 2>&1)
+echo "$refused" | grep -q refused || { echo "FAIL: restored trigger did not refuse a backward move: $refused"; status=1; }
+moved=$(lf_psql -d "$dst" -At -c "UPDATE crm.lead SET stage = 'sql', stage_entered_at = '2024-03-01' WHERE lead_id = 100000" \
+              -c "SELECT count(*) FROM crm.lead_stage_history WHERE lead_id = 100000")
+[ "$moved" = 3 ] || { echo "FAIL: restored user rule opportunity -> sql did not record the move ($moved)"; status=1; }
+appendonly=$(lf_psql -d "$dst" -At -c "DO \$\$ BEGIN DELETE FROM crm.lead_stage_history; EXCEPTION WHEN insufficient_privilege THEN RAISE NOTICE 'guarded'; END \$\$" 2>&1)
+echo "$appendonly" | grep -q guarded || { echo "FAIL: restored history is not append-only"; status=1; }
+lf_psql -d postgres -c "DROP DATABASE $src" -c "DROP DATABASE $dst" >/dev/null
+[ "$status" = 0 ] && echo "dump and restore: ok"
+exit $status
