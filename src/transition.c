@@ -375,6 +375,7 @@ write_history(TransitionTarget *t, Relation rel, int64 lead_id, int64 account_id
 	Oid			save_userid;
 	int			save_sec_context;
 	Name		changed_by = current_role_name();
+	bool		save_write_allowed = history_write_allowed;
 
 	GetUserIdAndSecContext(&save_userid, &save_sec_context);
 	SetUserIdAndSecContext(rel->rd_rel->relowner,
@@ -455,7 +456,8 @@ write_history(TransitionTarget *t, Relation rel, int64 lead_id, int64 account_id
 	}
 	PG_FINALLY();
 	{
-		history_write_allowed = false;
+		/* restored, not cleared: a user trigger on the history may move another lead */
+		history_write_allowed = save_write_allowed;
 		SetUserIdAndSecContext(save_userid, save_sec_context);
 	}
 	PG_END_TRY();
