@@ -54,11 +54,17 @@ lf_cluster_start() {
     lf_log "starting a throwaway PostgreSQL in $LF_TMP (port $PGPORT, socket only)"
     lf_as_owner "$LF_BINDIR/initdb" -D "$LF_TMP/data" -U postgres -A trust --no-sync -E UTF8 --locale=C >"$LF_TMP/initdb.log" 2>&1 \
         || { cat "$LF_TMP/initdb.log" >&2; return 1; }
-    local opts="-c listen_addresses='' -c unix_socket_directories='$LF_TMP' -c port=$PGPORT -c fsync=off -c max_connections=60"
-    local o; for o in "$@"; do opts="$opts -c $o"; done
-    lf_as_owner "$LF_BINDIR/pg_ctl" -D "$LF_TMP/data" -l "$LF_TMP/server.log" -o "$opts" -w start >/dev/null \
-        || { cat "$LF_TMP/server.log" >&2; return 1; }
+    LF_PGOPTS="-c listen_addresses='' -c unix_socket_directories='$LF_TMP' -c port=$PGPORT -c fsync=off -c max_connections=60"
+    local o; for o in "$@"; do LF_PGOPTS="$LF_PGOPTS -c $o"; done
+    export LF_BINDIR LF_TMP LF_PGOPTS
+    lf_cluster_resume || return 1
     trap lf_cluster_stop EXIT
+}
+
+# (Re)start the server of the current throwaway cluster, e.g. after a crash test.
+lf_cluster_resume() {
+    lf_as_owner "$LF_BINDIR/pg_ctl" -D "$LF_TMP/data" -l "$LF_TMP/server.log" -o "$LF_PGOPTS" -w start >/dev/null \
+        || { cat "$LF_TMP/server.log" >&2; return 1; }
 }
 
 lf_cluster_stop() {
