@@ -15,7 +15,7 @@ SELECT * FROM public.history_log ORDER BY seq, op;
 DROP TRIGGER audit ON crm.lead_stage_history;
 DROP TABLE public.history_log;
 DROP FUNCTION public.log_history();
--- A history table without its index of current rows is refused clearly.
+-- A history table without its primary key is refused clearly.
 CREATE SCHEMA broken;
 CREATE TABLE broken.lead (LIKE crm.lead INCLUDING DEFAULTS);
 CREATE TABLE broken.lead_stage_history (LIKE crm.lead_stage_history INCLUDING DEFAULTS);

@@ -98,7 +98,7 @@ typedef struct TransitionTarget
 	Oid			lead_relid;
 	Oid			history_relid;
 	char	   *history_name;	/* quoted, schema-qualified */
-	Oid			current_index;	/* unique (account_id, lead_id) WHERE left_at IS NULL */
+	Oid			history_pkey;	/* primary key (account_id, lead_id, seq) */
 	Oid			guard_fn;		/* leadfunnel.history_append_only() */
 	LeadColumns col;
 	HistoryColumns hcol;
@@ -168,10 +168,9 @@ model_column(Relation rel, const char *name, Oid typid)
 }
 
 /*
- * Column numbers of the history table and its index of current rows (the
- * partial unique index on (account_id, lead_id) WHERE left_at IS NULL that
- * create_model makes), found by shape, not by name: on Citus shards carry
- * suffixed names.
+ * Column numbers of the history table and its primary key (account_id,
+ * lead_id, seq), found by shape, not by name: on Citus shards carry suffixed
+ * names.
  */
 static void
 resolve_history(TransitionTarget *t)
@@ -179,8 +178,6 @@ resolve_history(TransitionTarget *t)
 	Relation	hrel = table_open(t->history_relid, AccessShareLock);
 	Oid			stage_type = lf_enum_type(LF_ENUM_STAGE);
 	HistoryColumns *h = &t->hcol;
-	List	   *indexes;
-	ListCell   *lc;
 
 	h->lead_id = model_column(hrel, "lead_id", INT8OID);
 	h->account_id = model_column(hrel, "account_id", INT8OID);
@@ -192,32 +189,27 @@ resolve_history(TransitionTarget *t)
 	h->changed_by = model_column(hrel, "changed_by", NAMEOID);
 	h->reason = model_column(hrel, "reason", TEXTOID);
 
-	t->current_index = InvalidOid;
-	indexes = RelationGetIndexList(hrel);
-	foreach(lc, indexes)
+	t->history_pkey = RelationGetPrimaryKeyIndex(hrel);
+	if (OidIsValid(t->history_pkey))
 	{
-		Relation	idx = index_open(lfirst_oid(lc), AccessShareLock);
-		Form_pg_index form = idx->rd_index;
+		Relation	idx = index_open(t->history_pkey, AccessShareLock);
+		int2vector *keys = &idx->rd_index->indkey;
 
-		if (form->indisunique && form->indisvalid && form->indnkeyatts == 2 &&
-			form->indkey.values[0] == h->account_id && form->indkey.values[1] == h->lead_id &&
-			!heap_attisnull(idx->rd_indextuple, Anum_pg_index_indpred, NULL))
-			t->current_index = RelationGetRelid(idx);
+		if (idx->rd_index->indnkeyatts != 3 || keys->values[0] != h->account_id ||
+			keys->values[1] != h->lead_id || keys->values[2] != h->seq)
+			t->history_pkey = InvalidOid;
 		index_close(idx, AccessShareLock);
-		if (OidIsValid(t->current_index))
-			break;
 	}
-	list_free(indexes);
 	table_close(hrel, AccessShareLock);
+
+	if (!OidIsValid(t->history_pkey))
+		ereport(ERROR,
+				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
+				 errmsg("table %s has no primary key (account_id, lead_id, seq)", t->history_name),
+				 errdetail("The stage triggers need the history table created by leadfunnel.create_model().")));
 
 	t->guard_fn = LookupFuncName(list_make2(makeString(LF_SCHEMA), makeString("history_append_only")),
 								 0, NULL, false);
-
-	if (!OidIsValid(t->current_index))
-		ereport(ERROR,
-				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
-				 errmsg("table %s has no unique index of current stages", t->history_name),
-				 errdetail("The history needs the index on (account_id, lead_id) WHERE left_at IS NULL that leadfunnel.create_model() creates.")));
 }
 
 static TransitionTarget *
@@ -292,7 +284,7 @@ current_role_name(void)
 }
 
 /*
- * Find the current history row of a lead through the index of current rows.
+ * Find the current history row of a lead: the last one of its primary key.
  * The lead row is locked by the statement that moves it, so no other writer
  * touches this lead's history; the latest snapshot sees a move that another
  * transaction committed after our statement started (READ COMMITTED).
@@ -301,7 +293,7 @@ static bool
 find_current_row(TransitionTarget *t, Relation hrel, int64 lead_id, int64 account_id,
 				 TupleTableSlot *slot)
 {
-	Relation	idx = index_open(t->current_index, RowExclusiveLock);
+	Relation	idx = index_open(t->history_pkey, RowExclusiveLock);
 	Snapshot	snap = RegisterSnapshot(GetLatestSnapshot());
 	ScanKeyData keys[2];
 	IndexScanDesc scan;
@@ -311,7 +303,7 @@ find_current_row(TransitionTarget *t, Relation hrel, int64 lead_id, int64 accoun
 	ScanKeyInit(&keys[1], 2, BTEqualStrategyNumber, F_INT8EQ, Int64GetDatum(lead_id));
 	scan = index_beginscan(hrel, idx, snap, 2, 0);
 	index_rescan(scan, keys, 2, NULL, 0);
-	found = index_getnext_slot(scan, ForwardScanDirection, slot);
+	found = index_getnext_slot(scan, BackwardScanDirection, slot);
 	if (found)
 		ExecMaterializeSlot(slot);
 	index_endscan(scan);
@@ -410,6 +402,7 @@ write_history(TransitionTarget *t, Relation rel, int64 lead_id, int64 account_id
 			bool		isnull;
 
 			if (!find_current_row(t, hrel, lead_id, account_id, current) ||
+				(slot_getattr(current, h->left_at, &isnull), !isnull) ||
 				lf_stage_from_oid(DatumGetObjectId(slot_getattr(current, h->to_stage, &isnull))) != from)
 				ereport(ERROR,
 						(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
