@@ -11,18 +11,20 @@ lf_log() { printf '\n==> %s\n' "$*" >&2; }
 
 lf_as_root() { if [ "$(id -u)" = 0 ]; then "$@"; else sudo -n "$@"; fi; }
 
-# Install PostgreSQL, its headers, pgTAP and pg_prove when any is missing.
+# Install PostgreSQL, its headers, pgTAP, pg_prove and psycopg2 (for the client
+# test) when any is missing.
 lf_install_deps() {
     local cfg="${PG_CONFIG:-/usr/lib/postgresql/$PG_MAJOR/bin/pg_config}"
     if [ -x "$cfg" ] && [ -x "$($cfg --bindir)/postgres" ] && [ -f "$($cfg --pgxs)" ] \
-       && [ -f "$($cfg --sharedir)/extension/pgtap.control" ] && command -v pg_prove >/dev/null; then
+       && [ -f "$($cfg --sharedir)/extension/pgtap.control" ] && command -v pg_prove >/dev/null \
+       && /usr/bin/python3 -c 'import psycopg2' 2>/dev/null; then
         return 0
     fi
-    lf_log "installing PostgreSQL $PG_MAJOR, its server headers and pgTAP"
+    lf_log "installing PostgreSQL $PG_MAJOR, its server headers, pgTAP and psycopg2"
     export DEBIAN_FRONTEND=noninteractive
     lf_as_root apt-get update -qq
     lf_as_root apt-get install -y -qq "postgresql-$PG_MAJOR" "postgresql-server-dev-$PG_MAJOR" \
-        "postgresql-$PG_MAJOR-pgtap" pgtap >/dev/null
+        "postgresql-$PG_MAJOR-pgtap" pgtap python3-psycopg2 >/dev/null
 }
 
 lf_pg_config() {

@@ -1,0 +1,82 @@
+"""An application backend's view of leadfunnel, through psycopg2 (Debian's
+python3-psycopg2): native types come back, and a refused move is an
+IntegrityError carrying SQLSTATE 23514 and the constraint name."""
+import datetime
+import decimal
+import os
+import sys
+
+import psycopg2
+import psycopg2.errors
+
+failures = []
+
+
+def check(what, ok):
+    print(("ok     " if ok else "FAILED ") + what)
+    if not ok:
+        failures.append(what)
+
+
+conn = psycopg2.connect(host=os.environ["PGHOST"], port=os.environ["PGPORT"],
+                        user=os.environ["PGUSER"], dbname=sys.argv[1])
+conn.autocommit = True
+cur = conn.cursor()
+cur.execute("CREATE EXTENSION leadfunnel")
+cur.execute("SELECT leadfunnel.create_model('app')")
+cur.execute("INSERT INTO app.account (account_id, name) VALUES (1, 'Acme')")
+cur.execute("""INSERT INTO app.lead (lead_id, account_id, funnel, amount, created_at)
+               VALUES (1, 1, 'inside_sales', 12000.50, '2024-01-01T09:00:00Z')""")
+cur.execute("UPDATE app.lead SET stage = %s, stage_entered_at = %s WHERE lead_id = %s",
+            ("mql", datetime.datetime(2024, 1, 3, tzinfo=datetime.timezone.utc), 1))
+
+cur.execute("SELECT stage, max_stage, amount, created_at, stage_entered_at, closed_at FROM app.lead WHERE lead_id = 1")
+stage, max_stage, amount, created_at, entered, closed = cur.fetchone()
+check("enum comes back as str", stage == "mql" and max_stage == "mql")
+check("numeric comes back as Decimal", amount == decimal.Decimal("12000.50"))
+check("timestamptz comes back as aware datetime", isinstance(created_at, datetime.datetime) and created_at.tzinfo is not None)
+check("stage_entered_at is the backfilled time", entered == datetime.datetime(2024, 1, 3, tzinfo=datetime.timezone.utc))
+check("closed_at is NULL -> None while open", closed is None)
+
+cur.execute("SELECT leadfunnel.allowed_next('inside_sales', 'mql')")
+check("lead_stage[] comes back as a string array literal", cur.fetchone()[0] in ("{tal,recycled,disqualified,lost}", ["tal", "recycled", "disqualified", "lost"]))
+
+cur.execute("SELECT entered_at, left_at - entered_at FROM app.lead_stage_history WHERE lead_id = 1 AND seq = 1")
+entered_at, stay = cur.fetchone()
+check("interval comes back as timedelta", stay == datetime.timedelta(days=1, hours=15))
+
+try:
+    cur.execute("UPDATE app.lead SET stage = 'won' WHERE lead_id = 1")
+    check("a refused move raises", False)
+except psycopg2.IntegrityError as e:
+    check("refused move is an IntegrityError (CheckViolation)", isinstance(e, psycopg2.errors.CheckViolation))
+    check("SQLSTATE 23514", e.pgcode == "23514")
+    check("constraint name lead_stage_transition", e.diag.constraint_name == "lead_stage_transition")
+    check("message names lead, stages and funnel",
+          'lead 1 cannot move from stage "mql" to stage "won" in funnel "inside_sales"' in e.diag.message_primary)
+    check("hint lists the allowed next stages", "tal, recycled, disqualified, lost" in (e.diag.message_hint or ""))
+    check("table and schema are reported", e.diag.table_name == "lead" and e.diag.schema_name == "app")
+
+try:
+    cur.execute("UPDATE app.lead SET stage = 'tal', stage_entered_at = '2023-01-01' WHERE lead_id = 1")
+    check("a backdated move raises", False)
+except psycopg2.errors.CheckViolation as e:
+    check("backdated move: constraint lead_stage_chronology", e.diag.constraint_name == "lead_stage_chronology")
+
+cur.execute("SELECT count(*) FROM app.lead_stage_history WHERE lead_id = 1")
+check("refused moves left no history behind", cur.fetchone()[0] == 2)
+
+# schema reflection as BI tools do it: the model's tables and columns with types and comments
+cur.execute("""SELECT c.table_name, c.column_name, c.data_type, c.udt_name,
+                      col_description(format('%I.%I', c.table_schema, c.table_name)::regclass, c.ordinal_position)
+                 FROM information_schema.columns c
+                WHERE c.table_schema = 'app' ORDER BY c.table_name, c.ordinal_position""")
+cols = cur.fetchall()
+check("information_schema lists the model's columns", len(cols) >= 50)
+check("every model column has a comment", all(r[4] for r in cols))
+check("stage is reported as the USER-DEFINED lead_stage enum",
+      ("lead", "stage", "USER-DEFINED", "lead_stage") in [(r[0], r[1], r[2], r[3]) for r in cols])
+
+conn.close()
+print(f"client_psycopg2: {len(failures)} failed")
+sys.exit(1 if failures else 0)
