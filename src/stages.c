@@ -196,6 +196,33 @@ add_extra_transition(LfFunnel *f, int from, int to)
 		f->next[from] |= LF_STAGE_BIT(to);
 }
 
+/*
+ * Compile a row of leadfunnel.funnel, as the cache loader reads it and as the
+ * configuration trigger checks it: one decoding for both.
+ */
+static void
+compile_funnel_row(LfFunnel *f, HeapTuple tup, TupleDesc desc)
+{
+	bool		name_null,
+				stages_null,
+				entry_null,
+				reopen_null,
+				skip_null;
+	Datum		name = heap_getattr(tup, SPI_fnumber(desc, "name"), desc, &name_null);
+	Datum		stages = heap_getattr(tup, SPI_fnumber(desc, "stages"), desc, &stages_null);
+	Datum		entry = heap_getattr(tup, SPI_fnumber(desc, "entry_stages"), desc, &entry_null);
+	Datum		reopen = heap_getattr(tup, SPI_fnumber(desc, "reopen_stages"), desc, &reopen_null);
+	Datum		skip = heap_getattr(tup, SPI_fnumber(desc, "allow_skip"), desc, &skip_null);
+
+	/* NOT NULL constraints on name and stages are checked after BEFORE triggers */
+	if (name_null || stages_null)
+		return;
+	lf_compile_funnel(f, TextDatumGetCString(name), DatumGetArrayTypeP(stages),
+					  entry_null ? NULL : DatumGetArrayTypeP(entry),
+					  reopen_null ? NULL : DatumGetArrayTypeP(reopen),
+					  !skip_null && DatumGetBool(skip));
+}
+
 static void
 funnel_cache_load(void)
 {
@@ -225,28 +252,14 @@ funnel_cache_load(void)
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
 
-	if (SPI_execute("SELECT name, stages, entry_stages, reopen_stages, allow_skip "
-					"FROM " LF_SCHEMA ".funnel", true, 0) != SPI_OK_SELECT)
+	if (SPI_execute("SELECT * FROM " LF_SCHEMA ".funnel", true, 0) != SPI_OK_SELECT)
 		elog(ERROR, "could not read " LF_SCHEMA ".funnel");
 	for (uint64 i = 0; i < SPI_processed; i++)
 	{
-		HeapTuple	tup = SPI_tuptable->vals[i];
-		TupleDesc	desc = SPI_tuptable->tupdesc;
-		bool		isnull;
-		char	   *name = SPI_getvalue(tup, desc, 1);
-		Datum		stages = SPI_getbinval(tup, desc, 2, &isnull);
-		Datum		entry = SPI_getbinval(tup, desc, 3, &isnull);
-		ArrayType  *entry_arr = isnull ? NULL : DatumGetArrayTypeP(entry);
-		Datum		reopen = SPI_getbinval(tup, desc, 4, &isnull);
-		ArrayType  *reopen_arr = isnull ? NULL : DatumGetArrayTypeP(reopen);
-		bool		allow_skip = DatumGetBool(SPI_getbinval(tup, desc, 5, &isnull));
 		LfFunnel	compiled;
-		LfFunnel   *entry_slot;
 
-		lf_compile_funnel(&compiled, name, DatumGetArrayTypeP(stages),
-						  entry_arr, reopen_arr, allow_skip);
-		entry_slot = hash_search(funnel_cache, compiled.name, HASH_ENTER, NULL);
-		memcpy(entry_slot, &compiled, sizeof(LfFunnel));
+		compile_funnel_row(&compiled, SPI_tuptable->vals[i], SPI_tuptable->tupdesc);
+		memcpy(hash_search(funnel_cache, compiled.name, HASH_ENTER, NULL), &compiled, sizeof(LfFunnel));
 	}
 
 	if (SPI_execute("SELECT funnel, from_stage, to_stage FROM " LF_SCHEMA ".funnel_transition",
@@ -383,21 +396,8 @@ lf_funnel_config_check(PG_FUNCTION_ARGS)
 				 errhint("Insert the row with builtin = false.")));
 	{
 		LfFunnel	compiled;
-		Datum		name = heap_getattr(newtup, SPI_fnumber(desc, "name"), desc, &isnull);
-		Datum		stages = heap_getattr(newtup, SPI_fnumber(desc, "stages"), desc, &isnull);
-		bool		entry_null,
-					reopen_null;
-		Datum		entry = heap_getattr(newtup, SPI_fnumber(desc, "entry_stages"), desc, &entry_null);
-		Datum		reopen = heap_getattr(newtup, SPI_fnumber(desc, "reopen_stages"), desc, &reopen_null);
-		Datum		skip = heap_getattr(newtup, SPI_fnumber(desc, "allow_skip"), desc, &isnull);
 
-		/* NOT NULL constraints on name and stages are checked after us */
-		if (DatumGetPointer(name) != NULL && DatumGetPointer(stages) != NULL)
-			lf_compile_funnel(&compiled, TextDatumGetCString(name),
-							  DatumGetArrayTypeP(stages),
-							  entry_null ? NULL : DatumGetArrayTypeP(entry),
-							  reopen_null ? NULL : DatumGetArrayTypeP(reopen),
-							  !isnull && DatumGetBool(skip));
+		compile_funnel_row(&compiled, newtup, desc);
 	}
 	return PointerGetDatum(newtup);
 }
