@@ -21,6 +21,7 @@
 #include "commands/trigger.h"
 #include "executor/spi.h"
 #include "funcapi.h"
+#include "mb/pg_wchar.h"
 #include "miscadmin.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
@@ -343,7 +344,9 @@ lf_require_funnel(const char *name)
 	if (f == NULL)
 		ereport(ERROR,
 				(errcode(ERRCODE_UNDEFINED_OBJECT),
-				 errmsg("funnel \"%s\" does not exist", name),
+				 errmsg("funnel \"%.*s%s\" does not exist",
+						pg_mbcliplen(name, strlen(name), NAMEDATALEN - 1), name,
+						strlen(name) >= NAMEDATALEN ? "..." : ""),
 				 errhint("Known funnels: %s. Add a funnel as a row of leadfunnel.funnel.",
 						 lf_known_funnels_text())));
 	return f;

@@ -17,11 +17,11 @@ passed=0; failed=0; failures=()
 
 lf_log "pg_regress suite (sql/ + expected/)"
 rm -rf results regression.diffs regression.out
-make -s installcheck PG_CONFIG="$(lf_pg_config)" > /tmp/lf-regress.out 2>&1
+make -s installcheck PG_CONFIG="$(lf_pg_config)" > "$LF_TMP/regress.out" 2>&1
 rc=$?
-cat /tmp/lf-regress.out
-n_ok=$(grep -cE '\.\.\. ok|^ok [0-9]+ ' /tmp/lf-regress.out || true)
-n_bad=$(grep -cE '\.\.\. FAILED|^not ok [0-9]+ ' /tmp/lf-regress.out || true)
+cat "$LF_TMP/regress.out"
+n_ok=$(grep -cE '\.\.\. ok|^ok [0-9]+ ' "$LF_TMP/regress.out" || true)
+n_bad=$(grep -cE '\.\.\. FAILED|^not ok [0-9]+ ' "$LF_TMP/regress.out" || true)
 passed=$((passed + n_ok)); failed=$((failed + n_bad))
 if [ "$rc" != 0 ]; then
     [ "$n_bad" = 0 ] && failed=$((failed + 1))
@@ -32,11 +32,11 @@ fi
 lf_log "pgTAP suite (test/*.sql via pg_prove)"
 lf_psql -d postgres -c "CREATE DATABASE leadfunnel_tap"
 lf_psql -d leadfunnel_tap -c "CREATE EXTENSION pgtap"
-pg_prove -d leadfunnel_tap --failures test/*.sql > /tmp/lf-prove.out 2>&1
+pg_prove -d leadfunnel_tap --failures test/*.sql > "$LF_TMP/prove.out" 2>&1
 rc=$?
-cat /tmp/lf-prove.out
-n_total=$(sed -n 's/^Files=[0-9]*, Tests=\([0-9]*\),.*/\1/p' /tmp/lf-prove.out)
-n_bad=$(grep -oE 'Failed [0-9]+/[0-9]+ subtests' /tmp/lf-prove.out | awk '{split($2,a,"/"); s+=a[1]} END {print s+0}')
+cat "$LF_TMP/prove.out"
+n_total=$(sed -n 's/^Files=[0-9]*, Tests=\([0-9]*\),.*/\1/p' "$LF_TMP/prove.out")
+n_bad=$(grep -oE 'Failed [0-9]+/[0-9]+ subtests' "$LF_TMP/prove.out" | awk '{split($2,a,"/"); s+=a[1]} END {print s+0}')
 passed=$((passed + ${n_total:-0} - n_bad)); failed=$((failed + n_bad))
 if [ "$rc" != 0 ]; then
     [ "$n_bad" = 0 ] && failed=$((failed + 1))

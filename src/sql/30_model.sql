@@ -204,6 +204,32 @@ $fn$;
 COMMENT ON FUNCTION @extschema@.create_model(name) IS
 'Creates a leadfunnel model (tables account, contact, campaign, lead, lead_stage_history, touch, their keys, triggers and views) in the given schema, owned by the caller. The schema is created if missing; a schema that already holds a model is an error (SQLSTATE 42P07) and nothing is created.';
 
+CREATE FUNCTION @extschema@.model_schema(target_schema name) RETURNS text
+    LANGUAGE plpgsql STABLE
+    SET search_path = pg_catalog, pg_temp
+AS $fn$
+BEGIN
+    IF target_schema IS NULL OR target_schema = '' THEN
+        RAISE EXCEPTION 'schema of a leadfunnel model must not be null or empty'
+            USING ERRCODE = 'null_value_not_allowed';
+    END IF;
+    IF NOT EXISTS (SELECT 1 FROM pg_namespace WHERE nspname = target_schema) THEN
+        RAISE EXCEPTION 'schema "%" does not exist', target_schema
+            USING ERRCODE = 'invalid_schema_name',
+                  HINT = 'Create a model with leadfunnel.create_model().';
+    END IF;
+    IF to_regclass(format('%I.lead_stage_history', target_schema)) IS NULL
+       OR to_regclass(format('%I.lead', target_schema)) IS NULL THEN
+        RAISE EXCEPTION 'schema "%" holds no leadfunnel model', target_schema
+            USING ERRCODE = 'undefined_table',
+                  HINT = 'Create a model with leadfunnel.create_model().';
+    END IF;
+    RETURN quote_ident(target_schema);
+END
+$fn$;
+COMMENT ON FUNCTION @extschema@.model_schema(name) IS
+'Checks that a schema holds a leadfunnel model and returns its quoted name, for functions that take a model schema (22004 for NULL, 3F000 for a missing schema, 42P01 for a schema without a model).';
+
 CREATE FUNCTION @extschema@.verify_model(target_schema name)
     RETURNS TABLE (lead_id bigint, account_id bigint, problem text)
     LANGUAGE plpgsql STABLE
@@ -249,7 +275,7 @@ BEGIN
           FROM %1$s.lead_stage_history h
          WHERE NOT EXISTS (SELECT 1 FROM %1$s.lead l WHERE l.account_id = h.account_id AND l.lead_id = h.lead_id)
         ORDER BY 2, 1, 3
-    $q$, quote_ident(target_schema));
+    $q$, @extschema@.model_schema(target_schema));
 END
 $fn$;
 COMMENT ON FUNCTION @extschema@.verify_model(name) IS

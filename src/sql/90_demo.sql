@@ -7,7 +7,7 @@ CREATE FUNCTION @extschema@.generate_demo(target_schema name, leads int DEFAULT 
     SET search_path = pg_catalog, pg_temp
 AS $fn$
 DECLARE
-    s text := quote_ident(target_schema);
+    s text := @extschema@.model_schema(target_schema);
     anchor constant timestamptz := '2025-12-31 18:00:00+00';
     n_accounts int;
     base_account bigint;
