@@ -22,6 +22,7 @@
 #include "utils/syscache.h"
 
 #include "leadfunnel.h"
+#include "settings.h"
 #include "stages.h"
 #include "transition.h"
 
@@ -68,6 +69,7 @@ _PG_init(void)
 {
 	CacheRegisterSyscacheCallback(TYPEOID, invalidate_enum_maps, (Datum) 0);
 	lf_stages_init();
+	lf_settings_init();
 	lf_transition_init();
 }
 

@@ -11,6 +11,7 @@ lf_psql -d "$src" >/dev/null <<'SQL'
 CREATE EXTENSION leadfunnel;
 INSERT INTO leadfunnel.funnel (name, stages, allow_skip, description) VALUES ('partner', '{lead,sql,opportunity,won}', true, 'partner deals');
 INSERT INTO leadfunnel.funnel_transition VALUES ('partner', 'opportunity', 'sql', 're-qualified'), ('enterprise', 'sql', 'sal', 'back to field sales');
+SELECT leadfunnel.set_setting('customer_term', '500 days');
 SELECT leadfunnel.create_model('crm');
 SELECT * FROM leadfunnel.generate_demo('crm', 500, 0.3);
 INSERT INTO crm.lead (lead_id, account_id, funnel, created_at) VALUES (100000, 1, 'partner', '2024-01-01');
@@ -23,6 +24,7 @@ fingerprint='
 SELECT md5(string_agg(x, E'"'"'\n'"'"' ORDER BY x)) FROM (
     SELECT format('"'"'funnel %s %s %s %s %s %s'"'"', name, stages, entry_stages, reopen_stages, allow_skip, builtin) FROM leadfunnel.funnel
     UNION ALL SELECT format('"'"'rule %s %s %s'"'"', funnel, from_stage, to_stage) FROM leadfunnel.funnel_transition
+    UNION ALL SELECT format('"'"'setting %s'"'"', s) FROM leadfunnel.settings s
     UNION ALL SELECT format('"'"'lead %s'"'"', l) FROM crm.lead l
     UNION ALL SELECT format('"'"'hist %s'"'"', h) FROM crm.lead_stage_history h
     UNION ALL SELECT format('"'"'acct %s'"'"', a) FROM crm.account a) t(x)'
@@ -33,6 +35,7 @@ status=0
 checks=$(lf_psql -d "$dst" -At <<'SQL'
 SELECT (SELECT count(*) FROM leadfunnel.funnel WHERE builtin) = 3
    AND (SELECT count(*) FROM leadfunnel.funnel) = 4
+   AND leadfunnel.setting_value('customer_term') = '500 days'
    AND (SELECT count(*) FROM leadfunnel.verify_model('crm')) = 0;
 SQL
 )
