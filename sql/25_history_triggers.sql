@@ -24,4 +24,6 @@ CREATE TRIGGER lead_stage_transition BEFORE INSERT OR UPDATE ON broken.lead
 CREATE TRIGGER lead_stage_record AFTER INSERT OR UPDATE OF stage ON broken.lead
     FOR EACH ROW EXECUTE FUNCTION leadfunnel.lead_stage_record('broken.lead_stage_history');
 SELECT try($$INSERT INTO broken.lead (lead_id, account_id, created_at) VALUES (1, 1, '2024-01-01')$$);
+SET client_min_messages = warning;
 DROP SCHEMA broken CASCADE;
+RESET client_min_messages;

@@ -24,4 +24,6 @@ SELECT count(*) AS leads, count(DISTINCT lead_id) AS distinct_ids FROM demo_a.le
 SELECT try($$SELECT leadfunnel.generate_demo('demo_a', 0)$$);
 SELECT try($$SELECT leadfunnel.generate_demo('demo_a', 10, 2)$$);
 SELECT try($$SELECT leadfunnel.generate_demo('nosuch', 10)$$);
+SET client_min_messages = warning;
 DROP SCHEMA demo_a, demo_b CASCADE;
+RESET client_min_messages;

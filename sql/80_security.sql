@@ -58,6 +58,8 @@ SELECT lead_id, seq, to_stage, changed_by FROM sec.lead_stage_history WHERE lead
 RESET ROLE;
 SELECT lead_id, stage FROM sec.lead WHERE lead_id IN (900, 901) ORDER BY 1;
 SELECT count(*) AS violations FROM leadfunnel.verify_model('sec');
+SET client_min_messages = warning;
 DROP SCHEMA sec CASCADE;
+RESET client_min_messages;
 DROP OWNED BY regress_lf_rep;
 DROP ROLE regress_lf_rep;

@@ -24,7 +24,9 @@ SELECT try($$SELECT * FROM leadfunnel.generate_demo('bad', 10, 'NaN')$$);
 SELECT leadfunnel.create_model('Sales "EMEA"');
 SELECT count(*) AS tables FROM pg_tables WHERE schemaname = 'Sales "EMEA"';
 SELECT count(*) AS violations FROM leadfunnel.verify_model('Sales "EMEA"');
+SET client_min_messages = warning;
 DROP SCHEMA "Sales ""EMEA""" CASCADE;
+RESET client_min_messages;
 
 -- Leads: duplicate keys, missing accounts and contacts, NULLs, bad times, huge values.
 SELECT try($$INSERT INTO bad.lead (lead_id, account_id) VALUES (1, 1)$$);
@@ -68,4 +70,6 @@ INSERT INTO bad.campaign (campaign_id) VALUES (1);
 SELECT try($$INSERT INTO bad.touch (touch_id, campaign_id, account_id, lead_id, touched_at) VALUES (1, 1, 2, 1, '2024-01-01')$$);
 SELECT try($$INSERT INTO bad.touch (touch_id, campaign_id, account_id, touched_at) VALUES (1, 1, 1, NULL)$$);
 SELECT count(*) AS violations FROM leadfunnel.verify_model('bad');
+SET client_min_messages = warning;
 DROP SCHEMA bad CASCADE;
+RESET client_min_messages;
