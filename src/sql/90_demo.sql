@@ -134,6 +134,8 @@ BEGIN
         $q$, s) USING i;
     END LOOP;
 
+    -- Data of later concerns (lifecycle events, touches) is generated here.
+
     RETURN QUERY EXECUTE format($q$
         SELECT 'account', count(*) FROM %1$s.account WHERE account_id > %2$s
         UNION ALL SELECT 'campaign', count(*) FROM %1$s.campaign WHERE campaign_id > %3$s
