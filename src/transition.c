@@ -12,7 +12,8 @@
  *
  * The history table is named by lead_stage_record's one argument.  The
  * triggers never derive a table name from the relation they fire on: on
- * Citus they fire on shards.
+ * Citus they fire on shards, and the history is written to the shard of the
+ * named table co-located with the lead shard (colocation.c).
  *
  * Per trigger (keyed by trigger OID) we keep the lead table's column numbers
  * and two prepared SPI plans; a relcache callback drops them when either
@@ -56,6 +57,7 @@
 #include "utils/timestamp.h"
 #include "utils/varlena.h"
 
+#include "colocation.h"
 #include "leadfunnel.h"
 #include "stages.h"
 #include "transition.h"
@@ -259,11 +261,12 @@ get_target(TriggerData *trigdata, bool needs_history)
 	{
 		names = stringToQualifiedNameList(trigger->tgargs[0]);
 		history_relid = RangeVarGetRelid(makeRangeVarFromNameList(names), AccessShareLock, false);
-		t->history_relid = history_relid;
 		oldcxt = MemoryContextSwitchTo(TopMemoryContext);
 		t->history_name = quote_qualified_identifier(get_namespace_name(get_rel_namespace(history_relid)),
 													 get_rel_name(history_relid));
 		MemoryContextSwitchTo(oldcxt);
+		/* on Citus: the history shard co-located with the lead shard we fire on */
+		t->history_relid = lf_colocated_relid(rel, history_relid);
 		resolve_history(t);
 	}
 	t->valid = true;
@@ -854,7 +857,7 @@ lf_history_append_only(PG_FUNCTION_ARGS)
 	if (!history_write_allowed)
 		ereport(ERROR,
 				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
-				 errmsg("stage history \"%s\" is append-only", RelationGetRelationName(trigdata->tg_relation)),
+				 errmsg("stage history \"%s\" is append-only", lf_logical_relname(trigdata->tg_relation)),
 				 errdetail("Its rows are written only by the stage transition trigger of the lead table."),
 				 errhint("Move a lead with UPDATE ... SET stage = ... on its lead table.")));
 	if (TRIGGER_FIRED_FOR_STATEMENT(trigdata->tg_event))

@@ -23,7 +23,7 @@ SELECT set_eq($$SELECT name FROM leadfunnel.funnel WHERE builtin$$,
 SELECT has_function('leadfunnel', 'allowed_next', ARRAY['text', 'leadfunnel.lead_stage']);
 SELECT function_returns('leadfunnel', 'allowed_next', ARRAY['text', 'leadfunnel.lead_stage'], 'leadfunnel.lead_stage[]');
 SELECT volatility_is('leadfunnel', 'allowed_next', ARRAY['text', 'leadfunnel.lead_stage'], 'stable');
-SELECT has_function('leadfunnel', 'create_model', ARRAY['name']);
+SELECT has_function('leadfunnel', 'create_model', ARRAY['name', 'boolean']);
 SELECT has_function('leadfunnel', 'verify_model', ARRAY['name']);
 
 -- allowed_next against the published waterfall of each built-in funnel

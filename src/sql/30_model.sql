@@ -18,17 +18,30 @@ CREATE FUNCTION @extschema@.history_append_only() RETURNS trigger
 COMMENT ON FUNCTION @extschema@.history_append_only() IS
 'Trigger on a model''s lead_stage_history: refuses INSERT, UPDATE, DELETE and TRUNCATE (SQLSTATE 42501) except the writes of the transition trigger.';
 
-CREATE FUNCTION @extschema@.create_model(target_schema name) RETURNS void
+CREATE FUNCTION @extschema@.colocated_table(fired_on regclass, target regclass) RETURNS regclass
+    AS 'MODULE_PATHNAME', 'lf_colocated_table' LANGUAGE C STABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION @extschema@.colocated_table(regclass, regclass) IS
+'The table a model trigger firing on fired_on writes to when its argument names target: target itself, or, when fired_on is a Citus shard, the shard of target co-located with it (SQLSTATE 55000 when there is none on this node). Shows how the transition trigger resolves its history table on a Citus worker.';
+
+CREATE FUNCTION @extschema@.create_model(target_schema name, distributed boolean DEFAULT false) RETURNS void
     LANGUAGE plpgsql
     SET search_path = pg_catalog, pg_temp
 AS $fn$
 DECLARE
     s text;
     existing text;
+    on_citus boolean;
+    unsafe_triggers text;
+    shard_mode text;
 BEGIN
     IF target_schema IS NULL OR target_schema = '' THEN
         RAISE EXCEPTION 'target schema of a leadfunnel model must not be null or empty'
             USING ERRCODE = 'null_value_not_allowed';
+    END IF;
+    IF distributed IS NULL THEN
+        RAISE EXCEPTION 'argument "distributed" of create_model must not be null'
+            USING ERRCODE = 'null_value_not_allowed',
+                  HINT = 'Pass true for a model with the keys Citus needs, false for a single-node model.';
     END IF;
     s := quote_ident(target_schema);
 
@@ -43,8 +56,32 @@ BEGIN
                   HINT = 'Create the model in another schema, or drop this one first (DROP SCHEMA ... CASCADE).';
     END IF;
 
+    on_citus := distributed AND EXISTS (SELECT 1 FROM pg_extension WHERE extname OPERATOR(pg_catalog.=) 'citus');
+    IF distributed AND NOT on_citus THEN
+        RAISE NOTICE 'extension "citus" is not installed: model "%" gets the keys of a distributed model but its tables stay local', target_schema
+            USING HINT = 'See "Running on Citus" in the documentation to distribute its tables once Citus is installed.';
+    END IF;
+    IF on_citus THEN
+        -- Citus refuses triggers on distributed tables unless this is on; it is
+        -- checked only while tables are distributed and triggers created, so it
+        -- is raised for this function's DDL and restored at its end.
+        unsafe_triggers := current_setting('citus.enable_unsafe_triggers');
+        PERFORM set_config('citus.enable_unsafe_triggers', 'on', true);
+        -- foreign keys to a reference table after distributing tables in the
+        -- same transaction need one connection per node
+        shard_mode := current_setting('citus.multi_shard_modify_mode');
+        PERFORM set_config('citus.multi_shard_modify_mode', 'sequential', true);
+    END IF;
+
     EXECUTE format('CREATE SCHEMA IF NOT EXISTS %s', s);
 
+    -- Tables first, with their keys but without foreign keys and triggers:
+    -- Citus distributes a table before foreign keys to it are defined.  The
+    -- keys differ by mode only: a single-node model keys lead, contact and
+    -- touch by their own id (cheap lookups, global uniqueness) and adds
+    -- UNIQUE (account_id, <id>) for the composite foreign keys; a distributed
+    -- model makes (account_id, <id>) the primary key, as Citus requires keys
+    -- that include the distribution column.
     EXECUTE format($ddl$
         CREATE TABLE %1$s.account (
             account_id   bigint PRIMARY KEY,
@@ -67,12 +104,12 @@ BEGIN
         COMMENT ON COLUMN %1$s.account.status_since IS 'Since when status holds (maintained by leadfunnel).';
 
         CREATE TABLE %1$s.contact (
-            contact_id bigint PRIMARY KEY,
-            account_id bigint NOT NULL REFERENCES %1$s.account (account_id),
+            contact_id bigint NOT NULL,
+            account_id bigint NOT NULL,
             email      text,
             opt_in     boolean NOT NULL DEFAULT false,
             status     @extschema@.contact_status NOT NULL DEFAULT 'contact',
-            UNIQUE (account_id, contact_id)
+            %2$s
         );
         COMMENT ON TABLE %1$s.contact IS 'Contacts (people) of accounts.';
         COMMENT ON COLUMN %1$s.contact.contact_id IS 'Contact key.';
@@ -98,13 +135,13 @@ BEGIN
         COMMENT ON COLUMN %1$s.campaign.cost IS 'Campaign cost.';
 
         CREATE TABLE %1$s.lead (
-            lead_id            bigint PRIMARY KEY,
-            account_id         bigint NOT NULL REFERENCES %1$s.account (account_id),
+            lead_id            bigint NOT NULL,
+            account_id         bigint NOT NULL,
             contact_id         bigint,
             funnel             text NOT NULL DEFAULT 'enterprise',
             product_area       text,
             region             text,
-            source_campaign_id bigint REFERENCES %1$s.campaign (campaign_id),
+            source_campaign_id bigint,
             amount             numeric,
             stage              @extschema@.lead_stage NOT NULL DEFAULT 'lead',
             max_stage          @extschema@.lead_stage,
@@ -113,9 +150,9 @@ BEGIN
             stage_entered_at   timestamptz,
             closed_at          timestamptz,
             close_reason       text,
-            UNIQUE (account_id, lead_id),
-            FOREIGN KEY (account_id, contact_id) REFERENCES %1$s.contact (account_id, contact_id)
+            %3$s
         );
+        %5$s
         CREATE INDEX ON %1$s.lead (source_campaign_id);
         CREATE INDEX ON %1$s.lead (created_at);
         COMMENT ON TABLE %1$s.lead IS 'Leads: one buying process of one account. Move a lead with UPDATE ... SET stage; the move is validated and recorded in lead_stage_history.';
@@ -145,8 +182,7 @@ BEGIN
             left_at    timestamptz,
             changed_by name NOT NULL DEFAULT current_user,
             reason     text,
-            PRIMARY KEY (account_id, lead_id, seq),
-            FOREIGN KEY (account_id, lead_id) REFERENCES %1$s.lead (account_id, lead_id)
+            PRIMARY KEY (account_id, lead_id, seq)
         ) WITH (fillfactor = 90);
         -- Only the trigger writes this table, under the lock of the lead row it
         -- moves: it finds a lead's current row as the last one of its primary key,
@@ -167,15 +203,14 @@ BEGIN
         COMMENT ON COLUMN %1$s.lead_stage_history.reason IS 'close_reason of the lead, for moves into a closed stage.';
 
         CREATE TABLE %1$s.touch (
-            touch_id    bigint PRIMARY KEY,
-            campaign_id bigint NOT NULL REFERENCES %1$s.campaign (campaign_id),
-            account_id  bigint NOT NULL REFERENCES %1$s.account (account_id),
+            touch_id    bigint NOT NULL,
+            campaign_id bigint NOT NULL,
+            account_id  bigint NOT NULL,
             contact_id  bigint,
             lead_id     bigint,
             touched_at  timestamptz NOT NULL,
             channel     text,
-            FOREIGN KEY (account_id, lead_id) REFERENCES %1$s.lead (account_id, lead_id),
-            FOREIGN KEY (account_id, contact_id) REFERENCES %1$s.contact (account_id, contact_id)
+            %4$s
         );
         CREATE INDEX ON %1$s.touch (account_id, lead_id);
         CREATE INDEX ON %1$s.touch (campaign_id);
@@ -188,6 +223,50 @@ BEGIN
         COMMENT ON COLUMN %1$s.touch.touched_at IS 'When the touch happened.';
         COMMENT ON COLUMN %1$s.touch.channel IS 'Channel of the touch.';
 
+    $ddl$, s,
+        CASE WHEN distributed THEN 'PRIMARY KEY (account_id, contact_id)'
+             ELSE 'PRIMARY KEY (contact_id), UNIQUE (account_id, contact_id)' END,
+        CASE WHEN distributed THEN 'PRIMARY KEY (account_id, lead_id)'
+             ELSE 'PRIMARY KEY (lead_id), UNIQUE (account_id, lead_id)' END,
+        CASE WHEN distributed THEN 'PRIMARY KEY (account_id, touch_id)'
+             ELSE 'PRIMARY KEY (touch_id)' END,
+        -- lookups by lead_id alone stay index scans (on every shard)
+        CASE WHEN distributed THEN format('CREATE INDEX lead_lead_id_idx ON %s.lead (lead_id);', s)
+             ELSE '' END);
+
+    IF on_citus THEN
+        PERFORM @extschema@.model_distribute_table(target_schema, t, t = 'campaign')
+           FROM unnest(ARRAY['campaign', 'account', 'contact', 'lead', 'lead_stage_history', 'touch']) AS t;
+    END IF;
+
+    -- Foreign keys, all of them including account_id between the account's
+    -- tables (co-located shards on Citus) or pointing at campaign (a
+    -- reference table on Citus); none into the extension's own tables.
+    EXECUTE format($ddl$
+        ALTER TABLE %1$s.contact ADD CONSTRAINT contact_account_id_fkey
+            FOREIGN KEY (account_id) REFERENCES %1$s.account (account_id);
+        ALTER TABLE %1$s.lead ADD CONSTRAINT lead_account_id_fkey
+            FOREIGN KEY (account_id) REFERENCES %1$s.account (account_id);
+        ALTER TABLE %1$s.lead ADD CONSTRAINT lead_source_campaign_id_fkey
+            FOREIGN KEY (source_campaign_id) REFERENCES %1$s.campaign (campaign_id);
+        ALTER TABLE %1$s.lead ADD CONSTRAINT lead_account_id_contact_id_fkey
+            FOREIGN KEY (account_id, contact_id) REFERENCES %1$s.contact (account_id, contact_id);
+        ALTER TABLE %1$s.lead_stage_history ADD CONSTRAINT lead_stage_history_account_id_lead_id_fkey
+            FOREIGN KEY (account_id, lead_id) REFERENCES %1$s.lead (account_id, lead_id);
+        ALTER TABLE %1$s.touch ADD CONSTRAINT touch_campaign_id_fkey
+            FOREIGN KEY (campaign_id) REFERENCES %1$s.campaign (campaign_id);
+        ALTER TABLE %1$s.touch ADD CONSTRAINT touch_account_id_fkey
+            FOREIGN KEY (account_id) REFERENCES %1$s.account (account_id);
+        ALTER TABLE %1$s.touch ADD CONSTRAINT touch_account_id_lead_id_fkey
+            FOREIGN KEY (account_id, lead_id) REFERENCES %1$s.lead (account_id, lead_id);
+        ALTER TABLE %1$s.touch ADD CONSTRAINT touch_account_id_contact_id_fkey
+            FOREIGN KEY (account_id, contact_id) REFERENCES %1$s.contact (account_id, contact_id);
+    $ddl$, s);
+
+    -- Triggers on the user's tables (never extension members); on Citus they
+    -- fire on the shards, and the history trigger writes to the co-located
+    -- history shard (colocation.c).
+    EXECUTE format($ddl$
         CREATE TRIGGER lead_stage_transition BEFORE INSERT OR UPDATE ON %1$s.lead
             FOR EACH ROW EXECUTE FUNCTION @extschema@.lead_stage_transition();
         CREATE TRIGGER lead_stage_record AFTER INSERT OR UPDATE OF stage ON %1$s.lead
@@ -199,10 +278,74 @@ BEGIN
     $ddl$, s, s || '.lead_stage_history');
 
     -- Objects of later concerns (lifecycle, analytics views, attribution views) are created here.
+    -- (After the distribution above: Citus propagates views and triggers
+    -- created on distributed tables; a concern's own table is distributed
+    -- with model_distribute_table() before its foreign keys and triggers.)
+
+    IF on_citus THEN
+        PERFORM set_config('citus.enable_unsafe_triggers', unsafe_triggers, true);
+        PERFORM set_config('citus.multi_shard_modify_mode', shard_mode, true);
+    END IF;
 END
 $fn$;
-COMMENT ON FUNCTION @extschema@.create_model(name) IS
-'Creates a leadfunnel model (tables account, contact, campaign, lead, lead_stage_history, touch, their keys, triggers and views) in the given schema, owned by the caller. The schema is created if missing; a schema that already holds a model is an error (SQLSTATE 42P07) and nothing is created.';
+COMMENT ON FUNCTION @extschema@.create_model(name, boolean) IS
+'Creates a leadfunnel model (tables account, contact, campaign, lead, lead_stage_history, touch, their keys, triggers and views) in the given schema, owned by the caller. The schema is created if missing; a schema that already holds a model is an error (SQLSTATE 42P07) and nothing is created. With distributed => true the primary keys of contact, lead and touch include account_id (as Citus requires), and when the citus extension is installed campaign becomes a reference table and the other tables are distributed by account_id, co-located.';
+
+CREATE FUNCTION @extschema@.model_is_distributed(target_schema name) RETURNS boolean
+    LANGUAGE plpgsql STABLE
+    SET search_path = pg_catalog, pg_temp
+AS $fn$
+BEGIN
+    PERFORM @extschema@.model_schema(target_schema);
+    RETURN EXISTS (
+        SELECT 1
+          FROM pg_index i
+         WHERE i.indrelid OPERATOR(pg_catalog.=) format('%I.lead', target_schema)::regclass
+           AND i.indisprimary
+           AND i.indnkeyatts OPERATOR(pg_catalog.=) 2
+           AND (SELECT array_agg(a.attname::text ORDER BY k.ord)
+                  FROM unnest(i.indkey) WITH ORDINALITY AS k(attnum, ord)
+                  JOIN pg_attribute a ON a.attrelid OPERATOR(pg_catalog.=) i.indrelid
+                                     AND a.attnum OPERATOR(pg_catalog.=) k.attnum)
+               OPERATOR(pg_catalog.=) ARRAY['account_id', 'lead_id']);
+END
+$fn$;
+COMMENT ON FUNCTION @extschema@.model_is_distributed(name) IS
+'Whether a model was created with distributed => true, i.e. its keys include account_id as Citus requires (the lead table''s primary key is (account_id, lead_id)), whether or not Citus has distributed it yet. For the functions that add a concern''s objects to a model.';
+
+CREATE FUNCTION @extschema@.model_distribute_table(target_schema name, table_name name, reference boolean DEFAULT false)
+    RETURNS boolean
+    LANGUAGE plpgsql
+    SET search_path = pg_catalog, pg_temp
+AS $fn$
+DECLARE
+    s text := @extschema@.model_schema(target_schema);
+    rel regclass;
+    anchor regclass;
+BEGIN
+    IF table_name IS NULL OR reference IS NULL THEN
+        RAISE EXCEPTION 'table name and reference flag must not be null'
+            USING ERRCODE = 'null_value_not_allowed';
+    END IF;
+    IF NOT EXISTS (SELECT 1 FROM pg_extension WHERE extname OPERATOR(pg_catalog.=) 'citus')
+       OR NOT @extschema@.model_is_distributed(target_schema) THEN
+        RETURN false;
+    END IF;
+    rel := format('%s.%I', s, table_name)::regclass;
+    anchor := format('%s.account', s)::regclass;
+    IF reference THEN
+        EXECUTE 'SELECT pg_catalog.create_reference_table($1)' USING rel;
+    ELSIF rel OPERATOR(pg_catalog.=) anchor THEN
+        EXECUTE $q$SELECT pg_catalog.create_distributed_table($1, 'account_id')$q$ USING rel;
+    ELSE
+        EXECUTE $q$SELECT pg_catalog.create_distributed_table($1, 'account_id', colocate_with => $2)$q$
+          USING rel, anchor::text;
+    END IF;
+    RETURN true;
+END
+$fn$;
+COMMENT ON FUNCTION @extschema@.model_distribute_table(name, name, boolean) IS
+'On Citus, for a model created with distributed => true: makes one of the model''s tables a reference table, or distributes it by account_id co-located with the model''s account table (which is distributed first). Returns false and does nothing when citus is not installed or the model is single-node. Call it on a new table before adding its foreign keys and triggers.';
 
 CREATE FUNCTION @extschema@.model_schema(target_schema name) RETURNS text
     LANGUAGE plpgsql STABLE

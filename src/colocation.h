@@ -1,0 +1,24 @@
+/*-------------------------------------------------------------------------
+ *
+ * colocation.h
+ *	  Which table a trigger writes to when it fires on a Citus shard.
+ *
+ *-------------------------------------------------------------------------
+ */
+#ifndef LEADFUNNEL_COLOCATION_H
+#define LEADFUNNEL_COLOCATION_H
+
+#include "utils/rel.h"
+
+/*
+ * The relation a trigger firing on fired_on must write to for the table
+ * target_relid: target_relid itself, unless fired_on is a Citus shard, then
+ * the shard of target_relid co-located with it.  Catalog work: call it when
+ * a trigger's cache is filled, never per row.
+ */
+extern Oid	lf_colocated_relid(Relation fired_on, Oid target_relid);
+
+/* The name of rel, or of its distributed table when rel is a Citus shard (for messages). */
+extern const char *lf_logical_relname(Relation rel);
+
+#endif							/* LEADFUNNEL_COLOCATION_H */
