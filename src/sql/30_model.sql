@@ -33,6 +33,7 @@ DECLARE
     on_citus boolean;
     unsafe_triggers text;
     shard_mode text;
+    ddl text;
 BEGIN
     IF target_schema IS NULL OR target_schema = '' THEN
         RAISE EXCEPTION 'target schema of a leadfunnel model must not be null or empty'
@@ -242,40 +243,46 @@ BEGIN
     -- Foreign keys, all of them including account_id between the account's
     -- tables (co-located shards on Citus) or pointing at campaign (a
     -- reference table on Citus); none into the extension's own tables.
-    EXECUTE format($ddl$
-        ALTER TABLE %1$s.contact ADD CONSTRAINT contact_account_id_fkey
-            FOREIGN KEY (account_id) REFERENCES %1$s.account (account_id);
-        ALTER TABLE %1$s.lead ADD CONSTRAINT lead_account_id_fkey
-            FOREIGN KEY (account_id) REFERENCES %1$s.account (account_id);
-        ALTER TABLE %1$s.lead ADD CONSTRAINT lead_source_campaign_id_fkey
-            FOREIGN KEY (source_campaign_id) REFERENCES %1$s.campaign (campaign_id);
-        ALTER TABLE %1$s.lead ADD CONSTRAINT lead_account_id_contact_id_fkey
-            FOREIGN KEY (account_id, contact_id) REFERENCES %1$s.contact (account_id, contact_id);
-        ALTER TABLE %1$s.lead_stage_history ADD CONSTRAINT lead_stage_history_account_id_lead_id_fkey
-            FOREIGN KEY (account_id, lead_id) REFERENCES %1$s.lead (account_id, lead_id);
-        ALTER TABLE %1$s.touch ADD CONSTRAINT touch_campaign_id_fkey
-            FOREIGN KEY (campaign_id) REFERENCES %1$s.campaign (campaign_id);
-        ALTER TABLE %1$s.touch ADD CONSTRAINT touch_account_id_fkey
-            FOREIGN KEY (account_id) REFERENCES %1$s.account (account_id);
-        ALTER TABLE %1$s.touch ADD CONSTRAINT touch_account_id_lead_id_fkey
-            FOREIGN KEY (account_id, lead_id) REFERENCES %1$s.lead (account_id, lead_id);
-        ALTER TABLE %1$s.touch ADD CONSTRAINT touch_account_id_contact_id_fkey
-            FOREIGN KEY (account_id, contact_id) REFERENCES %1$s.contact (account_id, contact_id);
-    $ddl$, s);
+    -- One statement per EXECUTE: Citus propagates a DDL statement to the
+    -- workers as its query string, which must hold only that statement.
+    FOREACH ddl IN ARRAY ARRAY[
+        'ALTER TABLE %1$s.contact ADD CONSTRAINT contact_account_id_fkey
+            FOREIGN KEY (account_id) REFERENCES %1$s.account (account_id)',
+        'ALTER TABLE %1$s.lead ADD CONSTRAINT lead_account_id_fkey
+            FOREIGN KEY (account_id) REFERENCES %1$s.account (account_id)',
+        'ALTER TABLE %1$s.lead ADD CONSTRAINT lead_source_campaign_id_fkey
+            FOREIGN KEY (source_campaign_id) REFERENCES %1$s.campaign (campaign_id)',
+        'ALTER TABLE %1$s.lead ADD CONSTRAINT lead_account_id_contact_id_fkey
+            FOREIGN KEY (account_id, contact_id) REFERENCES %1$s.contact (account_id, contact_id)',
+        'ALTER TABLE %1$s.lead_stage_history ADD CONSTRAINT lead_stage_history_account_id_lead_id_fkey
+            FOREIGN KEY (account_id, lead_id) REFERENCES %1$s.lead (account_id, lead_id)',
+        'ALTER TABLE %1$s.touch ADD CONSTRAINT touch_campaign_id_fkey
+            FOREIGN KEY (campaign_id) REFERENCES %1$s.campaign (campaign_id)',
+        'ALTER TABLE %1$s.touch ADD CONSTRAINT touch_account_id_fkey
+            FOREIGN KEY (account_id) REFERENCES %1$s.account (account_id)',
+        'ALTER TABLE %1$s.touch ADD CONSTRAINT touch_account_id_lead_id_fkey
+            FOREIGN KEY (account_id, lead_id) REFERENCES %1$s.lead (account_id, lead_id)',
+        'ALTER TABLE %1$s.touch ADD CONSTRAINT touch_account_id_contact_id_fkey
+            FOREIGN KEY (account_id, contact_id) REFERENCES %1$s.contact (account_id, contact_id)'
+    ] LOOP
+        EXECUTE format(ddl, s);
+    END LOOP;
 
     -- Triggers on the user's tables (never extension members); on Citus they
     -- fire on the shards, and the history trigger writes to the co-located
     -- history shard (colocation.c).
-    EXECUTE format($ddl$
-        CREATE TRIGGER lead_stage_transition BEFORE INSERT OR UPDATE ON %1$s.lead
-            FOR EACH ROW EXECUTE FUNCTION @extschema@.lead_stage_transition();
-        CREATE TRIGGER lead_stage_record AFTER INSERT OR UPDATE OF stage ON %1$s.lead
-            FOR EACH ROW EXECUTE FUNCTION @extschema@.lead_stage_record(%2$L);
-        CREATE TRIGGER lead_stage_history_append_only BEFORE INSERT OR UPDATE OR DELETE ON %1$s.lead_stage_history
-            FOR EACH ROW EXECUTE FUNCTION @extschema@.history_append_only();
-        CREATE TRIGGER lead_stage_history_no_truncate BEFORE TRUNCATE ON %1$s.lead_stage_history
-            FOR EACH STATEMENT EXECUTE FUNCTION @extschema@.history_append_only();
-    $ddl$, s, s || '.lead_stage_history');
+    FOREACH ddl IN ARRAY ARRAY[
+        'CREATE TRIGGER lead_stage_transition BEFORE INSERT OR UPDATE ON %1$s.lead
+            FOR EACH ROW EXECUTE FUNCTION @extschema@.lead_stage_transition()',
+        'CREATE TRIGGER lead_stage_record AFTER INSERT OR UPDATE OF stage ON %1$s.lead
+            FOR EACH ROW EXECUTE FUNCTION @extschema@.lead_stage_record(%2$L)',
+        'CREATE TRIGGER lead_stage_history_append_only BEFORE INSERT OR UPDATE OR DELETE ON %1$s.lead_stage_history
+            FOR EACH ROW EXECUTE FUNCTION @extschema@.history_append_only()',
+        'CREATE TRIGGER lead_stage_history_no_truncate BEFORE TRUNCATE ON %1$s.lead_stage_history
+            FOR EACH STATEMENT EXECUTE FUNCTION @extschema@.history_append_only()'
+    ] LOOP
+        EXECUTE format(ddl, s, s || '.lead_stage_history');
+    END LOOP;
 
     -- Objects of later concerns (lifecycle, analytics views, attribution views) are created here.
     -- (After the distribution above: Citus propagates views and triggers
@@ -396,23 +403,26 @@ BEGIN
                    bool_and(h.left_at IS NULL OR h.left_at >= h.entered_at) AS ordered
               FROM h GROUP BY h.account_id, h.lead_id
         )
-        SELECT l.lead_id, l.account_id, p.problem
-          FROM %1$s.lead l
-          LEFT JOIN per_lead pl ON pl.account_id = l.account_id AND pl.lead_id = l.lead_id
-          LEFT JOIN %1$s.lead_stage_history cur
-                 ON cur.account_id = l.account_id AND cur.lead_id = l.lead_id AND cur.left_at IS NULL
-          CROSS JOIN LATERAL (VALUES
-              (pl.lead_id IS NULL, 'lead has no history'),
-              (pl.current_rows <> 1, format('%%s current history rows instead of 1', pl.current_rows)),
-              (cur.to_stage IS DISTINCT FROM l.stage, format('stage %%s but current history row is in %%s', l.stage, cur.to_stage)),
-              (cur.entered_at IS DISTINCT FROM l.stage_entered_at, 'stage_entered_at differs from the current history row'),
-              (NOT pl.gapless, 'history seq has gaps'),
-              (NOT pl.chained, 'history intervals do not follow each other'),
-              (NOT pl.ordered, 'a history interval ends before it starts'),
-              (pl.max_reached IS DISTINCT FROM l.max_stage, format('max_stage %%s but history reached %%s', l.max_stage, pl.max_reached)),
-              ((l.closed_at IS NULL) <> (l.stage < 'won'), 'closed_at does not match the stage')
-          ) AS p(failed, problem)
-         WHERE p.failed
+        -- one array element per check, NULL when it passes (no VALUES list of
+        -- stable expressions: Citus cannot push those down to the shards)
+        SELECT v.lead_id, v.account_id, v.problem
+          FROM (SELECT l.lead_id, l.account_id, unnest(ARRAY[
+                    CASE WHEN pl.lead_id IS NULL THEN 'lead has no history' END,
+                    CASE WHEN pl.current_rows <> 1 THEN format('%%s current history rows instead of 1', pl.current_rows) END,
+                    CASE WHEN cur.to_stage IS DISTINCT FROM l.stage THEN format('stage %%s but current history row is in %%s', l.stage, cur.to_stage) END,
+                    CASE WHEN cur.entered_at IS DISTINCT FROM l.stage_entered_at THEN 'stage_entered_at differs from the current history row' END,
+                    CASE WHEN NOT pl.gapless THEN 'history seq has gaps' END,
+                    CASE WHEN NOT pl.chained THEN 'history intervals do not follow each other' END,
+                    CASE WHEN NOT pl.ordered THEN 'a history interval ends before it starts' END,
+                    CASE WHEN pl.max_reached IS DISTINCT FROM l.max_stage THEN format('max_stage %%s but history reached %%s', l.max_stage, pl.max_reached) END,
+                    CASE WHEN (l.closed_at IS NULL) <> (l.stage < 'won') THEN 'closed_at does not match the stage' END
+                ]) AS problem
+                  FROM %1$s.lead l
+                  LEFT JOIN per_lead pl ON pl.account_id = l.account_id AND pl.lead_id = l.lead_id
+                  LEFT JOIN %1$s.lead_stage_history cur
+                         ON cur.account_id = l.account_id AND cur.lead_id = l.lead_id AND cur.left_at IS NULL
+               ) v
+         WHERE v.problem IS NOT NULL
         UNION ALL
         SELECT h.lead_id, h.account_id, 'history row without lead'
           FROM %1$s.lead_stage_history h
