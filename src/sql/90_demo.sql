@@ -64,7 +64,11 @@ BEGIN
     IF to_regclass('pg_temp.lf_demo_plan') IS NOT NULL THEN
         DROP TABLE pg_temp.lf_demo_plan;
     END IF;
-    CREATE TEMP TABLE lf_demo_plan (lead_id bigint PRIMARY KEY, path text[], times timestamptz[]) ON COMMIT DROP;
+    -- path as lead_stage[], subscripted in a subquery: so the UPDATE below
+    -- sets plain columns (Citus refuses stable expressions such as a
+    -- text-to-enum cast in an UPDATE, and 13.2 crashes deparsing a
+    -- subscripted column in its SET list)
+    CREATE TEMP TABLE lf_demo_plan (lead_id bigint PRIMARY KEY, path @extschema@.lead_stage[], times timestamptz[]) ON COMMIT DROP;
 
     FOR rec IN EXECUTE format($q$
         SELECT %s + g AS lead_id,
@@ -104,7 +108,7 @@ BEGIN
                 times := times || t;
             END IF;
         END LOOP;
-        INSERT INTO lf_demo_plan VALUES (rec.lead_id, path, times);
+        INSERT INTO lf_demo_plan VALUES (rec.lead_id, path::@extschema@.lead_stage[], times);
         EXECUTE format($q$
             INSERT INTO %s.lead (lead_id, account_id, contact_id, funnel, product_area, region,
                                  source_campaign_id, amount, stage, created_at)
@@ -126,11 +130,12 @@ BEGIN
     FOR i IN 2 .. coalesce(max_steps, 1) LOOP
         EXECUTE format($q$
             UPDATE %s.lead l
-               SET stage = p.path[$1]::@extschema@.lead_stage, stage_entered_at = p.times[$1],
-                   close_reason = CASE p.path[$1] WHEN 'won' THEN 'signed' WHEN 'lost' THEN 'lost to competitor'
+               SET stage = p.stage, stage_entered_at = p.at,
+                   close_reason = CASE p.stage WHEN 'won' THEN 'signed' WHEN 'lost' THEN 'lost to competitor'
                                       WHEN 'disqualified' THEN 'no fit' WHEN 'recycled' THEN 'not now' END
-              FROM lf_demo_plan p
-             WHERE p.lead_id = l.lead_id AND cardinality(p.path) >= $1
+              FROM (SELECT lead_id, path[$1] AS stage, times[$1] AS at
+                      FROM lf_demo_plan WHERE cardinality(path) >= $1) p
+             WHERE p.lead_id = l.lead_id
         $q$, s) USING i;
     END LOOP;
 
