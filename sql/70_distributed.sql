@@ -1,0 +1,186 @@
+-- The distributed model on plain PostgreSQL: create_model(..., distributed =>
+-- true) without Citus makes the keys Citus needs and stays local; it must be
+-- the single-node model except for its keys, and behave the same.
+SET TimeZone = 'UTC';
+SELECT leadfunnel.create_model('dist', distributed => true);
+SELECT leadfunnel.create_model('single');
+SELECT try($$SELECT leadfunnel.create_model('dist2', distributed => NULL)$$);
+SELECT to_regnamespace('dist2') IS NULL AS nothing_created;
+SELECT leadfunnel.model_is_distributed('dist') AS dist, leadfunnel.model_is_distributed('single') AS single;
+SELECT try($$SELECT leadfunnel.model_is_distributed('nosuch')$$);
+-- without Citus there is nothing to distribute
+SELECT leadfunnel.model_distribute_table('dist', 'lead') AS distributed_now;
+
+-- Keys: every primary and unique key of the distributed model includes account_id.
+CREATE TEMP VIEW model_keys AS
+SELECT n.nspname AS model, c.relname AS tbl, k.conname, k.contype,
+       (SELECT array_agg(a.attname ORDER BY u.ord)
+          FROM unnest(k.conkey) WITH ORDINALITY u(attnum, ord)
+          JOIN pg_attribute a ON a.attrelid = k.conrelid AND a.attnum = u.attnum) AS cols,
+       k.confrelid::regclass AS refs,
+       (SELECT array_agg(a.attname ORDER BY u.ord)
+          FROM unnest(k.confkey) WITH ORDINALITY u(attnum, ord)
+          JOIN pg_attribute a ON a.attrelid = k.confrelid AND a.attnum = u.attnum) AS ref_cols
+  FROM pg_constraint k
+  JOIN pg_class c ON c.oid = k.conrelid
+  JOIN pg_namespace n ON n.oid = c.relnamespace
+ WHERE n.nspname IN ('dist', 'single') AND k.contype IN ('p', 'u', 'f');
+
+SELECT tbl, conname, contype, cols FROM model_keys
+ WHERE model = 'dist' AND contype IN ('p', 'u') ORDER BY tbl, conname;
+SELECT tbl, conname, cols FROM model_keys
+ WHERE model = 'dist' AND contype IN ('p', 'u') AND tbl <> 'campaign'
+   AND NOT 'account_id' = ANY (cols);
+
+-- Foreign keys: the same in both models; between the account's tables they
+-- include account_id on both sides; only campaign (a reference table on
+-- Citus) is referenced without it; none leaves the model's schema.
+SELECT tbl, conname, cols, refs, ref_cols FROM model_keys
+ WHERE model = 'dist' AND contype = 'f' ORDER BY tbl, conname;
+(SELECT tbl, conname, cols, ref_cols FROM model_keys WHERE model = 'dist' AND contype = 'f'
+ EXCEPT
+ SELECT tbl, conname, cols, ref_cols FROM model_keys WHERE model = 'single' AND contype = 'f')
+UNION ALL
+(SELECT tbl, conname, cols, ref_cols FROM model_keys WHERE model = 'single' AND contype = 'f'
+ EXCEPT
+ SELECT tbl, conname, cols, ref_cols FROM model_keys WHERE model = 'dist' AND contype = 'f');
+SELECT tbl, conname FROM model_keys
+ WHERE model = 'dist' AND contype = 'f'
+   AND NOT ('account_id' = ANY (cols) AND 'account_id' = ANY (ref_cols))
+   AND refs <> 'dist.campaign'::regclass;
+SELECT k.conrelid::regclass, k.conname FROM pg_constraint k
+ WHERE k.contype = 'f' AND k.conrelid IN (SELECT oid FROM pg_class WHERE relnamespace = 'dist'::regnamespace)
+   AND (SELECT relnamespace FROM pg_class WHERE oid = k.confrelid) <> 'dist'::regnamespace;
+
+-- Columns: the same names, order, types, nullability and defaults.
+CREATE TEMP VIEW model_columns AS
+SELECT table_schema AS model, table_name, ordinal_position, column_name, data_type, udt_schema, udt_name,
+       is_nullable, column_default
+  FROM information_schema.columns WHERE table_schema IN ('dist', 'single');
+SELECT count(*) AS columns, count(DISTINCT table_name) AS tables FROM model_columns WHERE model = 'dist';
+(SELECT table_name, ordinal_position, column_name, data_type, udt_name, is_nullable, column_default
+   FROM model_columns WHERE model = 'dist'
+ EXCEPT
+ SELECT table_name, ordinal_position, column_name, data_type, udt_name, is_nullable, column_default
+   FROM model_columns WHERE model = 'single')
+UNION ALL
+(SELECT table_name, ordinal_position, column_name, data_type, udt_name, is_nullable, column_default
+   FROM model_columns WHERE model = 'single'
+ EXCEPT
+ SELECT table_name, ordinal_position, column_name, data_type, udt_name, is_nullable, column_default
+   FROM model_columns WHERE model = 'dist');
+
+-- Indexes and triggers: the only differences are the keys (and the lead_id
+-- index that keeps lookups by lead_id alone cheap on every shard).
+CREATE TEMP VIEW model_objects AS
+SELECT schemaname AS model, 'index' AS kind, indexname AS name,
+       replace(indexdef, schemaname || '.', '<model>.') AS def
+  FROM pg_indexes WHERE schemaname IN ('dist', 'single')
+UNION ALL
+SELECT n.nspname, 'trigger', t.tgname, replace(pg_get_triggerdef(t.oid), n.nspname || '.', '<model>.')
+  FROM pg_trigger t JOIN pg_class c ON c.oid = t.tgrelid JOIN pg_namespace n ON n.oid = c.relnamespace
+ WHERE n.nspname IN ('dist', 'single') AND NOT t.tgisinternal;
+SELECT 'only distributed' AS model, kind, name, def FROM
+  (SELECT kind, name, def FROM model_objects WHERE model = 'dist'
+   EXCEPT SELECT kind, name, def FROM model_objects WHERE model = 'single') d
+UNION ALL
+SELECT 'only single-node', kind, name, def FROM
+  (SELECT kind, name, def FROM model_objects WHERE model = 'single'
+   EXCEPT SELECT kind, name, def FROM model_objects WHERE model = 'dist') s
+ORDER BY 1, 2, 3;
+SELECT count(*) AS common_objects FROM
+  (SELECT kind, name, def FROM model_objects WHERE model = 'dist'
+   INTERSECT SELECT kind, name, def FROM model_objects WHERE model = 'single') c;
+
+-- Lookups by lead_id alone stay index scans in both models.
+SET enable_seqscan = off;
+SET enable_bitmapscan = off;
+EXPLAIN (COSTS OFF) SELECT * FROM single.lead WHERE lead_id = 1;
+EXPLAIN (COSTS OFF) SELECT * FROM dist.lead WHERE lead_id = 1;
+RESET enable_seqscan;
+RESET enable_bitmapscan;
+
+-- The same moves and the same errors, constraint names included.
+CREATE TEMP TABLE moves (model text, step int, stmt text, outcome text);
+CREATE FUNCTION pg_temp.play(m text) RETURNS void LANGUAGE plpgsql AS $$
+DECLARE
+    steps text[] := ARRAY[
+        $q$INSERT INTO %1$s.account (account_id, name) VALUES (1, 'Acme'), (2, 'Globex')$q$,
+        $q$INSERT INTO %1$s.contact (contact_id, account_id, opt_in) VALUES (11, 1, true), (21, 2, false)$q$,
+        $q$INSERT INTO %1$s.campaign (campaign_id, name) VALUES (100, 'Webinar')$q$,
+        $q$INSERT INTO %1$s.lead (lead_id, account_id, contact_id, funnel, created_at, stage, source_campaign_id)
+           VALUES (1, 1, 11, 'enterprise', '2024-01-01 09:00', 'visitor', 100)$q$,
+        $q$INSERT INTO %1$s.lead (lead_id, account_id, contact_id, funnel, created_at)
+           VALUES (2, 2, 21, 'self_serve', '2024-01-02 09:00')$q$,
+        $q$UPDATE %1$s.lead SET stage = 'lead', stage_entered_at = '2024-01-05' WHERE account_id = 1 AND lead_id = 1$q$,
+        $q$UPDATE %1$s.lead SET stage = 'mql', stage_entered_at = '2024-01-09' WHERE lead_id = 1$q$,
+        $q$UPDATE %1$s.lead SET stage = 'won' WHERE lead_id = 1$q$,
+        $q$UPDATE %1$s.lead SET stage = 'tal', stage_entered_at = '2024-01-08' WHERE lead_id = 1$q$,
+        $q$UPDATE %1$s.lead SET stage = 'mql', stage_entered_at = '2024-02-01' WHERE lead_id = 2$q$,
+        $q$UPDATE %1$s.lead SET stage = 'won', stage_entered_at = '2024-03-01', close_reason = 'signed' WHERE lead_id = 2$q$,
+        $q$UPDATE %1$s.lead SET stage = 'lost', stage_entered_at = '2024-03-02' WHERE lead_id = 2$q$,
+        $q$UPDATE %1$s.lead SET max_stage = 'won' WHERE lead_id = 1$q$,
+        $q$INSERT INTO %1$s.lead (lead_id, account_id, created_at) VALUES (3, 77, '2024-01-01')$q$,
+        $q$INSERT INTO %1$s.lead (lead_id, account_id, contact_id, created_at) VALUES (3, 2, 11, '2024-01-01')$q$,
+        $q$INSERT INTO %1$s.lead (lead_id, account_id, created_at) VALUES (1, 1, '2024-01-01')$q$,
+        $q$DELETE FROM %1$s.lead_stage_history WHERE lead_id = 1$q$,
+        $q$INSERT INTO %1$s.touch (touch_id, campaign_id, account_id, lead_id, touched_at) VALUES (1, 100, 2, 1, '2024-01-03')$q$,
+        $q$INSERT INTO %1$s.touch (touch_id, campaign_id, account_id, lead_id, touched_at) VALUES (1, 100, 1, 1, '2024-01-03')$q$];
+BEGIN
+    FOR i IN 1 .. cardinality(steps) LOOP
+        INSERT INTO moves VALUES (m, i, format(steps[i], m), try(format(steps[i], m)));
+    END LOOP;
+END $$;
+SELECT pg_temp.play('dist');
+SELECT pg_temp.play('single');
+SELECT step, outcome FROM moves WHERE model = 'dist' ORDER BY step;
+SELECT d.step, d.outcome AS distributed, s.outcome AS single_node
+  FROM moves d JOIN moves s ON s.step = d.step AND s.model = 'single'
+ WHERE d.model = 'dist' AND d.outcome IS DISTINCT FROM s.outcome;
+SELECT lead_id, account_id, seq, from_stage, to_stage, entered_at, left_at, reason
+  FROM dist.lead_stage_history ORDER BY account_id, lead_id, seq;
+(SELECT lead_id, account_id, seq, from_stage, to_stage, entered_at, left_at, reason FROM dist.lead_stage_history
+ EXCEPT SELECT lead_id, account_id, seq, from_stage, to_stage, entered_at, left_at, reason FROM single.lead_stage_history)
+UNION ALL
+(SELECT lead_id, account_id, seq, from_stage, to_stage, entered_at, left_at, reason FROM single.lead_stage_history
+ EXCEPT SELECT lead_id, account_id, seq, from_stage, to_stage, entered_at, left_at, reason FROM dist.lead_stage_history);
+SELECT * FROM leadfunnel.verify_model('dist');
+
+-- The one behaviour that differs by design: lead_id is unique per account in
+-- the distributed model (Citus cannot enforce global uniqueness), globally
+-- in the single-node model.
+SELECT try($$INSERT INTO dist.lead (lead_id, account_id, created_at) VALUES (1, 2, '2024-01-01')$$) AS distributed,
+       try($$INSERT INTO single.lead (lead_id, account_id, created_at) VALUES (1, 2, '2024-01-01')$$) AS single_node;
+
+-- Both models run the same demo generator to the same data.
+SET client_min_messages = warning;
+DROP SCHEMA dist, single CASCADE;
+RESET client_min_messages;
+SELECT leadfunnel.create_model('dist', distributed => true);
+SELECT leadfunnel.create_model('single');
+SELECT * FROM leadfunnel.generate_demo('dist', 300, 0.1);
+SELECT * FROM leadfunnel.generate_demo('single', 300, 0.1);
+SELECT (SELECT md5(string_agg(l::text, ',' ORDER BY lead_id)) FROM dist.lead l)
+     = (SELECT md5(string_agg(l::text, ',' ORDER BY lead_id)) FROM single.lead l) AS same_leads,
+       (SELECT md5(string_agg(h::text, ',' ORDER BY lead_id, seq)) FROM dist.lead_stage_history h)
+     = (SELECT md5(string_agg(h::text, ',' ORDER BY lead_id, seq)) FROM single.lead_stage_history h) AS same_history;
+SELECT count(*) AS problems FROM leadfunnel.verify_model('dist');
+
+-- The co-location mapping of the triggers (colocation.c): without Citus, the
+-- table named by the trigger's argument, also when the lead table is named
+-- like a Citus shard.
+SELECT leadfunnel.colocated_table('dist.lead', 'dist.lead_stage_history');
+SELECT leadfunnel.create_model('shardlike');
+ALTER TABLE shardlike.lead RENAME TO lead_102008;
+SELECT leadfunnel.colocated_table('shardlike.lead_102008', 'shardlike.lead_stage_history');
+INSERT INTO shardlike.account (account_id) VALUES (5);
+INSERT INTO shardlike.lead_102008 (lead_id, account_id, created_at) VALUES (50, 5, '2024-01-01');
+UPDATE shardlike.lead_102008 SET stage = 'mql', stage_entered_at = '2024-01-02' WHERE lead_id = 50;
+SELECT lead_id, seq, from_stage, to_stage FROM shardlike.lead_stage_history ORDER BY seq;
+SELECT try($$DELETE FROM shardlike.lead_stage_history$$);
+SELECT try($$SELECT leadfunnel.colocated_table(0, 'shardlike.lead_stage_history')$$);
+SELECT try($$SELECT leadfunnel.colocated_table('shardlike.lead_102008', 0)$$);
+SELECT leadfunnel.colocated_table(NULL, 'shardlike.lead_stage_history') IS NULL AS strict;
+SET client_min_messages = warning;
+DROP SCHEMA dist, single, shardlike CASCADE;
+RESET client_min_messages;
