@@ -34,6 +34,7 @@ DECLARE
     unsafe_triggers text;
     shard_mode text;
     ddl text;
+    fk text[];
 BEGIN
     IF target_schema IS NULL OR target_schema = '' THEN
         RAISE EXCEPTION 'target schema of a leadfunnel model must not be null or empty'
@@ -245,27 +246,20 @@ BEGIN
     -- reference table on Citus); none into the extension's own tables.
     -- One statement per EXECUTE: Citus propagates a DDL statement to the
     -- workers as its query string, which must hold only that statement.
-    FOREACH ddl IN ARRAY ARRAY[
-        'ALTER TABLE %1$s.contact ADD CONSTRAINT contact_account_id_fkey
-            FOREIGN KEY (account_id) REFERENCES %1$s.account (account_id)',
-        'ALTER TABLE %1$s.lead ADD CONSTRAINT lead_account_id_fkey
-            FOREIGN KEY (account_id) REFERENCES %1$s.account (account_id)',
-        'ALTER TABLE %1$s.lead ADD CONSTRAINT lead_source_campaign_id_fkey
-            FOREIGN KEY (source_campaign_id) REFERENCES %1$s.campaign (campaign_id)',
-        'ALTER TABLE %1$s.lead ADD CONSTRAINT lead_account_id_contact_id_fkey
-            FOREIGN KEY (account_id, contact_id) REFERENCES %1$s.contact (account_id, contact_id)',
-        'ALTER TABLE %1$s.lead_stage_history ADD CONSTRAINT lead_stage_history_account_id_lead_id_fkey
-            FOREIGN KEY (account_id, lead_id) REFERENCES %1$s.lead (account_id, lead_id)',
-        'ALTER TABLE %1$s.touch ADD CONSTRAINT touch_campaign_id_fkey
-            FOREIGN KEY (campaign_id) REFERENCES %1$s.campaign (campaign_id)',
-        'ALTER TABLE %1$s.touch ADD CONSTRAINT touch_account_id_fkey
-            FOREIGN KEY (account_id) REFERENCES %1$s.account (account_id)',
-        'ALTER TABLE %1$s.touch ADD CONSTRAINT touch_account_id_lead_id_fkey
-            FOREIGN KEY (account_id, lead_id) REFERENCES %1$s.lead (account_id, lead_id)',
-        'ALTER TABLE %1$s.touch ADD CONSTRAINT touch_account_id_contact_id_fkey
-            FOREIGN KEY (account_id, contact_id) REFERENCES %1$s.contact (account_id, contact_id)'
+    FOREACH fk SLICE 1 IN ARRAY ARRAY[
+        -- table, constraint, columns, referenced table, referenced columns
+        ['contact', 'contact_account_id_fkey', 'account_id', 'account', 'account_id'],
+        ['lead', 'lead_account_id_fkey', 'account_id', 'account', 'account_id'],
+        ['lead', 'lead_source_campaign_id_fkey', 'source_campaign_id', 'campaign', 'campaign_id'],
+        ['lead', 'lead_account_id_contact_id_fkey', 'account_id, contact_id', 'contact', 'account_id, contact_id'],
+        ['lead_stage_history', 'lead_stage_history_account_id_lead_id_fkey', 'account_id, lead_id', 'lead', 'account_id, lead_id'],
+        ['touch', 'touch_campaign_id_fkey', 'campaign_id', 'campaign', 'campaign_id'],
+        ['touch', 'touch_account_id_fkey', 'account_id', 'account', 'account_id'],
+        ['touch', 'touch_account_id_lead_id_fkey', 'account_id, lead_id', 'lead', 'account_id, lead_id'],
+        ['touch', 'touch_account_id_contact_id_fkey', 'account_id, contact_id', 'contact', 'account_id, contact_id']
     ] LOOP
-        EXECUTE format(ddl, s);
+        EXECUTE format('ALTER TABLE %1$s.%2$I ADD CONSTRAINT %3$I FOREIGN KEY (%4$s) REFERENCES %1$s.%5$I (%6$s)',
+                       s, fk[1], fk[2], fk[3], fk[4], fk[5]);
     END LOOP;
 
     -- Triggers on the user's tables (never extension members); on Citus they
