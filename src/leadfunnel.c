@@ -3,7 +3,8 @@
  * leadfunnel.c
  *	  Module entry point and the enum mapping the other files share.
  *
- * The SQL enums (lead_stage, attribution_model) are looked up once per
+ * The SQL enums (lead_stage, attribution_model, account_status,
+ * lead_motion) are looked up once per
  * backend and kept as arrays of label OIDs indexed by ordinal; a syscache
  * callback on pg_type drops them when any type changes, so a DROP and
  * CREATE EXTENSION in the same session is seen.
@@ -22,6 +23,7 @@
 #include "utils/syscache.h"
 
 #include "leadfunnel.h"
+#include "lifecycle.h"
 #include "settings.h"
 #include "stages.h"
 #include "transition.h"
@@ -40,6 +42,14 @@ const char *const lf_model_names[LF_NUM_MODELS] = {
 	"full_path", "time_decay"
 };
 
+const char *const lf_account_status_names[LF_NUM_ACCOUNT_STATUSES] = {
+	"prospect", "new_customer", "active_customer", "advocate", "former_customer"
+};
+
+const char *const lf_motion_names[LF_NUM_MOTIONS] = {
+	"new_business", "expansion", "win_back"
+};
+
 typedef struct LfEnumMap
 {
 	const char *typname;
@@ -53,9 +63,12 @@ typedef struct LfEnumMap
 static LfEnumMap enum_maps[LF_NUM_ENUM_KINDS] = {
 	{"lead_stage", LF_NUM_STAGES, lf_stage_names},
 	{"attribution_model", LF_NUM_MODELS, lf_model_names},
+	{"account_status", LF_NUM_ACCOUNT_STATUSES, lf_account_status_names},
+	{"lead_motion", LF_NUM_MOTIONS, lf_motion_names},
 };
 
-StaticAssertDecl(LF_NUM_MODELS <= LF_NUM_STAGES, "label_oids too small");
+StaticAssertDecl(LF_NUM_MODELS <= LF_NUM_STAGES && LF_NUM_ACCOUNT_STATUSES <= LF_NUM_STAGES &&
+				 LF_NUM_MOTIONS <= LF_NUM_STAGES, "label_oids too small");
 
 static void
 invalidate_enum_maps(Datum arg, int cacheid, uint32 hashvalue)
@@ -71,6 +84,7 @@ _PG_init(void)
 	lf_stages_init();
 	lf_settings_init();
 	lf_transition_init();
+	lf_lifecycle_init();
 }
 
 static LfEnumMap *
