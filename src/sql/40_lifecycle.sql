@@ -88,9 +88,11 @@ BEGIN
 
         CREATE TRIGGER lead_motion BEFORE INSERT OR UPDATE OF motion ON %1$s.lead
             FOR EACH ROW EXECUTE FUNCTION @extschema@.lead_motion(%2$L, %3$L, %4$L, %5$L, %6$L);
-        CREATE TRIGGER lead_lifecycle_insert AFTER INSERT ON %1$s.lead
+        -- AFTER triggers fire in name order: these must follow lead_stage_record,
+        -- which writes the history row of a won move that they read
+        CREATE TRIGGER lead_to_lifecycle_insert AFTER INSERT ON %1$s.lead
             FOR EACH ROW EXECUTE FUNCTION @extschema@.lead_lifecycle(%2$L, %3$L, %4$L, %5$L, %6$L);
-        CREATE TRIGGER lead_lifecycle_update AFTER UPDATE OF stage, contact_id ON %1$s.lead
+        CREATE TRIGGER lead_to_lifecycle_update AFTER UPDATE OF stage, contact_id ON %1$s.lead
             FOR EACH ROW
             WHEN ((OLD.stage IS DISTINCT FROM NEW.stage AND (OLD.stage >= 'won' OR NEW.stage >= 'won')
                    AND (NEW.contact_id IS NOT NULL OR NEW.stage = 'won'))
