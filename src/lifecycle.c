@@ -1384,6 +1384,7 @@ lf_lifecycle_refresh(PG_FUNCTION_ARGS)
 	bool		recompute_motion = PG_GETARG_BOOL(5);
 	int64		changed = 0;
 	int64	   *ids;
+	LcStatus   *stored;
 	uint64		naccounts;
 	MemoryContext cxt;
 
@@ -1402,11 +1403,20 @@ lf_lifecycle_refresh(PG_FUNCTION_ARGS)
 	lc_exec(t, PLAN_ACCOUNTS, NULL, NULL, false, false);
 	naccounts = SPI_processed;
 	ids = palloc(sizeof(int64) * (naccounts + 1));
+	stored = palloc(sizeof(LcStatus) * (naccounts + 1));
 	for (uint64 i = 0; i < naccounts; i++)
 	{
+		HeapTuple	tup = SPI_tuptable->vals[i];
+		TupleDesc	desc = SPI_tuptable->tupdesc;
 		bool		isnull;
+		Datum		d;
 
-		ids[i] = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 1, &isnull));
+		ids[i] = DatumGetInt64(SPI_getbinval(tup, desc, 1, &isnull));
+		d = SPI_getbinval(tup, desc, 2, &isnull);
+		stored[i].status = isnull ? LF_STATUS_PROSPECT :
+			(LfAccountStatus) lf_enum_ordinal(LF_ENUM_ACCOUNT_STATUS, DatumGetObjectId(d));
+		d = SPI_getbinval(tup, desc, 3, &stored[i].since_null);
+		stored[i].since = stored[i].since_null ? 0 : DatumGetTimestampTz(d);
 	}
 
 	cxt = AllocSetContextCreate(CurrentMemoryContext, "lifecycle refresh", ALLOCSET_SMALL_SIZES);
@@ -1418,10 +1428,17 @@ lf_lifecycle_refresh(PG_FUNCTION_ARGS)
 
 		CHECK_FOR_INTERRUPTS();
 		MemoryContextReset(cxt);
-		if (refresh_account(t, ids[i], CONTACTS_NONE, cxt))
-			changed++;
 		lc_load_facts(t, ids[i], false, &f, cxt);
 		now = lc_status_at(&f, lc_now());
+		if (now.status != stored[i].status || now.since_null != stored[i].since_null ||
+			(!now.since_null && now.since != stored[i].since))
+		{
+			/* lock, read the facts again and write, as a trigger would */
+			if (refresh_account(t, ids[i], CONTACTS_NONE, cxt))
+				changed++;
+			lc_load_facts(t, ids[i], false, &f, cxt);
+			now = lc_status_at(&f, lc_now());
+		}
 		customer = LF_STATUS_IS_CUSTOMER(now.status);
 		refresh_contacts(t, ids[i], 0, customer, false);
 
