@@ -188,3 +188,35 @@ END
 $fn$;
 COMMENT ON FUNCTION @extschema@.refresh_lifecycle(name, boolean) IS
 'Brings the stored account.status/status_since of every account of a model up to date with the time windows (they are otherwise as of each account''s last event), and every contact''s status; with recompute_motion, also the motion of every lead (after an import that loaded wins out of time order). Returns the number of accounts whose stored status changed. Meant for a scheduler such as pg_cron.';
+
+CREATE FUNCTION @extschema@.generate_demo_lifecycle(target_schema name, seed float8 DEFAULT 0.42)
+    RETURNS void
+    LANGUAGE plpgsql
+    SET search_path = pg_catalog, pg_temp
+AS $fn$
+DECLARE
+    s text := @extschema@.model_schema(target_schema);
+    salt bigint := floor(coalesce(seed, 0) * 1000000)::bigint;
+BEGIN
+    -- about one customer in ten churns 30..330 days after its last win (before the demo's end);
+    -- about one in ten of the customers now is an advocate.  Chosen by a hash of the
+    -- account and the seed, so the result is deterministic without touching random().
+    EXECUTE format($q$
+        UPDATE %1$s.account a SET churned_at = w.last_won + make_interval(days => 30 + ((a.account_id * 7919 + $1) %% 300)::int)
+          FROM (SELECT account_id, max(entered_at) AS last_won FROM %1$s.lead_stage_history
+                 WHERE to_stage = 'won' GROUP BY account_id) w
+         WHERE w.account_id = a.account_id AND a.churned_at IS NULL
+           AND (a.account_id * 2654435761 + $1) %% 10 = 0
+           AND w.last_won + make_interval(days => 30 + ((a.account_id * 7919 + $1) %% 300)::int) <= '2025-12-31 18:00:00+00'
+    $q$, s) USING abs(salt);
+    EXECUTE format($q$
+        UPDATE %1$s.account a SET is_advocate = true
+         WHERE NOT a.is_advocate AND a.status IN ('new_customer', 'active_customer')
+           AND (a.account_id * 40503 + $1) %% 10 = 3
+    $q$, s) USING abs(salt);
+    -- the generator inserts every lead before moving any: derive motions from the wins
+    PERFORM @extschema@.refresh_lifecycle(target_schema, true);
+END
+$fn$;
+COMMENT ON FUNCTION @extschema@.generate_demo_lifecycle(name, float8) IS
+'Part of leadfunnel.generate_demo: makes some customers of a demo model churn (churned_at after their last win) and some current customers advocates, deterministically per seed; then derives every lead''s motion (the generator inserts all leads before moving any).';
