@@ -1,7 +1,8 @@
 /*-------------------------------------------------------------------------
  *
  * leadfunnel.c
- *	  Module entry point and the enum mapping the other files share.
+ *	  Module entry point, the enum mapping the other files share, and a
+ *	  helper of the triggers (lf_column_changed).
  *
  * The SQL enums (lead_stage, attribution_model, account_status,
  * lead_motion) are looked up once per
@@ -13,11 +14,14 @@
  */
 #include "postgres.h"
 
+#include "access/htup_details.h"
+
 #include "catalog/namespace.h"
 #include "catalog/pg_enum.h"
 #include "catalog/pg_type.h"
 #include "lib/stringinfo.h"
 #include "utils/array.h"
+#include "utils/datum.h"
 #include "utils/inval.h"
 #include "utils/lsyscache.h"
 #include "utils/syscache.h"
@@ -176,4 +180,18 @@ lf_stage_set_to_text(LfStageSet set)
 		if (set & LF_STAGE_BIT(s))
 			appendStringInfo(&buf, "%s%s", buf.len > 0 ? ", " : "", lf_stage_names[s]);
 	return buf.data;
+}
+
+bool
+lf_column_changed(HeapTuple oldtup, HeapTuple newtup, TupleDesc desc, AttrNumber attnum)
+{
+	bool		oldnull,
+				newnull;
+	Datum		o = heap_getattr(oldtup, attnum, desc, &oldnull);
+	Datum		n = heap_getattr(newtup, attnum, desc, &newnull);
+	Form_pg_attribute att = TupleDescAttr(desc, attnum - 1);
+
+	if (oldnull || newnull)
+		return oldnull != newnull;
+	return !datumIsEqual(o, n, att->attbyval, att->attlen);
 }

@@ -16,6 +16,8 @@
 
 #include "postgres.h"
 
+#include "access/tupdesc.h"
+
 #define LF_SCHEMA "leadfunnel"
 
 typedef enum LfStage
@@ -107,5 +109,10 @@ extern Oid	lf_enum_type(LfEnumKind kind);
 extern struct ArrayType *lf_stage_set_to_array(LfStageSet set);
 /* "mql", "tal", "lost" -- for messages; "(none)" for the empty set. */
 extern char *lf_stage_set_to_text(LfStageSet set);
+
+/* Whether a column differs between the old and new row of an UPDATE. */
+struct HeapTupleData;
+extern bool lf_column_changed(struct HeapTupleData *oldtup, struct HeapTupleData *newtup,
+							  TupleDesc desc, AttrNumber attnum);
 
 #endif							/* LEADFUNNEL_H */

@@ -54,7 +54,6 @@
 #include "funcapi.h"
 #include "miscadmin.h"
 #include "utils/builtins.h"
-#include "utils/datum.h"
 #include "utils/fmgrprotos.h"
 #include "utils/hsearch.h"
 #include "utils/inval.h"
@@ -879,20 +878,6 @@ get_int8(HeapTuple tup, TupleDesc desc, AttrNumber attnum, bool *isnull)
 	return *isnull ? 0 : DatumGetInt64(d);
 }
 
-static bool
-column_changed(HeapTuple oldtup, HeapTuple newtup, TupleDesc desc, AttrNumber attnum)
-{
-	bool		oldnull,
-				newnull;
-	Datum		o = heap_getattr(oldtup, attnum, desc, &oldnull);
-	Datum		n = heap_getattr(newtup, attnum, desc, &newnull);
-	Form_pg_attribute att = TupleDescAttr(desc, attnum - 1);
-
-	if (oldnull || newnull)
-		return oldnull != newnull;
-	return !datumIsEqual(o, n, att->attbyval, att->attlen);
-}
-
 static void
 maintained_error(const char *table, int64 id, const char *column)
 {
@@ -994,7 +979,7 @@ lf_lead_motion(PG_FUNCTION_ARGS)
 	if (TRIGGER_FIRED_BY_UPDATE(trigdata->tg_event))
 	{
 		tup = trigdata->tg_newtuple;
-		if (!lifecycle_write_allowed && column_changed(trigdata->tg_trigtuple, tup, desc, tr->col[LEAD_MOTION]))
+		if (!lifecycle_write_allowed && lf_column_changed(trigdata->tg_trigtuple, tup, desc, tr->col[LEAD_MOTION]))
 			maintained_error("lead", get_int8(tup, desc, tr->col[LEAD_LEAD_ID], &isnull), "motion");
 		return PointerGetDatum(tup);
 	}
@@ -1188,9 +1173,9 @@ lf_account_lifecycle(PG_FUNCTION_ARGS)
 
 			return PointerGetDatum(heap_modify_tuple_by_cols(newtup, desc, 2, cols, values, nulls));
 		}
-		if (column_changed(oldtup, newtup, desc, tr->col[ACC_STATUS]))
+		if (lf_column_changed(oldtup, newtup, desc, tr->col[ACC_STATUS]))
 			maintained_error("account", w.account_id, "status");
-		if (column_changed(oldtup, newtup, desc, tr->col[ACC_STATUS_SINCE]))
+		if (lf_column_changed(oldtup, newtup, desc, tr->col[ACC_STATUS_SINCE]))
 			maintained_error("account", w.account_id, "status_since");
 		return PointerGetDatum(newtup);
 	}
@@ -1266,10 +1251,10 @@ lf_contact_lifecycle(PG_FUNCTION_ARGS)
 	{
 		HeapTuple	oldtup = trigdata->tg_trigtuple;
 
-		if (column_changed(oldtup, newtup, desc, tr->col[CON_STATUS]))
+		if (lf_column_changed(oldtup, newtup, desc, tr->col[CON_STATUS]))
 			maintained_error("contact", w.contact_id, "status");
-		if (!column_changed(oldtup, newtup, desc, tr->col[CON_OPT_IN]) &&
-			!column_changed(oldtup, newtup, desc, tr->col[CON_ACCOUNT_ID]))
+		if (!lf_column_changed(oldtup, newtup, desc, tr->col[CON_OPT_IN]) &&
+			!lf_column_changed(oldtup, newtup, desc, tr->col[CON_ACCOUNT_ID]))
 			return PointerGetDatum(newtup);
 	}
 	w.account_id = get_int8(newtup, desc, tr->col[CON_ACCOUNT_ID], &isnull);
