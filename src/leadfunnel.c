@@ -1,9 +1,11 @@
 /*-------------------------------------------------------------------------
  *
  * leadfunnel.c
- *	  Module entry point and the enum mapping the other files share.
+ *	  Module entry point, the enum mapping the other files share, and a
+ *	  helper of the triggers (lf_column_changed).
  *
- * The SQL enums (lead_stage, attribution_model) are looked up once per
+ * The SQL enums (lead_stage, attribution_model, account_status,
+ * lead_motion) are looked up once per
  * backend and kept as arrays of label OIDs indexed by ordinal; a syscache
  * callback on pg_type drops them when any type changes, so a DROP and
  * CREATE EXTENSION in the same session is seen.
@@ -12,16 +14,20 @@
  */
 #include "postgres.h"
 
+#include "access/htup_details.h"
+
 #include "catalog/namespace.h"
 #include "catalog/pg_enum.h"
 #include "catalog/pg_type.h"
 #include "lib/stringinfo.h"
 #include "utils/array.h"
+#include "utils/datum.h"
 #include "utils/inval.h"
 #include "utils/lsyscache.h"
 #include "utils/syscache.h"
 
 #include "leadfunnel.h"
+#include "lifecycle.h"
 #include "settings.h"
 #include "stages.h"
 #include "transition.h"
@@ -40,6 +46,14 @@ const char *const lf_model_names[LF_NUM_MODELS] = {
 	"full_path", "time_decay"
 };
 
+const char *const lf_account_status_names[LF_NUM_ACCOUNT_STATUSES] = {
+	"prospect", "new_customer", "active_customer", "advocate", "former_customer"
+};
+
+const char *const lf_motion_names[LF_NUM_MOTIONS] = {
+	"new_business", "expansion", "win_back"
+};
+
 typedef struct LfEnumMap
 {
 	const char *typname;
@@ -53,9 +67,12 @@ typedef struct LfEnumMap
 static LfEnumMap enum_maps[LF_NUM_ENUM_KINDS] = {
 	{"lead_stage", LF_NUM_STAGES, lf_stage_names},
 	{"attribution_model", LF_NUM_MODELS, lf_model_names},
+	{"account_status", LF_NUM_ACCOUNT_STATUSES, lf_account_status_names},
+	{"lead_motion", LF_NUM_MOTIONS, lf_motion_names},
 };
 
-StaticAssertDecl(LF_NUM_MODELS <= LF_NUM_STAGES, "label_oids too small");
+StaticAssertDecl(LF_NUM_MODELS <= LF_NUM_STAGES && LF_NUM_ACCOUNT_STATUSES <= LF_NUM_STAGES &&
+				 LF_NUM_MOTIONS <= LF_NUM_STAGES, "label_oids too small");
 
 static void
 invalidate_enum_maps(Datum arg, int cacheid, uint32 hashvalue)
@@ -71,6 +88,7 @@ _PG_init(void)
 	lf_stages_init();
 	lf_settings_init();
 	lf_transition_init();
+	lf_lifecycle_init();
 }
 
 static LfEnumMap *
@@ -162,4 +180,18 @@ lf_stage_set_to_text(LfStageSet set)
 		if (set & LF_STAGE_BIT(s))
 			appendStringInfo(&buf, "%s%s", buf.len > 0 ? ", " : "", lf_stage_names[s]);
 	return buf.data;
+}
+
+bool
+lf_column_changed(HeapTuple oldtup, HeapTuple newtup, TupleDesc desc, AttrNumber attnum)
+{
+	bool		oldnull,
+				newnull;
+	Datum		o = heap_getattr(oldtup, attnum, desc, &oldnull);
+	Datum		n = heap_getattr(newtup, attnum, desc, &newnull);
+	Form_pg_attribute att = TupleDescAttr(desc, attnum - 1);
+
+	if (oldnull || newnull)
+		return oldnull != newnull;
+	return !datumIsEqual(o, n, att->attbyval, att->attlen);
 }

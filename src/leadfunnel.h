@@ -16,6 +16,8 @@
 
 #include "postgres.h"
 
+#include "access/tupdesc.h"
+
 #define LF_SCHEMA "leadfunnel"
 
 typedef enum LfStage
@@ -53,6 +55,29 @@ typedef enum LfAttributionModel
 
 #define LF_NUM_MODELS 7
 
+/* leadfunnel.account_status, in contract order (see lifecycle.c). */
+typedef enum LfAccountStatus
+{
+	LF_STATUS_PROSPECT = 0,
+	LF_STATUS_NEW_CUSTOMER,
+	LF_STATUS_ACTIVE_CUSTOMER,
+	LF_STATUS_ADVOCATE,
+	LF_STATUS_FORMER_CUSTOMER
+} LfAccountStatus;
+
+#define LF_NUM_ACCOUNT_STATUSES 5
+#define LF_STATUS_IS_CUSTOMER(s) ((s) >= LF_STATUS_NEW_CUSTOMER && (s) <= LF_STATUS_ADVOCATE)
+
+/* leadfunnel.lead_motion, in contract order. */
+typedef enum LfMotion
+{
+	LF_MOTION_NEW_BUSINESS = 0,
+	LF_MOTION_EXPANSION,
+	LF_MOTION_WIN_BACK
+} LfMotion;
+
+#define LF_NUM_MOTIONS 3
+
 /* A set of stages, bit i standing for stage ordinal i. */
 typedef uint16 LfStageSet;
 #define LF_STAGE_BIT(s)		((LfStageSet) (1 << (s)))
@@ -62,11 +87,15 @@ typedef enum LfEnumKind
 {
 	LF_ENUM_STAGE = 0,
 	LF_ENUM_MODEL,
+	LF_ENUM_ACCOUNT_STATUS,
+	LF_ENUM_MOTION,
 	LF_NUM_ENUM_KINDS
 } LfEnumKind;
 
 extern const char *const lf_stage_names[LF_NUM_STAGES];
 extern const char *const lf_model_names[LF_NUM_MODELS];
+extern const char *const lf_account_status_names[LF_NUM_ACCOUNT_STATUSES];
+extern const char *const lf_motion_names[LF_NUM_MOTIONS];
 
 /* Label OID <-> ordinal; an OID not of the type is a can't-happen error. */
 extern int	lf_enum_ordinal(LfEnumKind kind, Oid label);
@@ -80,5 +109,10 @@ extern Oid	lf_enum_type(LfEnumKind kind);
 extern struct ArrayType *lf_stage_set_to_array(LfStageSet set);
 /* "mql", "tal", "lost" -- for messages; "(none)" for the empty set. */
 extern char *lf_stage_set_to_text(LfStageSet set);
+
+/* Whether a column differs between the old and new row of an UPDATE. */
+struct HeapTupleData;
+extern bool lf_column_changed(struct HeapTupleData *oldtup, struct HeapTupleData *newtup,
+							  TupleDesc desc, AttrNumber attnum);
 
 #endif							/* LEADFUNNEL_H */

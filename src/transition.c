@@ -556,20 +556,6 @@ get_ts(HeapTuple tuple, TupleDesc desc, AttrNumber attnum, bool *isnull)
 	return *isnull ? 0 : DatumGetTimestampTz(d);
 }
 
-static bool
-datum_changed(HeapTuple oldtup, HeapTuple newtup, TupleDesc desc, AttrNumber attnum)
-{
-	bool		oldnull,
-				newnull;
-	Datum		o = heap_getattr(oldtup, attnum, desc, &oldnull);
-	Datum		n = heap_getattr(newtup, attnum, desc, &newnull);
-	Form_pg_attribute att = TupleDescAttr(desc, attnum - 1);
-
-	if (oldnull || newnull)
-		return oldnull != newnull;
-	return !datumIsEqual(o, n, att->attbyval, att->attlen);
-}
-
 static HeapTuple
 on_insert(TriggerData *trigdata, TransitionTarget *t)
 {
@@ -646,8 +632,8 @@ on_update(TriggerData *trigdata, TransitionTarget *t)
 	int64		lead_id = required_int8(newtup, desc, c->lead_id, "lead_id");
 	int			from = lf_stage_from_oid(DatumGetObjectId(required_datum(oldtup, desc, c->stage, "stage", lead_id)));
 	int			to = lf_stage_from_oid(DatumGetObjectId(required_datum(newtup, desc, c->stage, "stage", lead_id)));
-	bool		funnel_changed = datum_changed(oldtup, newtup, desc, c->funnel);
-	bool		entered_changed = datum_changed(oldtup, newtup, desc, c->stage_entered_at);
+	bool		funnel_changed = lf_column_changed(oldtup, newtup, desc, c->funnel);
+	bool		entered_changed = lf_column_changed(oldtup, newtup, desc, c->stage_entered_at);
 	const LfFunnel *f;
 	bool		isnull;
 	TimestampTz old_entered,
@@ -659,11 +645,11 @@ on_update(TriggerData *trigdata, TransitionTarget *t)
 	bool		nulls[5] = {false, false, false, false, false};
 	int			ncols = 0;
 
-	if (datum_changed(oldtup, newtup, desc, c->max_stage))
+	if (lf_column_changed(oldtup, newtup, desc, c->max_stage))
 		maintained_column_error(lead_id, "max_stage");
-	if (datum_changed(oldtup, newtup, desc, c->closed_at))
+	if (lf_column_changed(oldtup, newtup, desc, c->closed_at))
 		maintained_column_error(lead_id, "closed_at");
-	if (datum_changed(oldtup, newtup, desc, c->created_at))
+	if (lf_column_changed(oldtup, newtup, desc, c->created_at))
 		chronology_error(rel,
 						 psprintf("created_at of lead %lld cannot change", (long long) lead_id),
 						 "It is the start of the lead's stage history.",

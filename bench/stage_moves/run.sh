@@ -21,6 +21,9 @@ SELECT leadfunnel.create_model(s) FROM unnest(ARRAY['bench_plain', 'bench_c', 'b
 -- (a): no trigger, no history
 DROP TRIGGER lead_stage_transition ON bench_plain.lead;
 DROP TRIGGER lead_stage_record ON bench_plain.lead;
+-- the lifecycle triggers (lead_motion, lead_to_lifecycle_*) stay only on the C side
+SELECT format('DROP TRIGGER %I ON %I.lead', t, m) FROM unnest(ARRAY['bench_plain', 'bench_plpgsql']) m,
+       unnest(ARRAY['lead_motion', 'lead_to_lifecycle_insert', 'lead_to_lifecycle_update']) t \gexec
 -- (c): PL/pgSQL instead of the C triggers, guard included
 DROP TRIGGER lead_stage_transition ON bench_plpgsql.lead;
 DROP TRIGGER lead_stage_record ON bench_plpgsql.lead;

@@ -140,6 +140,7 @@ BEGIN
     END LOOP;
 
     -- Data of later concerns (lifecycle events, touches) is generated here.
+    PERFORM @extschema@.generate_demo_lifecycle(target_schema, seed);
 
     RETURN QUERY EXECUTE format($q$
         SELECT 'account', count(*) FROM %1$s.account WHERE account_id > %2$s

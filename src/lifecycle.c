@@ -1,0 +1,1467 @@
+/*-------------------------------------------------------------------------
+ *
+ * lifecycle.c
+ *	  Owns the account lifecycle rule, the lead motion and the contact status
+ *	  of a model: the one implementation of the status rule, used by the
+ *	  model's lifecycle triggers, by the as-of functions and by the refresh.
+ *
+ * An account's status is derived from facts, never from the order in which
+ * they arrived:
+ *	  - wins: the rows of lead_stage_history that enter stage won (a partial
+ *		index on (account_id, entered_at) WHERE to_stage = 'won' finds them);
+ *	  - churns and advocate changes: rows of the model's account_event table,
+ *		which the account trigger writes when churned_at or is_advocate change.
+ * Given those facts and the windows new_customer_window and customer_term
+ * (settings.c), lc_status_at() answers "what was the status at time t, and
+ * since when", for any t; the status history is the sequence of those
+ * answers at the moments where something can change.  So a win backfilled
+ * years into the past after later events changes the history and every
+ * as-of answer correctly, and "now" honours the windows without a batch job.
+ * account.status/status_since are stored as evaluated at the last event (a
+ * win, a churn or advocate change, a refresh).
+ *
+ * Triggers created by model_add_lifecycle() all take the same five
+ * arguments naming the model's tables: account, contact, lead,
+ * lead_stage_history, account_event.  Table names are never derived from
+ * the relation a trigger fires on (on Citus that is a shard); the arguments
+ * are resolved to OIDs by lc_resolve_tables() alone.  Per trigger (by OID)
+ * we cache the resolved tables and the column numbers of the relation it
+ * fires on; per set of tables, prepared SPI plans.  A relcache callback drops
+ * both when any of the tables changes.
+ *
+ * The triggers write as the owner of the table they fire on (as
+ * transition.c writes the history), so a role that may only move leads
+ * still updates account and contact statuses.  Their writes of the
+ * maintained columns (account.status, status_since, contact.status,
+ * lead.motion) raise a backend-local flag that lets them past the guards.
+ *
+ * Lock order, so that concurrent moves of leads of one account cannot
+ * deadlock each other: lead row (held by the moving statement), then the
+ * account row (SELECT ... FOR NO KEY UPDATE, only when a lead is won), then
+ * contact rows in contact_id order.  Facts are read after the locks are
+ * taken, by statements with fresh snapshots, so concurrent wins serialise
+ * on the account row and the later one sees the earlier.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "access/htup_details.h"
+#include "catalog/namespace.h"
+#include "catalog/pg_type.h"
+#include "commands/trigger.h"
+#include "executor/spi.h"
+#include "funcapi.h"
+#include "miscadmin.h"
+#include "utils/builtins.h"
+#include "utils/fmgrprotos.h"
+#include "utils/hsearch.h"
+#include "utils/inval.h"
+#include "utils/lsyscache.h"
+#include "utils/memutils.h"
+#include "utils/rel.h"
+#include "utils/regproc.h"
+#include "utils/timestamp.h"
+#include "utils/tuplestore.h"
+
+#include "leadfunnel.h"
+#include "lifecycle.h"
+#include "settings.h"
+
+#define LC_CHRONOLOGY_CONSTRAINT	"account_lifecycle_chronology"
+
+/* The model tables the lifecycle code reads and writes, in trigger argument order. */
+typedef enum LcTable
+{
+	LC_ACCOUNT = 0,
+	LC_CONTACT,
+	LC_LEAD,
+	LC_HISTORY,
+	LC_EVENT,
+	LC_NUM_TABLES
+} LcTable;
+
+static const char *const lc_table_roles[LC_NUM_TABLES] = {
+	"account", "contact", "lead", "lead_stage_history", "account_event"
+};
+
+typedef struct LcKey
+{
+	Oid			rel[LC_NUM_TABLES];
+} LcKey;
+
+typedef enum LcPlanKind
+{
+	PLAN_WINS = 0,
+	PLAN_EVENTS,
+	PLAN_LOCK_ACCOUNT,
+	PLAN_SET_ACCOUNT,
+	PLAN_LOCK_CONTACTS,
+	PLAN_SET_CONTACTS,
+	PLAN_CONTACT_RULE,
+	PLAN_ADD_EVENT,
+	PLAN_DEL_EVENT,
+	PLAN_DEL_CHURN,
+	PLAN_ACCOUNTS,
+	PLAN_LEADS,
+	PLAN_SET_MOTION,
+	LC_NUM_PLANS
+} LcPlanKind;
+
+typedef struct LcPlanSpec
+{
+	const char *sql;			/* %s for each table, in order */
+	const char *args;			/* per parameter: i int8, t timestamptz, x text,
+								 * b bool, s account_status, m lead_motion */
+	int			ntables;
+	LcTable		tables[3];
+} LcPlanSpec;
+
+#define EQ	" OPERATOR(pg_catalog.=) "
+#define WON "'won'::" LF_SCHEMA ".lead_stage"
+
+static const LcPlanSpec plan_specs[LC_NUM_PLANS] = {
+	[PLAN_WINS] = {
+		"SELECT entered_at FROM %s WHERE account_id" EQ "$1 AND to_stage" EQ WON " ORDER BY entered_at",
+	"i", 1, {LC_HISTORY}},
+	[PLAN_EVENTS] = {
+		"SELECT event_at, event FROM %s WHERE account_id" EQ "$1 ORDER BY event_at, event COLLATE \"C\"",
+	"i", 1, {LC_EVENT}},
+	[PLAN_LOCK_ACCOUNT] = {
+		"SELECT status, status_since FROM %s WHERE account_id" EQ "$1 FOR NO KEY UPDATE",
+	"i", 1, {LC_ACCOUNT}},
+	[PLAN_SET_ACCOUNT] = {
+		"UPDATE %s SET status = $2, status_since = $3 WHERE account_id" EQ "$1",
+	"ist", 1, {LC_ACCOUNT}},
+	[PLAN_LOCK_CONTACTS] = {
+		"SELECT 1 FROM %s WHERE account_id" EQ "$1 AND ($2 IS NULL OR contact_id" EQ "$2)"
+		" ORDER BY contact_id FOR NO KEY UPDATE",
+	"ii", 1, {LC_CONTACT}},
+	[PLAN_SET_CONTACTS] = {
+		"UPDATE %s c SET status = x.s"
+		"  FROM (SELECT c2.contact_id,"
+		"               " LF_SCHEMA ".contact_status_rule($3, EXISTS (SELECT 1 FROM %s l"
+		"                     WHERE l.account_id" EQ "c2.account_id AND l.contact_id" EQ "c2.contact_id"
+		"                       AND l.stage OPERATOR(pg_catalog.<) " WON "), c2.opt_in) AS s"
+		"          FROM %s c2 WHERE c2.account_id" EQ "$1 AND ($2 IS NULL OR c2.contact_id" EQ "$2)) x"
+		" WHERE c.account_id" EQ "$1 AND c.contact_id" EQ "x.contact_id"
+		"   AND c.status OPERATOR(pg_catalog.<>) x.s",
+	"iib", 3, {LC_CONTACT, LC_LEAD, LC_CONTACT}},
+	[PLAN_CONTACT_RULE] = {
+		"SELECT " LF_SCHEMA ".contact_status_rule($1, EXISTS (SELECT 1 FROM %s l"
+		" WHERE l.account_id" EQ "$2 AND l.contact_id" EQ "$3 AND l.stage OPERATOR(pg_catalog.<) " WON "), $4)",
+	"biib", 1, {LC_LEAD}},
+	[PLAN_ADD_EVENT] = {
+		"INSERT INTO %s (account_id, event_at, event) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING",
+	"itx", 1, {LC_EVENT}},
+	[PLAN_DEL_EVENT] = {
+		"DELETE FROM %s WHERE account_id" EQ "$1 AND event_at" EQ "$2 AND event" EQ "$3",
+	"itx", 1, {LC_EVENT}},
+	[PLAN_DEL_CHURN] = {
+		"DELETE FROM %s WHERE account_id" EQ "$1 AND event" EQ "'churned' AND event_at" EQ "$2"
+		" AND NOT EXISTS (SELECT 1 FROM %s h WHERE h.account_id" EQ "$1 AND h.to_stage" EQ WON
+		" AND h.entered_at OPERATOR(pg_catalog.>) $2)",
+	"it", 2, {LC_EVENT, LC_HISTORY}},
+	[PLAN_ACCOUNTS] = {
+		"SELECT account_id, status, status_since FROM %s ORDER BY account_id",
+	"", 1, {LC_ACCOUNT}},
+	[PLAN_LEADS] = {
+		"SELECT lead_id, created_at, motion FROM %s WHERE account_id" EQ "$1 ORDER BY lead_id",
+	"i", 1, {LC_LEAD}},
+	[PLAN_SET_MOTION] = {
+		"UPDATE %s SET motion = $3 WHERE account_id" EQ "$1 AND lead_id" EQ "$2",
+	"iim", 1, {LC_LEAD}},
+};
+
+/* Prepared plans of one model (one set of tables). */
+typedef struct LcTarget
+{
+	LcKey		key;			/* hash key */
+	bool		valid;
+	int			busy;			/* plans of this entry are executing */
+	SPIPlanPtr	plans[LC_NUM_PLANS];
+} LcTarget;
+
+/* The tables a trigger works on and the columns of the relation it fires on. */
+typedef enum LcRelKind
+{
+	LC_ON_LEAD = 0,
+	LC_ON_ACCOUNT,
+	LC_ON_CONTACT
+} LcRelKind;
+
+#define LC_MAX_COLS 6
+
+/* column indexes into LcTrigger.col, per kind */
+enum
+{
+	LEAD_LEAD_ID = 0, LEAD_ACCOUNT_ID, LEAD_CONTACT_ID, LEAD_STAGE, LEAD_CREATED_AT, LEAD_MOTION
+};
+enum
+{
+	ACC_ACCOUNT_ID = 0, ACC_IS_ADVOCATE, ACC_CHURNED_AT, ACC_STATUS, ACC_STATUS_SINCE
+};
+enum
+{
+	CON_CONTACT_ID = 0, CON_ACCOUNT_ID, CON_OPT_IN, CON_STATUS
+};
+
+static const char *const lc_columns[3][LC_MAX_COLS] = {
+	{"lead_id", "account_id", "contact_id", "stage", "created_at", "motion"},
+	{"account_id", "is_advocate", "churned_at", "status", "status_since", NULL},
+	{"contact_id", "account_id", "opt_in", "status", NULL, NULL},
+};
+
+typedef struct LcTrigger
+{
+	Oid			tgoid;			/* hash key */
+	bool		valid;
+	Oid			relid;
+	LcKey		key;
+	AttrNumber	col[LC_MAX_COLS];
+} LcTrigger;
+
+static HTAB *lc_targets = NULL;
+static HTAB *lc_triggers = NULL;
+
+/* Raised only while this file writes maintained columns; see the guards. */
+static bool lifecycle_write_allowed = false;
+
+/* The facts of one account, sorted by time. */
+typedef struct LcFacts
+{
+	int			nwins;
+	TimestampTz *wins;
+	TimestampTz *win_end;		/* wins[i] + customer_term */
+	TimestampTz *episode;		/* first win of the customer episode of wins[i] */
+	TimestampTz *episode_end;	/* episode[i] + new_customer_window */
+	int			nchurns;
+	TimestampTz *churns;
+	int			nadv;			/* advocate intervals [adv_from, adv_until) */
+	TimestampTz *adv_from;
+	TimestampTz *adv_until;		/* DT_NOEND while still an advocate */
+} LcFacts;
+
+typedef struct LcStatus
+{
+	LfAccountStatus status;
+	bool		since_null;		/* prospect: since the account's beginning */
+	TimestampTz since;
+} LcStatus;
+
+static bool
+key_has(const LcKey *key, Oid relid)
+{
+	for (int i = 0; i < LC_NUM_TABLES; i++)
+		if (key->rel[i] == relid)
+			return true;
+	return false;
+}
+
+static void
+lifecycle_invalidate(Datum arg, Oid relid)
+{
+	HASH_SEQ_STATUS seq;
+
+	if (lc_triggers != NULL)
+	{
+		LcTrigger  *tr;
+
+		hash_seq_init(&seq, lc_triggers);
+		while ((tr = hash_seq_search(&seq)) != NULL)
+			if (relid == InvalidOid || relid == tr->relid || key_has(&tr->key, relid))
+				tr->valid = false;
+	}
+	if (lc_targets != NULL)
+	{
+		LcTarget   *t;
+
+		hash_seq_init(&seq, lc_targets);
+		while ((t = hash_seq_search(&seq)) != NULL)
+			if (relid == InvalidOid || key_has(&t->key, relid))
+				t->valid = false;
+	}
+}
+
+void
+lf_lifecycle_init(void)
+{
+	HASHCTL		ctl;
+
+	ctl.keysize = sizeof(LcKey);
+	ctl.entrysize = sizeof(LcTarget);
+	ctl.hcxt = TopMemoryContext;
+	lc_targets = hash_create("leadfunnel lifecycle plans", 16, &ctl,
+							 HASH_ELEM | HASH_BLOBS | HASH_CONTEXT);
+	ctl.keysize = sizeof(Oid);
+	ctl.entrysize = sizeof(LcTrigger);
+	lc_triggers = hash_create("leadfunnel lifecycle triggers", 16, &ctl,
+							  HASH_ELEM | HASH_BLOBS | HASH_CONTEXT);
+	CacheRegisterRelcacheCallback(lifecycle_invalidate, (Datum) 0);
+}
+
+/* ---------------------------------------------------------------------
+ * The rule
+ * ---------------------------------------------------------------------
+ */
+
+static TimestampTz
+ts_plus(TimestampTz ts, const Interval *iv)
+{
+	if (TIMESTAMP_NOT_FINITE(ts))
+		return ts;
+	return DatumGetTimestampTz(DirectFunctionCall2(timestamptz_pl_interval,
+												   TimestampTzGetDatum(ts),
+												   PointerGetDatum(iv)));
+}
+
+/* index of the last element <= t, -1 if none */
+static int
+last_at_or_before(const TimestampTz *a, int n, TimestampTz t)
+{
+	int			lo = 0,
+				hi = n;
+
+	while (lo < hi)
+	{
+		int			mid = lo + (hi - lo) / 2;
+
+		if (a[mid] <= t)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo - 1;
+}
+
+/* index of the first element >= t, n if none */
+static int
+first_at_or_after(const TimestampTz *a, int n, TimestampTz t)
+{
+	int			lo = 0,
+				hi = n;
+
+	while (lo < hi)
+	{
+		int			mid = lo + (hi - lo) / 2;
+
+		if (a[mid] < t)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo;
+}
+
+/*
+ * Derive the customer episodes: a win starts a new episode when it is the
+ * first, when the customer term after the previous win had run out by then,
+ * or when a churn lies between the previous win (inclusive) and this one.
+ */
+static void
+facts_prepare(LcFacts *f)
+{
+	const Interval *term = lf_setting(LF_SETTING_CUSTOMER_TERM);
+	const Interval *window = lf_setting(LF_SETTING_NEW_CUSTOMER_WINDOW);
+
+	for (int i = 0; i < f->nwins; i++)
+	{
+		bool		starts = (i == 0);
+
+		f->win_end[i] = ts_plus(f->wins[i], term);
+		if (!starts)
+		{
+			int			c = first_at_or_after(f->churns, f->nchurns, f->wins[i - 1]);
+
+			starts = f->wins[i] >= f->win_end[i - 1] ||
+				(c < f->nchurns && f->churns[c] < f->wins[i]);
+		}
+		f->episode[i] = starts ? f->wins[i] : f->episode[i - 1];
+		f->episode_end[i] = starts ? ts_plus(f->wins[i], window) : f->episode_end[i - 1];
+	}
+}
+
+/*
+ * The rule: the account's status at time t and since when it holds.
+ *	  no win at or before t				  prospect (since: NULL, the beginning)
+ *	  last win w; the first churn at or after w, or w + customer_term, is at
+ *	  or before t						  former_customer, since the earlier of the two
+ *	  else, in the episode started by e:  advocate while is_advocate was set,
+ *										  else new_customer until e + window,
+ *										  then active_customer
+ */
+static LcStatus
+lc_status_at(const LcFacts *f, TimestampTz t)
+{
+	LcStatus	r = {LF_STATUS_PROSPECT, true, 0};
+	int			k = last_at_or_before(f->wins, f->nwins, t);
+	int			c,
+				a;
+	TimestampTz former_at,
+				e,
+				ew;
+
+	if (k < 0)
+		return r;
+	r.since_null = false;
+
+	former_at = f->win_end[k];
+	c = first_at_or_after(f->churns, f->nchurns, f->wins[k]);
+	if (c < f->nchurns && f->churns[c] < former_at)
+		former_at = f->churns[c];
+	if (former_at <= t)
+	{
+		r.status = LF_STATUS_FORMER_CUSTOMER;
+		r.since = former_at;
+		return r;
+	}
+
+	e = f->episode[k];
+	ew = f->episode_end[k];
+	a = last_at_or_before(f->adv_from, f->nadv, t);
+	if (a >= 0 && f->adv_until[a] > t)
+	{
+		r.status = LF_STATUS_ADVOCATE;
+		r.since = Max(f->adv_from[a], e);
+		return r;
+	}
+	r.status = t < ew ? LF_STATUS_NEW_CUSTOMER : LF_STATUS_ACTIVE_CUSTOMER;
+	r.since = t < ew ? e : ew;
+	if (a >= 0 && f->adv_until[a] > r.since)
+		r.since = f->adv_until[a];	/* was an advocate until then */
+	return r;
+}
+
+static LfMotion
+motion_of(LfAccountStatus s)
+{
+	if (s == LF_STATUS_PROSPECT)
+		return LF_MOTION_NEW_BUSINESS;
+	if (s == LF_STATUS_FORMER_CUSTOMER)
+		return LF_MOTION_WIN_BACK;
+	return LF_MOTION_EXPANSION;
+}
+
+static int
+ts_cmp(const void *a, const void *b)
+{
+	TimestampTz x = *(const TimestampTz *) a;
+	TimestampTz y = *(const TimestampTz *) b;
+
+	return x < y ? -1 : (x > y ? 1 : 0);
+}
+
+/*
+ * The status history: the answers of lc_status_at() at every moment where
+ * the status can change (wins, their term ends, episode window ends, churns,
+ * advocate changes), consecutive equal answers merged.  Returns the number
+ * of stretches; out[0] is always the prospect stretch.
+ */
+static int
+lc_timeline(const LcFacts *f, LcStatus **out)
+{
+	int			npoints = 0;
+	TimestampTz *points = palloc(sizeof(TimestampTz) * (3 * f->nwins + f->nchurns + 2 * f->nadv + 1));
+	LcStatus   *res;
+	int			n = 0;
+
+	for (int i = 0; i < f->nwins; i++)
+	{
+		points[npoints++] = f->wins[i];
+		points[npoints++] = f->win_end[i];
+		points[npoints++] = f->episode_end[i];
+	}
+	for (int i = 0; i < f->nchurns; i++)
+		points[npoints++] = f->churns[i];
+	for (int i = 0; i < f->nadv; i++)
+	{
+		points[npoints++] = f->adv_from[i];
+		if (!TIMESTAMP_IS_NOEND(f->adv_until[i]))
+			points[npoints++] = f->adv_until[i];
+	}
+	qsort(points, npoints, sizeof(TimestampTz), ts_cmp);
+
+	res = palloc(sizeof(LcStatus) * (npoints + 1));
+	res[n].status = LF_STATUS_PROSPECT;
+	res[n].since_null = true;
+	res[n++].since = 0;
+	for (int i = 0; i < npoints; i++)
+	{
+		LcStatus	s;
+
+		if (i > 0 && points[i] == points[i - 1])
+			continue;
+		s = lc_status_at(f, points[i]);
+		if (s.status != res[n - 1].status || s.since_null != res[n - 1].since_null ||
+			s.since != res[n - 1].since)
+			res[n++] = s;
+	}
+	*out = res;
+	return n;
+}
+
+/* ---------------------------------------------------------------------
+ * Tables, plans, facts
+ * ---------------------------------------------------------------------
+ */
+
+static Oid
+plan_arg_type(char c)
+{
+	switch (c)
+	{
+		case 'i':
+			return INT8OID;
+		case 't':
+			return TIMESTAMPTZOID;
+		case 'x':
+			return TEXTOID;
+		case 'b':
+			return BOOLOID;
+		case 's':
+			return lf_enum_type(LF_ENUM_ACCOUNT_STATUS);
+		case 'm':
+			return lf_enum_type(LF_ENUM_MOTION);
+	}
+	elog(ERROR, "unknown plan argument type '%c'", c);
+	return InvalidOid;			/* keep compiler quiet */
+}
+
+static char *
+rel_qualified_name(Oid relid, LcTable role)
+{
+	char	   *relname = get_rel_name(relid);
+
+	if (relname == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_TABLE),
+				 errmsg("%s table of a leadfunnel model (OID %u) does not exist", lc_table_roles[role], relid)));
+	return quote_qualified_identifier(get_namespace_name(get_rel_namespace(relid)), relname);
+}
+
+static LcTarget *
+lc_get_target(const LcKey *key)
+{
+	bool		found;
+	LcTarget   *t = hash_search(lc_targets, key, HASH_ENTER, &found);
+
+	if (!found)
+	{
+		t->busy = 0;
+		memset(t->plans, 0, sizeof(t->plans));
+	}
+	else if (!t->valid)
+	{
+		/* plans still executing further up the stack are left alone (leaked) */
+		for (int i = 0; i < LC_NUM_PLANS; i++)
+			if (t->plans[i] != NULL && t->busy == 0)
+				SPI_freeplan(t->plans[i]);
+		memset(t->plans, 0, sizeof(t->plans));
+		t->busy = 0;
+	}
+	t->valid = true;
+	return t;
+}
+
+static SPIPlanPtr
+lc_plan(LcTarget *t, LcPlanKind kind)
+{
+	const LcPlanSpec *spec = &plan_specs[kind];
+	char	   *names[3];
+	char	   *sql;
+	Oid			argtypes[4];
+	int			nargs = strlen(spec->args);
+	SPIPlanPtr	plan;
+
+	if (t->plans[kind] != NULL)
+		return t->plans[kind];
+	for (int i = 0; i < spec->ntables; i++)
+	{
+		if (!OidIsValid(t->key.rel[spec->tables[i]]))
+			elog(ERROR, "lifecycle plan %d needs the %s table", (int) kind, lc_table_roles[spec->tables[i]]);
+		names[i] = rel_qualified_name(t->key.rel[spec->tables[i]], spec->tables[i]);
+	}
+	switch (spec->ntables)
+	{
+		case 1:
+			sql = psprintf(spec->sql, names[0]);
+			break;
+		case 2:
+			sql = psprintf(spec->sql, names[0], names[1]);
+			break;
+		default:
+			sql = psprintf(spec->sql, names[0], names[1], names[2]);
+			break;
+	}
+	for (int i = 0; i < nargs; i++)
+		argtypes[i] = plan_arg_type(spec->args[i]);
+	plan = SPI_prepare(sql, nargs, argtypes);
+	if (plan == NULL)
+		elog(ERROR, "could not prepare lifecycle statement: %s", SPI_result_code_string(SPI_result));
+	SPI_keepplan(plan);
+	t->plans[kind] = plan;
+	return plan;
+}
+
+/* Run a plan (SPI connected); writes of maintained columns pass the guards. */
+static int
+lc_exec(LcTarget *t, LcPlanKind kind, Datum *values, const char *nulls, bool read_only, bool write)
+{
+	SPIPlanPtr	plan = lc_plan(t, kind);
+	bool		save_allowed = lifecycle_write_allowed;
+	int			rc;
+
+	/* the previous result of this connection is no longer needed */
+	SPI_freetuptable(SPI_tuptable);
+	t->busy++;
+	PG_TRY();
+	{
+		if (write)
+			lifecycle_write_allowed = true;
+		rc = SPI_execute_plan(plan, values, nulls, read_only, 0);
+	}
+	PG_FINALLY();
+	{
+		lifecycle_write_allowed = save_allowed;
+		t->busy--;
+	}
+	PG_END_TRY();
+	if (rc < 0)
+		elog(ERROR, "lifecycle statement failed: %s", SPI_result_code_string(rc));
+	return rc;
+}
+
+static bool
+text_is(text *t, const char *s)
+{
+	size_t		len = strlen(s);
+
+	return VARSIZE_ANY_EXHDR(t) == len && memcmp(VARDATA_ANY(t), s, len) == 0;
+}
+
+/* Read an account's facts (SPI connected); the arrays are allocated in cxt. */
+static void
+lc_load_facts(LcTarget *t, int64 account_id, bool read_only, LcFacts *f, MemoryContext cxt)
+{
+	Datum		arg = Int64GetDatum(account_id);
+	uint64		n;
+	TimestampTz *toggles;
+	bool	   *toggle_on;
+	int			ntoggles = 0;
+	bool		on = false;
+
+	lc_exec(t, PLAN_WINS, &arg, NULL, read_only, false);
+	n = SPI_processed;
+	f->nwins = (int) n;
+	f->wins = MemoryContextAlloc(cxt, sizeof(TimestampTz) * (n + 1));
+	f->win_end = MemoryContextAlloc(cxt, sizeof(TimestampTz) * (n + 1));
+	f->episode = MemoryContextAlloc(cxt, sizeof(TimestampTz) * (n + 1));
+	f->episode_end = MemoryContextAlloc(cxt, sizeof(TimestampTz) * (n + 1));
+	for (uint64 i = 0; i < n; i++)
+	{
+		bool		isnull;
+
+		f->wins[i] = DatumGetTimestampTz(SPI_getbinval(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 1, &isnull));
+	}
+
+	lc_exec(t, PLAN_EVENTS, &arg, NULL, read_only, false);
+	n = SPI_processed;
+	f->churns = MemoryContextAlloc(cxt, sizeof(TimestampTz) * (n + 1));
+	f->adv_from = MemoryContextAlloc(cxt, sizeof(TimestampTz) * (n + 1));
+	f->adv_until = MemoryContextAlloc(cxt, sizeof(TimestampTz) * (n + 1));
+	toggles = MemoryContextAlloc(cxt, sizeof(TimestampTz) * (n + 1));
+	toggle_on = MemoryContextAlloc(cxt, sizeof(bool) * (n + 1));
+	f->nchurns = 0;
+	for (uint64 i = 0; i < n; i++)
+	{
+		HeapTuple	tup = SPI_tuptable->vals[i];
+		bool		isnull;
+		TimestampTz at = DatumGetTimestampTz(SPI_getbinval(tup, SPI_tuptable->tupdesc, 1, &isnull));
+		Datum		d = SPI_getbinval(tup, SPI_tuptable->tupdesc, 2, &isnull);
+		text	   *event;
+
+		if (isnull)
+			continue;
+		event = DatumGetTextPP(d);
+		if (text_is(event, "churned"))
+			f->churns[f->nchurns++] = at;
+		else if (text_is(event, "advocate") || text_is(event, "not_advocate"))
+		{
+			toggles[ntoggles] = at;
+			toggle_on[ntoggles++] = text_is(event, "advocate");
+		}
+	}
+	f->nadv = 0;
+	for (int i = 0; i < ntoggles; i++)
+	{
+		if (toggle_on[i] && !on)
+		{
+			f->adv_from[f->nadv] = toggles[i];
+			on = true;
+		}
+		else if (!toggle_on[i] && on)
+		{
+			f->adv_until[f->nadv++] = toggles[i];
+			on = false;
+		}
+	}
+	if (on)
+		f->adv_until[f->nadv++] = DT_NOEND;
+	facts_prepare(f);
+}
+
+static TimestampTz
+lc_now(void)
+{
+	return GetCurrentTimestamp();
+}
+
+/* ---------------------------------------------------------------------
+ * Writing statuses
+ * ---------------------------------------------------------------------
+ */
+
+/* Recompute the status of one contact, or of all contacts of an account (contact_id 0). */
+static void
+refresh_contacts(LcTarget *t, int64 account_id, int64 contact_id, bool is_customer, bool lock)
+{
+	Datum		values[3];
+	char		nulls[3] = {' ', contact_id == 0 ? 'n' : ' ', ' '};
+
+	values[0] = Int64GetDatum(account_id);
+	values[1] = Int64GetDatum(contact_id);
+	values[2] = BoolGetDatum(is_customer);
+	if (lock)
+		lc_exec(t, PLAN_LOCK_CONTACTS, values, nulls, false, false);
+	lc_exec(t, PLAN_SET_CONTACTS, values, nulls, false, true);
+}
+
+typedef enum LcContacts
+{
+	CONTACTS_NONE,
+	CONTACTS_IF_CHANGED,		/* all of the account's, if it became or stopped being a customer */
+	CONTACTS_ALL
+} LcContacts;
+
+/*
+ * Bring an account's stored status up to date (SPI connected): lock its row,
+ * read its facts with a fresh snapshot, evaluate now, write if different.
+ * Returns whether the stored status changed.
+ */
+static bool
+refresh_account(LcTarget *t, int64 account_id, LcContacts contacts, MemoryContext cxt)
+{
+	Datum		values[3];
+	char		nulls[3] = {' ', ' ', ' '};
+	LfAccountStatus old_status;
+	bool		old_since_null;
+	TimestampTz old_since = 0;
+	LcFacts		f;
+	LcStatus	now;
+	bool		changed;
+	bool		isnull;
+
+	values[0] = Int64GetDatum(account_id);
+	lc_exec(t, PLAN_LOCK_ACCOUNT, values, NULL, false, false);
+	if (SPI_processed == 0)
+		return false;			/* deleted meanwhile */
+	old_status = (LfAccountStatus) lf_enum_ordinal(LF_ENUM_ACCOUNT_STATUS,
+												   DatumGetObjectId(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull)));
+	if (isnull)
+		old_status = LF_STATUS_PROSPECT;
+	old_since = DatumGetTimestampTz(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2, &old_since_null));
+
+	lc_load_facts(t, account_id, false, &f, cxt);
+	now = lc_status_at(&f, lc_now());
+	changed = now.status != old_status || now.since_null != old_since_null ||
+		(!now.since_null && now.since != old_since);
+	if (changed)
+	{
+		values[1] = ObjectIdGetDatum(lf_enum_label(LF_ENUM_ACCOUNT_STATUS, now.status));
+		values[2] = TimestampTzGetDatum(now.since);
+		nulls[2] = now.since_null ? 'n' : ' ';
+		lc_exec(t, PLAN_SET_ACCOUNT, values, nulls, false, true);
+	}
+	if (contacts == CONTACTS_ALL ||
+		(contacts == CONTACTS_IF_CHANGED && LF_STATUS_IS_CUSTOMER(now.status) != LF_STATUS_IS_CUSTOMER(old_status)))
+		refresh_contacts(t, account_id, 0, LF_STATUS_IS_CUSTOMER(now.status), true);
+	return changed;
+}
+
+static bool
+account_is_customer_now(LcTarget *t, int64 account_id, bool read_only)
+{
+	LcFacts		f;
+
+	lc_load_facts(t, account_id, read_only, &f, CurrentMemoryContext);
+	return LF_STATUS_IS_CUSTOMER(lc_status_at(&f, lc_now()).status);
+}
+
+/* ---------------------------------------------------------------------
+ * Triggers
+ * ---------------------------------------------------------------------
+ */
+
+/*
+ * The one place where trigger arguments become tables: account, contact,
+ * lead, lead_stage_history, account_event, in that order.  (On Citus these
+ * are to be mapped to the shards co-located with the one the trigger fires on.)
+ */
+static void
+lc_resolve_tables(Trigger *trigger, Relation rel, LcKey *key)
+{
+	if (trigger->tgnargs != LC_NUM_TABLES)
+		ereport(ERROR,
+				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
+				 errmsg("trigger \"%s\" on table \"%s\" has %d arguments, not %d",
+						trigger->tgname, RelationGetRelationName(rel), trigger->tgnargs, LC_NUM_TABLES),
+				 errhint("Create the model's triggers with leadfunnel.create_model().")));
+	for (int i = 0; i < LC_NUM_TABLES; i++)
+		key->rel[i] = RangeVarGetRelid(makeRangeVarFromNameList(stringToQualifiedNameList(trigger->tgargs[i])),
+									   AccessShareLock, false);
+}
+
+static LcTrigger *
+lc_get_trigger(TriggerData *trigdata, LcRelKind kind)
+{
+	Trigger    *trigger = trigdata->tg_trigger;
+	Relation	rel = trigdata->tg_relation;
+	TupleDesc	desc = RelationGetDescr(rel);
+	bool		found;
+	LcTrigger  *tr = hash_search(lc_triggers, &trigger->tgoid, HASH_ENTER, &found);
+
+	if (found && tr->valid)
+		return tr;
+	tr->valid = false;
+	tr->relid = RelationGetRelid(rel);
+	memset(&tr->key, 0, sizeof(LcKey));
+	lc_resolve_tables(trigger, rel, &tr->key);
+	for (int i = 0; i < LC_MAX_COLS; i++)
+	{
+		const char *name = lc_columns[kind][i];
+
+		tr->col[i] = InvalidAttrNumber;
+		if (name == NULL)
+			continue;
+		tr->col[i] = SPI_fnumber(desc, name);
+		if (tr->col[i] <= 0)
+			ereport(ERROR,
+					(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
+					 errmsg("table \"%s\" has no column \"%s\"", RelationGetRelationName(rel), name),
+					 errdetail("The lifecycle triggers need the tables created by leadfunnel.create_model().")));
+	}
+	tr->valid = true;
+	return tr;
+}
+
+static void
+check_trigger_call(FunctionCallInfo fcinfo, const char *fname)
+{
+	TriggerData *trigdata = (TriggerData *) fcinfo->context;
+
+	if (!CALLED_AS_TRIGGER(fcinfo))
+		ereport(ERROR,
+				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
+				 errmsg("function \"%s\" was not called by trigger manager", fname)));
+	if (!TRIGGER_FIRED_FOR_ROW(trigdata->tg_event) ||
+		TRIGGER_FIRED_BY_DELETE(trigdata->tg_event) || TRIGGER_FIRED_BY_TRUNCATE(trigdata->tg_event))
+		ereport(ERROR,
+				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
+				 errmsg("function \"%s\" must be fired for INSERT OR UPDATE FOR EACH ROW", fname)));
+}
+
+static int64
+get_int8(HeapTuple tup, TupleDesc desc, AttrNumber attnum, bool *isnull)
+{
+	Datum		d = heap_getattr(tup, attnum, desc, isnull);
+
+	return *isnull ? 0 : DatumGetInt64(d);
+}
+
+static void
+maintained_error(const char *table, int64 id, const char *column)
+{
+	ereport(ERROR,
+			(errcode(ERRCODE_GENERATED_ALWAYS),
+			 errmsg("column \"%s\" of %s %lld is maintained by leadfunnel", column, table, (long long) id),
+			 errdetail("It is derived from the account's lifecycle facts: won leads, churned_at and is_advocate."),
+			 errhint("Leave it out of INSERT and UPDATE statements; call leadfunnel.refresh_lifecycle() to bring stored statuses up to date.")));
+}
+
+/* Run fn(arg) connected to SPI as the owner of rel, restoring everything on error. */
+typedef void (*LcWork) (void *arg);
+
+static void
+run_as_owner(Relation rel, LcWork fn, void *arg)
+{
+	Oid			save_userid;
+	int			save_sec_context;
+
+	GetUserIdAndSecContext(&save_userid, &save_sec_context);
+	SetUserIdAndSecContext(rel->rd_rel->relowner,
+						   save_sec_context | SECURITY_LOCAL_USERID_CHANGE | SECURITY_NOFORCE_RLS);
+	PG_TRY();
+	{
+		if (SPI_connect() != SPI_OK_CONNECT)
+			elog(ERROR, "SPI_connect failed");
+		fn(arg);
+		SPI_finish();
+	}
+	PG_FINALLY();
+	{
+		SetUserIdAndSecContext(save_userid, save_sec_context);
+	}
+	PG_END_TRY();
+}
+
+typedef struct LcWorkArgs
+{
+	LcTarget   *t;
+	int64		account_id;
+	int64		contact_id;
+	int64		old_contact_id;
+	TimestampTz at;
+	LcStatus	result;
+	bool		is_customer;
+	bool		flag;
+	/* account changes */
+	bool		adv_changed;
+	bool		adv_new;
+	bool		churn_old_null;
+	TimestampTz churn_old;
+	bool		churn_new_null;
+	TimestampTz churn_new;
+	LcContacts	contacts;
+	/* contact rule */
+	bool		opt_in;
+	Oid			contact_status;
+} LcWorkArgs;
+
+static void
+work_status_at(void *arg)
+{
+	LcWorkArgs *w = arg;
+	LcFacts		f;
+
+	lc_load_facts(w->t, w->account_id, false, &f, CurrentMemoryContext);
+	w->result = lc_status_at(&f, w->at);
+}
+
+/*
+ * BEFORE INSERT OR UPDATE OF motion on lead: sets motion at insert from the
+ * account's status at the lead's created_at; refuses changing it later.
+ */
+PG_FUNCTION_INFO_V1(lf_lead_motion);
+Datum
+lf_lead_motion(PG_FUNCTION_ARGS)
+{
+	TriggerData *trigdata = (TriggerData *) fcinfo->context;
+	LcTrigger  *tr;
+	Relation	rel;
+	TupleDesc	desc;
+	HeapTuple	tup;
+	bool		isnull;
+	LcWorkArgs	w = {0};
+	LfMotion	motion;
+	Datum		motion_datum;
+	int			col;
+	bool		null = false;
+
+	check_trigger_call(fcinfo, "lead_motion");
+	if (!TRIGGER_FIRED_BEFORE(trigdata->tg_event))
+		ereport(ERROR,
+				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
+				 errmsg("function \"lead_motion\" must be fired BEFORE INSERT OR UPDATE")));
+	rel = trigdata->tg_relation;
+	desc = RelationGetDescr(rel);
+	tr = lc_get_trigger(trigdata, LC_ON_LEAD);
+
+	if (TRIGGER_FIRED_BY_UPDATE(trigdata->tg_event))
+	{
+		tup = trigdata->tg_newtuple;
+		if (!lifecycle_write_allowed && lf_column_changed(trigdata->tg_trigtuple, tup, desc, tr->col[LEAD_MOTION]))
+			maintained_error("lead", get_int8(tup, desc, tr->col[LEAD_LEAD_ID], &isnull), "motion");
+		return PointerGetDatum(tup);
+	}
+
+	tup = trigdata->tg_trigtuple;
+	w.account_id = get_int8(tup, desc, tr->col[LEAD_ACCOUNT_ID], &isnull);
+	if (isnull)
+		return PointerGetDatum(tup);	/* the transition trigger reports it */
+	w.at = DatumGetTimestampTz(heap_getattr(tup, tr->col[LEAD_CREATED_AT], desc, &isnull));
+	if (isnull)
+		w.at = GetCurrentTransactionStartTimestamp();
+	w.t = lc_get_target(&tr->key);
+	run_as_owner(rel, work_status_at, &w);
+	motion = motion_of(w.result.status);
+	motion_datum = ObjectIdGetDatum(lf_enum_label(LF_ENUM_MOTION, motion));
+
+	heap_getattr(tup, tr->col[LEAD_MOTION], desc, &isnull);
+	if (!isnull && DatumGetObjectId(heap_getattr(tup, tr->col[LEAD_MOTION], desc, &isnull)) != DatumGetObjectId(motion_datum))
+		ereport(ERROR,
+				(errcode(ERRCODE_GENERATED_ALWAYS),
+				 errmsg("column \"motion\" of lead %lld is maintained by leadfunnel",
+						(long long) get_int8(tup, desc, tr->col[LEAD_LEAD_ID], &isnull)),
+				 errdetail("The account's status at the lead's created_at gives motion \"%s\".", lf_motion_names[motion]),
+				 errhint("Leave motion out of the INSERT.")));
+	col = tr->col[LEAD_MOTION];
+	return PointerGetDatum(heap_modify_tuple_by_cols(tup, desc, 1, &col, &motion_datum, &null));
+}
+
+static void
+work_lead_changed(void *arg)
+{
+	LcWorkArgs *w = arg;
+
+	if (w->contacts == CONTACTS_ALL)
+		refresh_account(w->t, w->account_id, CONTACTS_ALL, CurrentMemoryContext);
+	else
+	{
+		bool		customer = account_is_customer_now(w->t, w->account_id, false);
+
+		if (w->contact_id != 0)
+			refresh_contacts(w->t, w->account_id, w->contact_id, customer, true);
+		if (w->old_contact_id != 0 && w->old_contact_id != w->contact_id)
+			refresh_contacts(w->t, w->account_id, w->old_contact_id, customer, true);
+	}
+}
+
+/*
+ * AFTER INSERT / AFTER UPDATE OF stage, contact_id on lead: a won lead
+ * refreshes its account's status and the account's contacts; a lead that
+ * opens or closes (or changes contact) refreshes its contact's status.
+ */
+PG_FUNCTION_INFO_V1(lf_lead_lifecycle);
+Datum
+lf_lead_lifecycle(PG_FUNCTION_ARGS)
+{
+	TriggerData *trigdata = (TriggerData *) fcinfo->context;
+	LcTrigger  *tr;
+	Relation	rel;
+	TupleDesc	desc;
+	HeapTuple	newtup;
+	bool		isnull;
+	LcWorkArgs	w = {0};
+	int			to,
+				from = -1;
+
+	check_trigger_call(fcinfo, "lead_lifecycle");
+	if (!TRIGGER_FIRED_AFTER(trigdata->tg_event))
+		ereport(ERROR,
+				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
+				 errmsg("function \"lead_lifecycle\" must be fired AFTER INSERT OR UPDATE")));
+	rel = trigdata->tg_relation;
+	desc = RelationGetDescr(rel);
+	tr = lc_get_trigger(trigdata, LC_ON_LEAD);
+	newtup = TRIGGER_FIRED_BY_UPDATE(trigdata->tg_event) ? trigdata->tg_newtuple : trigdata->tg_trigtuple;
+
+	w.account_id = get_int8(newtup, desc, tr->col[LEAD_ACCOUNT_ID], &isnull);
+	if (isnull)
+		return PointerGetDatum(NULL);
+	w.contact_id = get_int8(newtup, desc, tr->col[LEAD_CONTACT_ID], &isnull);
+	to = lf_stage_from_oid(DatumGetObjectId(heap_getattr(newtup, tr->col[LEAD_STAGE], desc, &isnull)));
+	if (isnull)
+		return PointerGetDatum(NULL);
+	if (TRIGGER_FIRED_BY_UPDATE(trigdata->tg_event))
+	{
+		HeapTuple	oldtup = trigdata->tg_trigtuple;
+
+		from = lf_stage_from_oid(DatumGetObjectId(heap_getattr(oldtup, tr->col[LEAD_STAGE], desc, &isnull)));
+		w.old_contact_id = get_int8(oldtup, desc, tr->col[LEAD_CONTACT_ID], &isnull);
+		if (from == to && w.old_contact_id == w.contact_id)
+			return PointerGetDatum(NULL);
+		if (from != to && LF_STAGE_IS_CLOSED(from) == LF_STAGE_IS_CLOSED(to) && to != LF_STAGE_WON &&
+			w.old_contact_id == w.contact_id)
+			return PointerGetDatum(NULL);	/* open -> open: nothing changes */
+	}
+	if (to == LF_STAGE_WON && from != LF_STAGE_WON)
+		w.contacts = CONTACTS_ALL;
+	else if (w.contact_id == 0 && w.old_contact_id == 0)
+		return PointerGetDatum(NULL);
+
+	w.t = lc_get_target(&tr->key);
+	run_as_owner(rel, work_lead_changed, &w);
+	return PointerGetDatum(NULL);
+}
+
+static void
+work_account_changed(void *arg)
+{
+	LcWorkArgs *w = arg;
+	Datum		values[3];
+	TimestampTz now = GetCurrentTransactionStartTimestamp();
+
+	values[0] = Int64GetDatum(w->account_id);
+	if (w->adv_changed)
+	{
+		/* one advocate change per moment: a later change in this transaction supersedes */
+		values[1] = TimestampTzGetDatum(now);
+		values[2] = CStringGetTextDatum(w->adv_new ? "not_advocate" : "advocate");
+		lc_exec(w->t, PLAN_DEL_EVENT, values, NULL, false, false);
+		values[2] = CStringGetTextDatum(w->adv_new ? "advocate" : "not_advocate");
+		lc_exec(w->t, PLAN_ADD_EVENT, values, NULL, false, false);
+	}
+	if (!w->churn_old_null && (w->churn_new_null || w->churn_new != w->churn_old))
+	{
+		/* a correction, unless the account was won again after that churn */
+		values[1] = TimestampTzGetDatum(w->churn_old);
+		lc_exec(w->t, PLAN_DEL_CHURN, values, NULL, false, false);
+	}
+	if (!w->churn_new_null && (w->churn_old_null || w->churn_new != w->churn_old))
+	{
+		values[1] = TimestampTzGetDatum(w->churn_new);
+		values[2] = CStringGetTextDatum("churned");
+		lc_exec(w->t, PLAN_ADD_EVENT, values, NULL, false, false);
+	}
+	refresh_account(w->t, w->account_id, CONTACTS_IF_CHANGED, CurrentMemoryContext);
+}
+
+/*
+ * On account: BEFORE INSERT OR UPDATE OF status, status_since, churned_at
+ * guards the maintained columns and checks churned_at; AFTER INSERT OR
+ * UPDATE OF is_advocate, churned_at records the change as a fact in
+ * account_event and refreshes the account's status and its contacts.
+ */
+PG_FUNCTION_INFO_V1(lf_account_lifecycle);
+Datum
+lf_account_lifecycle(PG_FUNCTION_ARGS)
+{
+	TriggerData *trigdata = (TriggerData *) fcinfo->context;
+	LcTrigger  *tr;
+	Relation	rel;
+	TupleDesc	desc;
+	HeapTuple	newtup;
+	HeapTuple	oldtup = NULL;
+	bool		isnull;
+	LcWorkArgs	w = {0};
+	bool		is_update;
+
+	check_trigger_call(fcinfo, "account_lifecycle");
+	rel = trigdata->tg_relation;
+	desc = RelationGetDescr(rel);
+	tr = lc_get_trigger(trigdata, LC_ON_ACCOUNT);
+	is_update = TRIGGER_FIRED_BY_UPDATE(trigdata->tg_event);
+	newtup = is_update ? trigdata->tg_newtuple : trigdata->tg_trigtuple;
+	if (is_update)
+		oldtup = trigdata->tg_trigtuple;
+	w.account_id = get_int8(newtup, desc, tr->col[ACC_ACCOUNT_ID], &isnull);
+
+	w.churn_new = DatumGetTimestampTz(heap_getattr(newtup, tr->col[ACC_CHURNED_AT], desc, &w.churn_new_null));
+	w.churn_old_null = true;
+	if (is_update)
+		w.churn_old = DatumGetTimestampTz(heap_getattr(oldtup, tr->col[ACC_CHURNED_AT], desc, &w.churn_old_null));
+
+	if (TRIGGER_FIRED_BEFORE(trigdata->tg_event))
+	{
+		if (lifecycle_write_allowed)
+			return PointerGetDatum(newtup);
+		if (!w.churn_new_null && (w.churn_old_null || w.churn_new != w.churn_old) &&
+			(TIMESTAMP_NOT_FINITE(w.churn_new) || w.churn_new > GetCurrentTimestamp()))
+			ereport(ERROR,
+					(errcode(ERRCODE_CHECK_VIOLATION),
+					 errmsg("account %lld cannot churn at %s", (long long) w.account_id,
+							timestamptz_to_str(w.churn_new)),
+					 errdetail("churned_at records a churn that has happened: a finite time that is not in the future."),
+					 errhint("Set churned_at when the customer has left, to the time it left."),
+					 errtableconstraint(rel, LC_CHRONOLOGY_CONSTRAINT)));
+		if (!is_update)
+		{
+			/* a new account has no wins yet: a prospect */
+			int			cols[2] = {tr->col[ACC_STATUS], tr->col[ACC_STATUS_SINCE]};
+			Datum		values[2] = {ObjectIdGetDatum(lf_enum_label(LF_ENUM_ACCOUNT_STATUS, LF_STATUS_PROSPECT)), 0};
+			bool		nulls[2] = {false, true};
+
+			return PointerGetDatum(heap_modify_tuple_by_cols(newtup, desc, 2, cols, values, nulls));
+		}
+		if (lf_column_changed(oldtup, newtup, desc, tr->col[ACC_STATUS]))
+			maintained_error("account", w.account_id, "status");
+		if (lf_column_changed(oldtup, newtup, desc, tr->col[ACC_STATUS_SINCE]))
+			maintained_error("account", w.account_id, "status_since");
+		return PointerGetDatum(newtup);
+	}
+
+	/* AFTER: record what changed */
+	w.adv_new = DatumGetBool(heap_getattr(newtup, tr->col[ACC_IS_ADVOCATE], desc, &isnull)) && !isnull;
+	if (is_update)
+	{
+		bool		adv_old = DatumGetBool(heap_getattr(oldtup, tr->col[ACC_IS_ADVOCATE], desc, &isnull)) && !isnull;
+
+		w.adv_changed = adv_old != w.adv_new;
+	}
+	else
+		w.adv_changed = w.adv_new;
+	if (!w.adv_changed &&
+		w.churn_old_null == w.churn_new_null && (w.churn_new_null || w.churn_old == w.churn_new))
+		return PointerGetDatum(NULL);
+	w.t = lc_get_target(&tr->key);
+	run_as_owner(rel, work_account_changed, &w);
+	return PointerGetDatum(NULL);
+}
+
+static void
+work_contact_rule(void *arg)
+{
+	LcWorkArgs *w = arg;
+	Datum		values[4];
+	bool		isnull;
+
+	w->is_customer = account_is_customer_now(w->t, w->account_id, false);
+	values[0] = BoolGetDatum(w->is_customer);
+	values[1] = Int64GetDatum(w->account_id);
+	values[2] = Int64GetDatum(w->contact_id);
+	values[3] = BoolGetDatum(w->opt_in);
+	lc_exec(w->t, PLAN_CONTACT_RULE, values, NULL, false, false);
+	w->contact_status = DatumGetObjectId(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
+}
+
+/*
+ * BEFORE INSERT OR UPDATE OF opt_in, status on contact: derives the
+ * contact's status (customer / lead / subscriber / contact) at insert and
+ * when opt_in changes; refuses direct changes of status.
+ */
+PG_FUNCTION_INFO_V1(lf_contact_lifecycle);
+Datum
+lf_contact_lifecycle(PG_FUNCTION_ARGS)
+{
+	TriggerData *trigdata = (TriggerData *) fcinfo->context;
+	LcTrigger  *tr;
+	Relation	rel;
+	TupleDesc	desc;
+	HeapTuple	newtup;
+	bool		isnull;
+	LcWorkArgs	w = {0};
+	int			col;
+	Datum		value;
+	bool		null = false;
+
+	check_trigger_call(fcinfo, "contact_lifecycle");
+	if (!TRIGGER_FIRED_BEFORE(trigdata->tg_event))
+		ereport(ERROR,
+				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
+				 errmsg("function \"contact_lifecycle\" must be fired BEFORE INSERT OR UPDATE")));
+	if (lifecycle_write_allowed)
+		return PointerGetDatum(TRIGGER_FIRED_BY_UPDATE(trigdata->tg_event) ? trigdata->tg_newtuple
+							   : trigdata->tg_trigtuple);
+	rel = trigdata->tg_relation;
+	desc = RelationGetDescr(rel);
+	tr = lc_get_trigger(trigdata, LC_ON_CONTACT);
+	newtup = TRIGGER_FIRED_BY_UPDATE(trigdata->tg_event) ? trigdata->tg_newtuple : trigdata->tg_trigtuple;
+	w.contact_id = get_int8(newtup, desc, tr->col[CON_CONTACT_ID], &isnull);
+	if (TRIGGER_FIRED_BY_UPDATE(trigdata->tg_event))
+	{
+		HeapTuple	oldtup = trigdata->tg_trigtuple;
+
+		if (lf_column_changed(oldtup, newtup, desc, tr->col[CON_STATUS]))
+			maintained_error("contact", w.contact_id, "status");
+		if (!lf_column_changed(oldtup, newtup, desc, tr->col[CON_OPT_IN]) &&
+			!lf_column_changed(oldtup, newtup, desc, tr->col[CON_ACCOUNT_ID]))
+			return PointerGetDatum(newtup);
+	}
+	w.account_id = get_int8(newtup, desc, tr->col[CON_ACCOUNT_ID], &isnull);
+	if (isnull)
+		return PointerGetDatum(newtup);	/* the NOT NULL constraint reports it */
+	w.opt_in = DatumGetBool(heap_getattr(newtup, tr->col[CON_OPT_IN], desc, &isnull)) && !isnull;
+	w.t = lc_get_target(&tr->key);
+	run_as_owner(rel, work_contact_rule, &w);
+
+	col = tr->col[CON_STATUS];
+	value = ObjectIdGetDatum(w.contact_status);
+	return PointerGetDatum(heap_modify_tuple_by_cols(newtup, desc, 1, &col, &value, &null));
+}
+
+/* ---------------------------------------------------------------------
+ * SQL-callable functions
+ * ---------------------------------------------------------------------
+ */
+
+static LcTarget *
+target_for_facts(Oid history, Oid events)
+{
+	LcKey		key;
+
+	memset(&key, 0, sizeof(key));
+	key.rel[LC_HISTORY] = history;
+	key.rel[LC_EVENT] = events;
+	return lc_get_target(&key);
+}
+
+static void
+load_facts_readonly(LcTarget *t, int64 account_id, LcFacts *f)
+{
+	MemoryContext outer = CurrentMemoryContext;
+
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+	lc_load_facts(t, account_id, true, f, outer);
+	SPI_finish();
+}
+
+/*
+ * lifecycle_status(history regclass, events regclass, account_id bigint,
+ *					at timestamptz, OUT status, OUT status_since)
+ */
+PG_FUNCTION_INFO_V1(lf_lifecycle_status);
+Datum
+lf_lifecycle_status(PG_FUNCTION_ARGS)
+{
+	LcTarget   *t = target_for_facts(PG_GETARG_OID(0), PG_GETARG_OID(1));
+	LcFacts		f;
+	LcStatus	s;
+	TupleDesc	desc;
+	Datum		values[2];
+	bool		nulls[2] = {false, false};
+
+	if (get_call_result_type(fcinfo, NULL, &desc) != TYPEFUNC_COMPOSITE)
+		elog(ERROR, "return type must be a row type");
+	load_facts_readonly(t, PG_GETARG_INT64(2), &f);
+	s = lc_status_at(&f, PG_GETARG_TIMESTAMPTZ(3));
+	values[0] = ObjectIdGetDatum(lf_enum_label(LF_ENUM_ACCOUNT_STATUS, s.status));
+	values[1] = TimestampTzGetDatum(s.since);
+	nulls[1] = s.since_null;
+	PG_RETURN_DATUM(HeapTupleGetDatum(heap_form_tuple(BlessTupleDesc(desc), values, nulls)));
+}
+
+/*
+ * lifecycle_history(history regclass, events regclass, account_id bigint)
+ *	  RETURNS TABLE (status, valid_from, valid_until)
+ */
+PG_FUNCTION_INFO_V1(lf_lifecycle_history);
+Datum
+lf_lifecycle_history(PG_FUNCTION_ARGS)
+{
+	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
+	LcTarget   *t = target_for_facts(PG_GETARG_OID(0), PG_GETARG_OID(1));
+	LcFacts		f;
+	LcStatus   *stretches;
+	int			n;
+
+	InitMaterializedSRF(fcinfo, 0);
+	load_facts_readonly(t, PG_GETARG_INT64(2), &f);
+	n = lc_timeline(&f, &stretches);
+	for (int i = 0; i < n; i++)
+	{
+		Datum		values[3];
+		bool		nulls[3] = {false, false, false};
+
+		values[0] = ObjectIdGetDatum(lf_enum_label(LF_ENUM_ACCOUNT_STATUS, stretches[i].status));
+		values[1] = TimestampTzGetDatum(stretches[i].since);
+		nulls[1] = stretches[i].since_null;
+		nulls[2] = (i + 1 == n);
+		values[2] = nulls[2] ? (Datum) 0 : TimestampTzGetDatum(stretches[i + 1].since);
+		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
+	}
+	return (Datum) 0;
+}
+
+/*
+ * lifecycle_refresh(account, contact, lead, history, events regclass,
+ *					 recompute_motion boolean) RETURNS bigint
+ *	  Brings every account's stored status, every contact's status and,
+ *	  optionally, every lead's motion up to date; returns the number of
+ *	  accounts whose stored status changed.  Runs as the caller.
+ */
+PG_FUNCTION_INFO_V1(lf_lifecycle_refresh);
+Datum
+lf_lifecycle_refresh(PG_FUNCTION_ARGS)
+{
+	LcKey		key;
+	LcTarget   *t;
+	bool		recompute_motion = PG_GETARG_BOOL(5);
+	int64		changed = 0;
+	int64	   *ids;
+	LcStatus   *stored;
+	uint64		naccounts;
+	MemoryContext cxt;
+
+	for (int i = 0; i < LC_NUM_TABLES; i++)
+	{
+		if (PG_ARGISNULL(i))
+			ereport(ERROR,
+					(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+					 errmsg("%s table of a leadfunnel model must not be null", lc_table_roles[i])));
+		key.rel[i] = PG_GETARG_OID(i);
+	}
+	t = lc_get_target(&key);
+
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+	lc_exec(t, PLAN_ACCOUNTS, NULL, NULL, false, false);
+	naccounts = SPI_processed;
+	ids = palloc(sizeof(int64) * (naccounts + 1));
+	stored = palloc(sizeof(LcStatus) * (naccounts + 1));
+	for (uint64 i = 0; i < naccounts; i++)
+	{
+		HeapTuple	tup = SPI_tuptable->vals[i];
+		TupleDesc	desc = SPI_tuptable->tupdesc;
+		bool		isnull;
+		Datum		d;
+
+		ids[i] = DatumGetInt64(SPI_getbinval(tup, desc, 1, &isnull));
+		d = SPI_getbinval(tup, desc, 2, &isnull);
+		stored[i].status = isnull ? LF_STATUS_PROSPECT :
+			(LfAccountStatus) lf_enum_ordinal(LF_ENUM_ACCOUNT_STATUS, DatumGetObjectId(d));
+		d = SPI_getbinval(tup, desc, 3, &stored[i].since_null);
+		stored[i].since = stored[i].since_null ? 0 : DatumGetTimestampTz(d);
+	}
+
+	cxt = AllocSetContextCreate(CurrentMemoryContext, "lifecycle refresh", ALLOCSET_SMALL_SIZES);
+	for (uint64 i = 0; i < naccounts; i++)
+	{
+		LcFacts		f;
+		LcStatus	now;
+		bool		customer;
+
+		CHECK_FOR_INTERRUPTS();
+		MemoryContextReset(cxt);
+		lc_load_facts(t, ids[i], false, &f, cxt);
+		now = lc_status_at(&f, lc_now());
+		if (now.status != stored[i].status || now.since_null != stored[i].since_null ||
+			(!now.since_null && now.since != stored[i].since))
+		{
+			/* lock, read the facts again and write, as a trigger would */
+			if (refresh_account(t, ids[i], CONTACTS_NONE, cxt))
+				changed++;
+			lc_load_facts(t, ids[i], false, &f, cxt);
+			now = lc_status_at(&f, lc_now());
+		}
+		customer = LF_STATUS_IS_CUSTOMER(now.status);
+		refresh_contacts(t, ids[i], 0, customer, false);
+
+		if (recompute_motion)
+		{
+			Datum		values[3];
+			uint64		nleads;
+			int64	   *lead_ids;
+			Oid		   *motions;
+
+			values[0] = Int64GetDatum(ids[i]);
+			lc_exec(t, PLAN_LEADS, values, NULL, false, false);
+			nleads = SPI_processed;
+			lead_ids = MemoryContextAlloc(cxt, sizeof(int64) * (nleads + 1));
+			motions = MemoryContextAlloc(cxt, sizeof(Oid) * (nleads + 1));
+			for (uint64 j = 0; j < nleads; j++)
+			{
+				HeapTuple	tup = SPI_tuptable->vals[j];
+				TupleDesc	desc = SPI_tuptable->tupdesc;
+				bool		isnull;
+				Oid			want;
+				Datum		cur;
+
+				lead_ids[j] = DatumGetInt64(SPI_getbinval(tup, desc, 1, &isnull));
+				want = lf_enum_label(LF_ENUM_MOTION,
+									 motion_of(lc_status_at(&f, DatumGetTimestampTz(SPI_getbinval(tup, desc, 2, &isnull))).status));
+				cur = SPI_getbinval(tup, desc, 3, &isnull);
+				motions[j] = (!isnull && DatumGetObjectId(cur) == want) ? InvalidOid : want;
+			}
+			for (uint64 j = 0; j < nleads; j++)
+				if (OidIsValid(motions[j]))
+				{
+					values[1] = Int64GetDatum(lead_ids[j]);
+					values[2] = ObjectIdGetDatum(motions[j]);
+					lc_exec(t, PLAN_SET_MOTION, values, NULL, false, true);
+				}
+		}
+	}
+	SPI_finish();
+	PG_RETURN_INT64(changed);
+}
