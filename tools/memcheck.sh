@@ -3,7 +3,7 @@
 # leadfunnel.so with AddressSanitizer and UndefinedBehaviorSanitizer, installs
 # it in place of the normal build, starts a second throwaway cluster whose
 # server runs with the ASan runtime preloaded (Debian's postgres itself is not
-# instrumented), runs the pg_regress suite against it and fails on any
+# instrumented), runs the pg_regress and pgTAP suites against it and fails on any
 # sanitizer report or failed test.  The normal build is put back on exit.
 #
 #   PG_CONFIG=... LF_PORT=... tools/memcheck.sh
@@ -78,6 +78,12 @@ if [ "$rc" != 0 ]; then
     [ -f "$LF_TMP/regress/regression.diffs" ] && { head -c 3000 "$LF_TMP/regress/regression.diffs"; echo; }
     status=1
 fi
+lf_log "pgTAP suite against the instrumented build"
+lf_psql -d postgres -c "CREATE DATABASE leadfunnel_tap" && lf_psql -d leadfunnel_tap -c "CREATE EXTENSION pgtap" \
+    && pg_prove -d leadfunnel_tap test/*.sql > "$LF_TMP/prove.out" 2>&1
+rc=$?
+tail -2 "$LF_TMP/prove.out" | sed 's/^/  /'
+[ "$rc" = 0 ] || { echo "memcheck: pgTAP suite failed under the sanitizers"; cat "$LF_TMP/prove.out" | head -40; status=1; }
 # ASan writes its reports to sanitizer.<pid>; UBSan (in the ASan runtime) to
 # the server's stderr, i.e. server.log; a backend a sanitizer stopped shows as
 # a crash there.
