@@ -38,6 +38,7 @@ restore() {
 trap restore EXIT
 lf_log "building leadfunnel.so with AddressSanitizer and UndefinedBehaviorSanitizer"
 cp -r Makefile leadfunnel.control src tools "$work/"
+make -C "$work" -s clean PG_CONFIG="$cfg" >/dev/null   # no objects of the normal build
 sanitize="-fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer -fno-common"
 make -C "$work" -s PG_CONFIG="$cfg" with_llvm=no PROFILE="-Werror" \
     PG_CFLAGS="$sanitize -O1 -g" PG_LDFLAGS="-fsanitize=address,undefined" leadfunnel.so >/dev/null \
@@ -69,7 +70,7 @@ lf_as_owner env LD_PRELOAD="$libasan $work/asan_first.so" \
 
 lf_log "pg_regress suite against the instrumented build"
 make -s installcheck PG_CONFIG="$cfg" \
-    REGRESS_OPTS="--dbname=leadfunnel_regress --outputdir=$LF_TMP/regress" > "$LF_TMP/regress.out" 2>&1
+    EXTRA_REGRESS_OPTS="--outputdir=$LF_TMP/regress" > "$LF_TMP/regress.out" 2>&1
 rc=$?
 grep -E '\.\.\. |^(not )?ok [0-9]+ ' "$LF_TMP/regress.out" | sed 's/^/  /'
 status=0
