@@ -14,6 +14,21 @@ DATA_built  = build/$(EXTENSION)--$(EXTVERSION).sql
 DATA        = $(wildcard sql/releases/$(EXTENSION)--*.sql)
 EXTRA_CLEAN = build
 
+# The upgrade script from the previous release to the current version,
+# build/leadfunnel--$(UPGRADE_FROM)--$(EXTVERSION).sql, is assembled by
+# tools/upgrade-script.sh from the hand-written part
+# src/sql/upgrade/$(UPGRADE_FROM)--$(EXTVERSION).sql (DROPs, migrations), the
+# files of src/sql that are wholly new since that release (UPGRADE_NEW) and the
+# current definitions of the functions, aggregates and views of that release
+# that changed since (UPGRADE_REPLACE, by name).  test/scripts/upgrade.sh fails
+# when an object is missing.  On a release the assembled script is frozen into
+# sql/releases/ and these lists start again (doc/releasing.md).
+UPGRADE_FROM    = 0.1.0
+UPGRADE_NEW     = src/sql/15_settings.sql src/sql/40_lifecycle.sql src/sql/80_upgrade.sql
+UPGRADE_REPLACE = generate_demo verify_model create_model model_is_distributed model_distribute_table colocated_table
+UPGRADE_SCRIPT  = build/$(EXTENSION)--$(UPGRADE_FROM)--$(EXTVERSION).sql
+DATA_built     += $(UPGRADE_SCRIPT)
+
 # pg_regress suite: sql/NN_name.sql, run in name order.
 REGRESS      = $(sort $(basename $(notdir $(wildcard sql/*.sql))))
 REGRESS_OPTS = --dbname=leadfunnel_regress
@@ -35,6 +50,12 @@ $(OBJS): src/leadfunnel.h
 build/$(EXTENSION)--$(EXTVERSION).sql: $(sort $(wildcard src/sql/*.sql)) $(EXTENSION).control
 	@mkdir -p build
 	cat $(sort $(wildcard src/sql/*.sql)) > $@
+
+$(UPGRADE_SCRIPT): src/sql/upgrade/$(UPGRADE_FROM)--$(EXTVERSION).sql $(UPGRADE_NEW) $(sort $(wildcard src/sql/*.sql)) tools/upgrade-script.sh
+	@mkdir -p build
+	sh tools/upgrade-script.sh $< "$(filter $(UPGRADE_NEW),$(sort $(wildcard src/sql/*.sql)))" "$(UPGRADE_REPLACE)" \
+		$(sort $(wildcard src/sql/*.sql)) > $@.tmp
+	mv $@.tmp $@
 
 .PHONY: test demo bench
 test:

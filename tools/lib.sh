@@ -17,14 +17,16 @@ lf_install_deps() {
     local cfg="${PG_CONFIG:-/usr/lib/postgresql/$PG_MAJOR/bin/pg_config}"
     if [ -x "$cfg" ] && [ -x "$($cfg --bindir)/postgres" ] && [ -f "$($cfg --pgxs)" ] \
        && [ -f "$($cfg --sharedir)/extension/pgtap.control" ] && command -v pg_prove >/dev/null \
-       && /usr/bin/python3 -c 'import psycopg2' 2>/dev/null; then
+       && /usr/bin/python3 -c 'import psycopg2' 2>/dev/null \
+       && command -v gcc >/dev/null && [ -e "$(gcc -print-file-name=libasan.so)" ] \
+       && [ -e "$(gcc -print-file-name=libubsan.so)" ]; then
         return 0
     fi
-    lf_log "installing PostgreSQL $PG_MAJOR, its server headers, pgTAP and psycopg2"
+    lf_log "installing PostgreSQL $PG_MAJOR, its server headers, pgTAP, psycopg2 and gcc's sanitizer runtimes"
     export DEBIAN_FRONTEND=noninteractive
     lf_as_root apt-get update -qq
     lf_as_root apt-get install -y -qq "postgresql-$PG_MAJOR" "postgresql-server-dev-$PG_MAJOR" \
-        "postgresql-$PG_MAJOR-pgtap" pgtap python3-psycopg2 >/dev/null
+        "postgresql-$PG_MAJOR-pgtap" pgtap python3-psycopg2 gcc make libasan8 libubsan1 >/dev/null
 }
 
 lf_pg_config() {

@@ -3,7 +3,9 @@
 # Installs what is missing, builds with -Werror, installs, starts a throwaway
 # cluster, runs the pg_regress suite (sql/, expected/), the pgTAP suite (test/*.sql,
 # through pg_prove) and the scripted tests (test/scripts/*.sh: concurrency, dump
-# and restore, ...), stops the server and exits non-zero on any failure.
+# and restore, upgrades, ...), stops the server, runs the pg_regress suite once
+# more against a sanitizer build (tools/memcheck.sh) and exits non-zero on any
+# failure.
 set -uo pipefail
 . "$(dirname "$0")/lib.sh"
 cd "$LF_ROOT"
@@ -50,6 +52,12 @@ for script in test/scripts/*.sh; do
 done
 
 lf_cluster_stop
+
+# Memory safety: the pg_regress suite again, against a build of leadfunnel.so
+# with AddressSanitizer + UBSan, in a second throwaway cluster.
+lf_log "memory safety (tools/memcheck.sh)"
+if bash tools/memcheck.sh; then passed=$((passed + 1)); else failed=$((failed + 1)); failures+=("tools/memcheck.sh"); fi
+
 echo
 if [ "${#failures[@]}" -gt 0 ]; then echo "FAILED: ${failures[*]}"; fi
 echo "leadfunnel: $passed passed, $failed failed"

@@ -63,6 +63,11 @@ AS $fn$
 DECLARE
     s text := @extschema@.model_schema(target_schema);
 BEGIN
+    -- a model that has the lifecycle objects already keeps them (upgrade_model
+    -- runs every model_add_* function on every model)
+    IF to_regclass(format('%s.account_event', s)) IS NOT NULL THEN
+        RETURN;
+    END IF;
     EXECUTE format($ddl$
         CREATE TABLE %1$s.account_event (
             account_id  bigint NOT NULL REFERENCES %1$s.account (account_id) ON DELETE CASCADE,

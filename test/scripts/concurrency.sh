@@ -1,8 +1,19 @@
 #!/usr/bin/env bash
-# Concurrency: 4 pgbench clients make random valid and invalid stage moves on
-# 300 leads, hot leads drawn more often (zipfian) so that clients collide; afterwards every
-# invariant of the model holds, and each accepted move wrote exactly one
-# history row.  Run by `make test` against its throwaway cluster.
+# Concurrency: 6 pgbench clients in one run, each transaction one of
+#  - a stage move (weight 6): random valid and invalid moves on 300 leads, a hot
+#    set of 20 drawn half of the time so that writers collide on the SAME leads,
+#    closing them, reopening recycled ones, looping through won/lost in a
+#    funnel whose rules allow it;
+#  - a touch (weight 2): lead-level and account-level (ABM) touches inserted
+#    while those leads move;
+#  - a read (weight 1): every view of the model schema and of schema leadfunnel,
+#    discovered from the catalog (views other concerns add are read
+#    automatically), and verify_model() in the reader's snapshot, which must
+#    find every invariant holding at every moment.
+# Checks: the only errors are the refused moves (SQLSTATE 23514, counted by a
+# wrapper that records any other SQLSTATE); pgbench reports no failed
+# transaction, no deadlock and no serialization failure; afterwards every
+# invariant holds and each accepted move wrote exactly one history row.
 set -euo pipefail
 . "$(dirname "$0")/../../tools/lib.sh"
 db=leadfunnel_concurrency
@@ -16,41 +27,91 @@ INSERT INTO leadfunnel.funnel_transition (funnel, from_stage, to_stage)
 VALUES ('loop', 'won', 'lead'), ('loop', 'lost', 'lead'), ('loop', 'disqualified', 'visitor'),
        ('loop', 'opportunity', 'mql');
 INSERT INTO conc.account (account_id, name) SELECT g, 'account ' || g FROM generate_series(1, 50) g;
-INSERT INTO conc.contact (contact_id, account_id, opt_in) SELECT g, g, g % 2 = 0 FROM generate_series(1, 50) g;
-INSERT INTO conc.lead (lead_id, account_id, contact_id, funnel, created_at)
-SELECT g, 1 + g % 50, 1 + g % 50, (ARRAY['enterprise', 'inside_sales', 'loop', 'loop'])[1 + g % 4], '2024-01-01'
+INSERT INTO conc.contact (contact_id, account_id, email, opt_in) SELECT g, g, 'c' || g || '@example.com', g % 2 = 0 FROM generate_series(1, 50) g;
+INSERT INTO conc.campaign (campaign_id, name) SELECT g, 'campaign ' || g FROM generate_series(1, 6) g;
+INSERT INTO conc.lead (lead_id, account_id, contact_id, funnel, source_campaign_id, amount, created_at)
+SELECT g, 1 + g % 50, 1 + g % 50, (ARRAY['enterprise', 'inside_sales', 'loop', 'loop'])[1 + g % 4], 1 + g % 6, 1000 * g, '2024-01-01'
   FROM generate_series(1, 300) g;
 CREATE SEQUENCE public.accepted_moves;
 CREATE SEQUENCE public.refused_moves;
+CREATE SEQUENCE public.touch_ids;
+CREATE SEQUENCE public.snapshot_checks;
+CREATE TABLE public.unexpected (sqlstate text, message text);
+CREATE TABLE public.snapshot_violations (lead_id bigint, problem text);
+-- A move as an application makes it: refused moves (23514) are expected and
+-- counted; any other error is recorded, so the test sees it with its SQLSTATE.
 CREATE FUNCTION public.try_move(id bigint, target leadfunnel.lead_stage) RETURNS void
 LANGUAGE plpgsql AS $$
+DECLARE
+    state text; msg text;
 BEGIN
     UPDATE conc.lead SET stage = target WHERE lead_id = id AND stage IS DISTINCT FROM target;
     IF FOUND THEN PERFORM nextval('public.accepted_moves'); END IF;
-EXCEPTION WHEN check_violation OR not_null_violation THEN
-    PERFORM nextval('public.refused_moves');
+EXCEPTION
+    WHEN check_violation THEN
+        PERFORM nextval('public.refused_moves');
+    WHEN OTHERS THEN
+        GET STACKED DIAGNOSTICS state = RETURNED_SQLSTATE, msg = MESSAGE_TEXT;
+        INSERT INTO public.unexpected VALUES (state, msg);
+END $$;
+-- A reader: the invariants hold in its snapshot, whatever the writers do.
+CREATE FUNCTION public.check_snapshot() RETURNS void
+LANGUAGE plpgsql AS $$
+BEGIN
+    INSERT INTO public.snapshot_violations SELECT v.lead_id, v.problem FROM leadfunnel.verify_model('conc') v;
+    PERFORM nextval('public.snapshot_checks');
 END $$;
 SQL
 
+# half of the moves hit the 20 hot leads, the rest spread (zipfian) over all
 cat > "$LF_TMP/moves.sql" <<'EOF2'
-\set id random_zipfian(1, 300, 1.2)
+\set coin random(0, 1)
+\set id :coin * random(1, 20) + (1 - :coin) * random_zipfian(1, 300, 1.2)
 \set pick random(1, 100)
-SELECT public.try_move(:id,
+-- 75%: one of the allowed next stages (if any); else any stage, mostly refused
+SELECT public.try_move(:id, coalesce(
     CASE WHEN :pick <= 75 THEN
         (SELECT a[1 + floor(random() * cardinality(a))::int]
-           FROM (SELECT leadfunnel.allowed_next(funnel, stage) AS a FROM conc.lead WHERE lead_id = :id) x)
-    ELSE (enum_range(NULL::leadfunnel.lead_stage))[1 + floor(random() * 12)::int] END);
+           FROM (SELECT leadfunnel.allowed_next(funnel, stage) AS a FROM conc.lead WHERE lead_id = :id) x) END,
+    (enum_range(NULL::leadfunnel.lead_stage))[1 + floor(random() * 12)::int]));
 EOF2
-"$LF_BINDIR/pgbench" -n -c 4 -j 2 -t 1500 -f "$LF_TMP/moves.sql" "$db" > "$LF_TMP/pgbench.log" 2>&1 \
-    || { cat "$LF_TMP/pgbench.log"; echo "pgbench failed"; exit 1; }
-grep -E "number of (transactions actually processed|failed)" "$LF_TMP/pgbench.log" || true
+cat > "$LF_TMP/touches.sql" <<'EOF2'
+\set id random(1, 20) + random(0, 1) * random(0, 280)
+\set abm random(0, 3)
+INSERT INTO conc.touch (touch_id, campaign_id, account_id, contact_id, lead_id, touched_at, channel)
+SELECT nextval('public.touch_ids'), 1 + (:id % 6), account_id, contact_id,
+       CASE WHEN :abm = 0 THEN NULL ELSE lead_id END, now(), CASE WHEN :abm = 0 THEN 'abm' ELSE 'web' END
+  FROM conc.lead WHERE lead_id = :id;
+EOF2
+{
+    echo "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY;"
+    lf_psql -d "$db" -At -c "SELECT format('SELECT count(*) FROM %I.%I;', schemaname, viewname) FROM pg_views
+                             WHERE schemaname IN ('conc', 'leadfunnel') ORDER BY schemaname, viewname"
+    echo "COMMIT;"
+    echo "SELECT public.check_snapshot();"
+} > "$LF_TMP/reads.sql"
+views=$(grep -c '^SELECT count' "$LF_TMP/reads.sql" || true)
+echo "views read concurrently: $views"
+
+"$LF_BINDIR/pgbench" -n -c 6 -j 2 -t 1000 --max-tries=1 --failures-detailed \
+    -f "$LF_TMP/moves.sql@6" -f "$LF_TMP/touches.sql@2" -f "$LF_TMP/reads.sql@1" "$db" > "$LF_TMP/pgbench.log" 2>&1 \
+    || { cat "$LF_TMP/pgbench.log"; echo "FAIL: pgbench failed (an error escaped to a client)"; exit 1; }
+grep -E "number of (transactions actually processed|failed transactions|serialization failures|deadlock failures)" "$LF_TMP/pgbench.log" | head -4 || true
+failed=$(sed -n 's/^number of failed transactions: \([0-9]*\).*/\1/p' "$LF_TMP/pgbench.log" | head -1)
+deadlocks=$(sed -n 's/^number of deadlock failures: \([0-9]*\).*/\1/p' "$LF_TMP/pgbench.log" | head -1)
 
 result=$(lf_psql -d "$db" -At <<'SQL'
-SELECT format('accepted=%s refused=%s history_rows=%s leads=%s violations=%s lifecycle_mismatches=%s',
+SELECT format('accepted=%s refused=%s history_rows=%s leads=%s reopened=%s touches=%s abm_touches=%s snapshot_checks=%s snapshot_violations=%s unexpected=%s violations=%s lifecycle_mismatches=%s',
     (SELECT last_value FROM public.accepted_moves),
     (SELECT last_value FROM public.refused_moves),
     (SELECT count(*) FROM conc.lead_stage_history),
     (SELECT count(*) FROM conc.lead),
+    (SELECT count(*) FROM conc.lead_stage_history WHERE from_stage >= 'won'),
+    (SELECT count(*) FROM conc.touch),
+    (SELECT count(*) FROM conc.touch WHERE lead_id IS NULL),
+    (SELECT CASE WHEN is_called THEN last_value ELSE 0 END FROM public.snapshot_checks),
+    (SELECT count(*) FROM public.snapshot_violations),
+    (SELECT count(*) FROM public.unexpected),
     (SELECT count(*) FROM leadfunnel.verify_model('conc')),
     -- lifecycle: the stored statuses written by concurrent wins and closes match the rule
     (SELECT count(*) FROM conc.account a JOIN conc.account_lifecycle v USING (account_id)
@@ -59,6 +120,7 @@ SELECT format('accepted=%s refused=%s history_rows=%s leads=%s violations=%s lif
       WHERE c.status <> leadfunnel.contact_status_rule(v.status IN ('new_customer', 'active_customer', 'advocate'),
                 EXISTS (SELECT 1 FROM conc.lead l WHERE l.account_id = c.account_id AND l.contact_id = c.contact_id AND l.stage < 'won'),
                 c.opt_in)));
+SELECT format('unexpected error %s: %s (%s times)', sqlstate, message, count(*)) FROM public.unexpected GROUP BY sqlstate, message ORDER BY sqlstate, message LIMIT 10;
 SELECT * FROM leadfunnel.verify_model('conc') LIMIT 10;
 SQL
 )
@@ -66,10 +128,17 @@ echo "$result"
 line=$(echo "$result" | head -1)
 eval "$(echo "$line" | tr ' ' '\n' | sed 's/^/r_/')"
 status=0
+[ "${failed:-x}" = 0 ] || { echo "FAIL: pgbench reports failed transactions (${failed:-none reported})"; status=1; }
+[ "${deadlocks:-x}" = 0 ] || { echo "FAIL: deadlocks (${deadlocks:-none reported})"; status=1; }
+[ "$r_unexpected" = 0 ] || { echo "FAIL: moves failed with other errors than refused moves (23514)"; status=1; }
 [ "$r_violations" = 0 ] || { echo "FAIL: invariants violated"; status=1; }
 [ "$r_lifecycle_mismatches" = 0 ] || { echo "FAIL: stored account or contact statuses do not match the rule"; status=1; }
+[ "$r_snapshot_violations" = 0 ] || { echo "FAIL: a reader saw invariants violated"; status=1; }
+[ "$r_snapshot_checks" -gt 50 ] || { echo "FAIL: too few concurrent reads ($r_snapshot_checks)"; status=1; }
 [ "$r_accepted" -gt 500 ] || { echo "FAIL: too few accepted moves ($r_accepted)"; status=1; }
 [ "$r_refused" -gt 100 ] || { echo "FAIL: too few refused moves ($r_refused)"; status=1; }
+[ "$r_reopened" -gt 10 ] || { echo "FAIL: too few closed leads reopened ($r_reopened)"; status=1; }
+[ "$r_abm_touches" -gt 10 ] && [ "$r_touches" -gt "$r_abm_touches" ] || { echo "FAIL: too few lead and account touches"; status=1; }
 [ "$r_history_rows" = $((r_leads + r_accepted)) ] || { echo "FAIL: history rows != leads + accepted moves"; status=1; }
 # Lifecycle under concurrency: 4 clients open and win leads of the same 3
 # accounts at once (every win locks the account row, then its contacts); the

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # pg_dump / pg_restore of a database with a model, generated data, a user's
-# funnel and rules: the restored database has the same rows, the built-in
-# funnels exactly once, consistent history, and triggers that still guard moves.
+# funnel and rules: the restored database has the same rows, the same answers
+# from every view, the built-in funnels exactly once, consistent history, and
+# triggers that still guard moves.
 set -euo pipefail
 . "$(dirname "$0")/../../tools/lib.sh"
 src=leadfunnel_dump_src; dst=leadfunnel_dump_dst
@@ -32,6 +33,23 @@ a=$(lf_psql -d "$src" -At -c "$fingerprint")
 b=$(lf_psql -d "$dst" -At -c "$fingerprint")
 status=0
 [ "$a" = "$b" ] || { echo "FAIL: restored rows differ ($a vs $b)"; status=1; }
+
+# Every view of the model and of the extension (found in the catalog, so views
+# that later concerns add are compared too) gives the same answer.
+view_answers() {
+    lf_psql -d "$1" -At <<'SQL'
+SET max_parallel_workers_per_gather = 0;
+SELECT format('SELECT %L || '' '' || count(*) || '' '' || coalesce(md5(string_agg(t::text, E''\n'' ORDER BY t::text)), '''') FROM %I.%I t',
+              schemaname || '.' || viewname, schemaname, viewname)
+  FROM pg_views WHERE schemaname IN ('crm', 'leadfunnel') ORDER BY schemaname, viewname \gexec
+SQL
+}
+view_answers "$src" > "$LF_TMP/views.src"
+view_answers "$dst" > "$LF_TMP/views.dst"
+echo "views compared: $(wc -l < "$LF_TMP/views.src")"
+[ -s "$LF_TMP/views.src" ] || { echo "FAIL: no view found to compare"; status=1; }
+cmp -s "$LF_TMP/views.src" "$LF_TMP/views.dst" \
+    || { diff "$LF_TMP/views.src" "$LF_TMP/views.dst"; echo "FAIL: views answer differently after the restore"; status=1; }
 checks=$(lf_psql -d "$dst" -At <<'SQL'
 SELECT (SELECT count(*) FROM leadfunnel.funnel WHERE builtin) = 3
    AND (SELECT count(*) FROM leadfunnel.funnel) = 4
