@@ -66,6 +66,17 @@ lf_in_aggregate(FunctionCallInfo fcinfo)
 	return AggCheckCallContext(fcinfo, NULL) != 0;
 }
 
+struct varlena *
+lf_mutable_state(FunctionCallInfo fcinfo)
+{
+	struct varlena *st = PG_DETOAST_DATUM(PG_GETARG_DATUM(0));
+
+	/* a detoasted value is already a copy */
+	if (st == (struct varlena *) DatumGetPointer(PG_GETARG_DATUM(0)) && !lf_in_aggregate(fcinfo))
+		st = pg_detoast_datum_copy(st);
+	return st;
+}
+
 void
 lf_text_init(LfTextReader *r, const char *typname, const char *input)
 {
@@ -279,27 +290,13 @@ reach_new(void)
 	return st;
 }
 
-static LfReachState *
-reach_copy(LfReachState *src)
-{
-	LfReachState *st = palloc(sizeof(LfReachState));
-
-	memcpy(st, src, sizeof(LfReachState));
-	return st;
-}
-
 /* The state to update: in place inside an aggregate, else a copy. */
 static LfReachState *
 reach_mutable(FunctionCallInfo fcinfo)
 {
-	LfReachState *st;
-
 	if (PG_ARGISNULL(0))
 		return reach_new();
-	st = DatumGetReachState(PG_GETARG_DATUM(0));
-	if (st == (LfReachState *) DatumGetPointer(PG_GETARG_DATUM(0)) && !lf_in_aggregate(fcinfo))
-		st = reach_copy(st);
-	return st;
+	return (LfReachState *) lf_mutable_state(fcinfo);
 }
 
 static void
@@ -317,12 +314,7 @@ lf_funnel_reach_trans(PG_FUNCTION_ARGS)
 {
 	LfReachState *st;
 
-	if (PG_ARGISNULL(1))
-	{
-		if (PG_ARGISNULL(0))
-			PG_RETURN_NULL();
-		PG_RETURN_DATUM(PG_GETARG_DATUM(0));
-	}
+	LF_KEEP_STATE_IF_ARG1_NULL(fcinfo);
 	st = reach_mutable(fcinfo);
 	reach_add(st, lf_stage_from_oid(PG_GETARG_OID(1)), 1);
 	PG_RETURN_POINTER(st);
@@ -336,12 +328,7 @@ lf_funnel_reach_inv(PG_FUNCTION_ARGS)
 	LfReachState *st;
 	int			s;
 
-	if (PG_ARGISNULL(1))
-	{
-		if (PG_ARGISNULL(0))
-			PG_RETURN_NULL();
-		PG_RETURN_DATUM(PG_GETARG_DATUM(0));
-	}
+	LF_KEEP_STATE_IF_ARG1_NULL(fcinfo);
 	if (PG_ARGISNULL(0))
 		elog(ERROR, "funnel_reach inverse transition without a state");
 	st = reach_mutable(fcinfo);
@@ -359,12 +346,7 @@ lf_funnel_reach_combine(PG_FUNCTION_ARGS)
 	LfReachState *st;
 	LfReachState *other;
 
-	if (PG_ARGISNULL(1))
-	{
-		if (PG_ARGISNULL(0))
-			PG_RETURN_NULL();
-		PG_RETURN_DATUM(PG_GETARG_DATUM(0));
-	}
+	LF_KEEP_STATE_IF_ARG1_NULL(fcinfo);
 	if (PG_ARGISNULL(0))
 		PG_RETURN_DATUM(PG_GETARG_DATUM(1));	/* the executor copies it into its context */
 	st = reach_mutable(fcinfo);
@@ -583,10 +565,8 @@ lf_window_funnel_trans(PG_FUNCTION_ARGS)
 		st = wf_new(window);
 	else
 	{
-		st = DatumGetWindowFunnelState(PG_GETARG_DATUM(0));
+		st = (LfWindowFunnelState *) lf_mutable_state(fcinfo);
 		wf_same_window(st->window, window);
-		if (st == (LfWindowFunnelState *) DatumGetPointer(PG_GETARG_DATUM(0)) && !lf_in_aggregate(fcinfo))
-			st = (LfWindowFunnelState *) pg_detoast_datum_copy((struct varlena *) st);
 	}
 
 	/* rows without a time or stage, at an infinite time, or closed-not-won: no step */
@@ -605,19 +585,12 @@ lf_window_funnel_combine(PG_FUNCTION_ARGS)
 	LfWindowFunnelState *st;
 	LfWindowFunnelState *other;
 
-	if (PG_ARGISNULL(1))
-	{
-		if (PG_ARGISNULL(0))
-			PG_RETURN_NULL();
-		PG_RETURN_DATUM(PG_GETARG_DATUM(0));
-	}
+	LF_KEEP_STATE_IF_ARG1_NULL(fcinfo);
 	if (PG_ARGISNULL(0))
 		PG_RETURN_DATUM(PG_GETARG_DATUM(1));
-	st = DatumGetWindowFunnelState(PG_GETARG_DATUM(0));
+	st = (LfWindowFunnelState *) lf_mutable_state(fcinfo);
 	other = DatumGetWindowFunnelState(PG_GETARG_DATUM(1));
 	wf_same_window(st->window, other->window);
-	if (st == (LfWindowFunnelState *) DatumGetPointer(PG_GETARG_DATUM(0)) && !lf_in_aggregate(fcinfo))
-		st = (LfWindowFunnelState *) pg_detoast_datum_copy((struct varlena *) st);
 	for (int s = 0; s < LF_NUM_REACH_STAGES; s++)
 		if (other->seen & (1 << s))
 			wf_note(st, s, other->earliest[s]);

@@ -41,6 +41,25 @@ extern Interval *lf_usec_interval(int64 usec);
 
 /* Whether the call comes from an aggregate or window aggregate (state may be updated in place). */
 extern bool lf_in_aggregate(FunctionCallInfo fcinfo);
+/*
+ * The state (argument 0, not NULL) to update: in place inside an aggregate,
+ * else a copy, so a direct call never changes its argument.
+ */
+extern struct varlena *lf_mutable_state(FunctionCallInfo fcinfo);
+
+/*
+ * Transition and combine functions are not strict: a NULL second argument
+ * (input row or state to merge) leaves the state as it is.
+ */
+#define LF_KEEP_STATE_IF_ARG1_NULL(fcinfo) \
+	do { \
+		if (PG_ARGISNULL(1)) \
+		{ \
+			if (PG_ARGISNULL(0)) \
+				PG_RETURN_NULL(); \
+			PG_RETURN_DATUM(PG_GETARG_DATUM(0)); \
+		} \
+	} while (0)
 
 /* A cursor over the text form of a state; errors are 22P02 naming the type. */
 typedef struct LfTextReader

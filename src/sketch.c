@@ -121,15 +121,6 @@ sk_new(int capacity)
 	return s;
 }
 
-static LfSketch *
-sk_copy(const LfSketch *src)
-{
-	LfSketch   *s = palloc(VARSIZE(src));
-
-	memcpy(s, src, VARSIZE(src));
-	return s;
-}
-
 /* A copy holding exactly the non-empty bins: what is stored and shipped. */
 static LfSketch *
 sk_compact(const LfSketch *src)
@@ -232,16 +223,7 @@ sk_duration(FunctionCallInfo fcinfo, int argno)
 	return v;
 }
 
-/* The state to update: in place inside an aggregate, else a copy. */
-static LfSketch *
-sk_mutable(FunctionCallInfo fcinfo)
-{
-	LfSketch   *s = DatumGetSketch(PG_GETARG_DATUM(0));
-
-	if (s == (LfSketch *) DatumGetPointer(PG_GETARG_DATUM(0)) && !lf_in_aggregate(fcinfo))
-		s = sk_copy(s);
-	return s;
-}
+#define sk_mutable(fcinfo) ((LfSketch *) lf_mutable_state(fcinfo))
 
 static LfSketch *
 sk_add(LfSketch *s, int64 v)
@@ -280,12 +262,7 @@ lf_cycle_time_add(PG_FUNCTION_ARGS)
 	LfSketch   *s;
 	int64		v;
 
-	if (PG_ARGISNULL(1))
-	{
-		if (PG_ARGISNULL(0))
-			PG_RETURN_NULL();
-		PG_RETURN_DATUM(PG_GETARG_DATUM(0));
-	}
+	LF_KEEP_STATE_IF_ARG1_NULL(fcinfo);
 	sk_init_constants();
 	v = sk_duration(fcinfo, 1);
 	s = PG_ARGISNULL(0) ? sk_new(SK_MIN_CAPACITY) : sk_mutable(fcinfo);
@@ -304,12 +281,7 @@ lf_cycle_time_remove(PG_FUNCTION_ARGS)
 	LfSketch   *s;
 	int64		v;
 
-	if (PG_ARGISNULL(1))
-	{
-		if (PG_ARGISNULL(0))
-			PG_RETURN_NULL();
-		PG_RETURN_DATUM(PG_GETARG_DATUM(0));
-	}
+	LF_KEEP_STATE_IF_ARG1_NULL(fcinfo);
 	if (PG_ARGISNULL(0))
 		elog(ERROR, "cycle_time inverse transition without a state");
 	sk_init_constants();
@@ -384,12 +356,7 @@ PG_FUNCTION_INFO_V1(lf_cycle_time_combine);
 Datum
 lf_cycle_time_combine(PG_FUNCTION_ARGS)
 {
-	if (PG_ARGISNULL(1))
-	{
-		if (PG_ARGISNULL(0))
-			PG_RETURN_NULL();
-		PG_RETURN_DATUM(PG_GETARG_DATUM(0));
-	}
+	LF_KEEP_STATE_IF_ARG1_NULL(fcinfo);
 	if (PG_ARGISNULL(0))
 		PG_RETURN_DATUM(PG_GETARG_DATUM(1));	/* the executor copies it into its context */
 	PG_RETURN_POINTER(sk_merge(sk_mutable(fcinfo), DatumGetSketch(PG_GETARG_DATUM(1))));
