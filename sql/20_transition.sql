@@ -150,4 +150,6 @@ DROP TABLE public.not_a_lead;
 SELECT c.relname, pg_get_userbyid(c.relowner) = current_user AS owned_by_caller,
        EXISTS (SELECT 1 FROM pg_depend d WHERE d.objid = c.oid AND d.deptype = 'e') AS extension_member
   FROM pg_class c WHERE c.relnamespace = 'crm'::regnamespace AND c.relkind = 'r' ORDER BY 1;
-SELECT try($$DROP EXTENSION leadfunnel$$);
+-- (the DETAIL lists every object of the model that uses the extension)
+SELECT try($$DROP EXTENSION leadfunnel$$) LIKE
+       '2BP01 -: cannot drop extension leadfunnel because other objects depend on it%column stage of table crm.lead depends on type leadfunnel.lead_stage%HINT: Use DROP ... CASCADE to drop the dependent objects too.' AS drop_refused;

@@ -149,7 +149,11 @@ INSERT INTO agg_samples VALUES
     ('interval, timestamp with time zone, leadfunnel.lead_stage',
      $$SELECT interval '30 days' AS a1, timestamptz '2024-01-01' + (g % 90) * interval '1 day' AS a2,
               (enum_range(NULL::leadfunnel.lead_stage))[1 + (g * 5) % 9] AS a3
-         FROM generate_series(1, 500) g ORDER BY g$$);
+         FROM generate_series(1, 500) g ORDER BY g$$),
+    -- stored sketches, one per day of durations, rolled up
+    ('leadfunnel.cycle_time_sketch',
+     $$SELECT leadfunnel.cycle_time_sketch(make_interval(days => (g * 37) % 400, hours => g % 24)) AS a1
+         FROM generate_series(1, 500) g GROUP BY g % 50 ORDER BY g % 50$$);
 CREATE TEMP VIEW lf_aggregates AS
 SELECT p.oid::regprocedure AS agg, pg_get_function_identity_arguments(p.oid) AS sig, s.sample
   FROM pg_proc p JOIN pg_aggregate a ON a.aggfnoid = p.oid

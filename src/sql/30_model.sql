@@ -283,6 +283,7 @@ BEGIN
     -- created on distributed tables; a concern's own table is distributed
     -- with model_distribute_table() before its foreign keys and triggers.)
     PERFORM @extschema@.model_add_lifecycle(target_schema);
+    PERFORM @extschema@.model_add_analytics(target_schema);
 
     IF on_citus THEN
         PERFORM set_config('citus.enable_unsafe_triggers', unsafe_triggers, true);

@@ -1,0 +1,653 @@
+/*-------------------------------------------------------------------------
+ *
+ * sketch.c
+ *	  The cycle-time sketch: type leadfunnel.cycle_time_sketch, the
+ *	  aggregates cycle_time(interval), cycle_time_sketch(interval) and
+ *	  cycle_time_merge(cycle_time_sketch), and the functions that read a
+ *	  sketch (cycle_time_stats, cycle_time_quantile).
+ *
+ * A sketch keeps count, sum (128 bits), maximum and its multiplicity exactly,
+ * and the durations' distribution as a DDSketch-style histogram of
+ * logarithmic bins: bin i holds the durations d (in microseconds) with
+ * gamma^(i-1) < d <= gamma^i, gamma = (1 + a) / (1 - a), a = 0.0099; zero
+ * durations have a bin of their own.  Any value of a bin is within a of the
+ * bin's representative 2 gamma^i / (gamma + 1), so a quantile read from the
+ * bins is within 0.99 % of the true one (before rounding to the
+ * microsecond resolution of interval).  2207 bins cover every duration from
+ * 1 microsecond to 2^63 microseconds, so nothing is ever collapsed and the
+ * answer does not depend on the order rows arrive or states are merged.
+ *
+ * Only the bins between the lowest and highest non-empty one are stored: a
+ * state starts with room for 64 bins and grows (doubling, up to the 2207 of
+ * the whole range, 17.7 kB) as the durations spread; a month of durations
+ * from an hour to a year needs about 460 bins.  Stored and shipped values
+ * (the aggregate's result, text and binary forms) hold exactly the non-empty
+ * range.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include <math.h>
+
+#include "access/htup_details.h"
+#include "common/int.h"
+#include "funcapi.h"
+#include "libpq/pqformat.h"
+#include "utils/builtins.h"
+#include "utils/timestamp.h"
+
+#include "leadfunnel.h"
+#include "aggregates.h"
+
+#define SK_TYPNAME "leadfunnel.cycle_time_sketch"
+#define SK_ALPHA 0.0099
+#define SK_NBINS 2207			/* bins 0 .. 2206: 1 .. 2^63 microseconds */
+#define SK_MIN_CAPACITY 64
+
+typedef struct LfSketch
+{
+	int32		vl_len_;
+	uint8		version;
+	uint8		flags;			/* reserved, 0 */
+	uint16		capacity;		/* entries in counts[] */
+	int32		offset;			/* bin of counts[0] */
+	int32		lo;				/* lowest non-empty bin, -1 if none */
+	int32		hi;				/* highest non-empty bin, -1 if none */
+	int32		reserved;
+	int64		count;			/* durations, zeros included */
+	int64		zero_count;		/* durations of 0 */
+	int64		max;			/* largest duration (0 if count = 0) */
+	int64		max_count;		/* how many durations equal max */
+	int64		sum_hi;			/* sum of the durations, 128 bits */
+	uint64		sum_lo;
+	int64		counts[FLEXIBLE_ARRAY_MEMBER];
+} LfSketch;
+
+#define SK_SIZE(cap)	(offsetof(LfSketch, counts) + sizeof(int64) * (cap))
+#define SK_BIN(s, b)	((s)->counts[(b) - (s)->offset])
+#define DatumGetSketch(d) ((LfSketch *) PG_DETOAST_DATUM(d))
+
+static double sk_log_gamma = 0;
+static double sk_gamma = 0;
+
+static void
+sk_init_constants(void)
+{
+	if (sk_log_gamma == 0)
+	{
+		sk_gamma = (1 + SK_ALPHA) / (1 - SK_ALPHA);
+		sk_log_gamma = log(sk_gamma);
+	}
+}
+
+/* Bin of a positive duration. */
+static inline int
+sk_bin(int64 v)
+{
+	int			b = (int) ceil(log((double) v) / sk_log_gamma);
+
+	return b < 0 ? 0 : (b >= SK_NBINS ? SK_NBINS - 1 : b);
+}
+
+static inline double
+sk_representative(int b)
+{
+	return 2.0 * exp(b * sk_log_gamma) / (sk_gamma + 1);
+}
+
+static inline int128
+sk_sum(const LfSketch *s)
+{
+	return ((int128) s->sum_hi << 64) | (int128) s->sum_lo;
+}
+
+static inline void
+sk_set_sum(LfSketch *s, int128 sum)
+{
+	s->sum_hi = (int64) (sum >> 64);
+	s->sum_lo = (uint64) sum;
+}
+
+static LfSketch *
+sk_new(int capacity)
+{
+	LfSketch   *s = palloc0(SK_SIZE(capacity));
+
+	SET_VARSIZE(s, SK_SIZE(capacity));
+	s->version = LF_STATE_VERSION;
+	s->capacity = capacity;
+	s->lo = s->hi = -1;
+	return s;
+}
+
+/* A copy holding exactly the non-empty bins: what is stored and shipped. */
+static LfSketch *
+sk_compact(const LfSketch *src)
+{
+	int			cap = src->lo < 0 ? 0 : src->hi - src->lo + 1;
+	LfSketch   *s = sk_new(cap);
+
+	memcpy(s, src, offsetof(LfSketch, counts));
+	SET_VARSIZE(s, SK_SIZE(cap));
+	s->capacity = cap;
+	s->offset = src->lo < 0 ? 0 : src->lo;
+	if (cap > 0)
+		memcpy(s->counts, &SK_BIN(src, src->lo), sizeof(int64) * cap);
+	return s;
+}
+
+/* Offset that centres bins lo..hi in cap entries, within the bin range. */
+static int
+sk_place(int lo, int hi, int cap)
+{
+	int			off = lo - (cap - (hi - lo + 1)) / 2;
+
+	if (off > SK_NBINS - cap)
+		off = SK_NBINS - cap;
+	if (off < 0)
+		off = 0;
+	return off;
+}
+
+/*
+ * Make bins lo..hi addressable.  Moves the bins within the state when they
+ * fit, else returns a larger copy (allocated in the current memory context;
+ * the caller's state is left alone, as the executor frees it).
+ */
+static LfSketch *
+sk_room(LfSketch *s, int lo, int hi)
+{
+	int			want_lo = s->lo >= 0 ? Min(s->lo, lo) : lo;
+	int			want_hi = s->hi >= 0 ? Max(s->hi, hi) : hi;
+	int			span = want_hi - want_lo + 1;
+	int			cap = s->capacity;
+	int			off;
+	LfSketch   *t;
+
+	if (want_lo >= s->offset && want_hi < s->offset + cap)
+		return s;
+	if (span <= cap)
+	{
+		off = sk_place(want_lo, want_hi, cap);
+		if (s->lo >= 0)
+		{
+			int			n = s->hi - s->lo + 1;
+			int			from = s->lo - s->offset;
+			int			to = s->lo - off;
+
+			memmove(&s->counts[to], &s->counts[from], sizeof(int64) * n);
+			/* clear what the move uncovered */
+			if (to > from)
+				memset(&s->counts[from], 0, sizeof(int64) * Min(to - from, n));
+			else
+				memset(&s->counts[Max(to + n, from)], 0, sizeof(int64) * (from + n - Max(to + n, from)));
+		}
+		s->offset = off;
+		return s;
+	}
+	cap = Max(cap, SK_MIN_CAPACITY);
+	while (cap < span)
+		cap *= 2;
+	cap = Min(cap, SK_NBINS);
+	t = sk_new(cap);
+	memcpy(t, s, offsetof(LfSketch, counts));
+	SET_VARSIZE(t, SK_SIZE(cap));
+	t->capacity = cap;
+	t->offset = sk_place(want_lo, want_hi, cap);
+	if (s->lo >= 0)
+		memcpy(&SK_BIN(t, s->lo), &SK_BIN(s, s->lo), sizeof(int64) * (s->hi - s->lo + 1));
+	return t;
+}
+
+static void
+sk_count_overflow(void)
+{
+	ereport(ERROR,
+			(errcode(ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE),
+			 errmsg("cycle_time count out of range")));
+}
+
+static int64
+sk_duration(FunctionCallInfo fcinfo, int argno)
+{
+	int64		v = lf_interval_usec(PG_GETARG_INTERVAL_P(argno));
+
+	if (v < 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("cycle_time cannot take a negative duration: %s",
+						DatumGetCString(DirectFunctionCall1(interval_out, PG_GETARG_DATUM(argno)))),
+				 errdetail("Durations are measured from an earlier to a later time."),
+				 errhint("Leave out the rows whose end is before their start (WHERE ... >= interval '0'), or fix their times.")));
+	return v;
+}
+
+#define sk_mutable(fcinfo) ((LfSketch *) lf_mutable_state(fcinfo))
+
+static LfSketch *
+sk_add(LfSketch *s, int64 v)
+{
+	if (v == 0)
+		s->zero_count++;
+	else
+	{
+		int			b = sk_bin(v);
+
+		s = sk_room(s, b, b);
+		SK_BIN(s, b)++;
+		if (s->lo < 0 || b < s->lo)
+			s->lo = b;
+		if (b > s->hi)
+			s->hi = b;
+	}
+	if (s->count == 0 || v > s->max)
+	{
+		s->max = v;
+		s->max_count = 1;
+	}
+	else if (v == s->max)
+		s->max_count++;
+	if (pg_add_s64_overflow(s->count, 1, &s->count))
+		sk_count_overflow();
+	sk_set_sum(s, sk_sum(s) + v);
+	return s;
+}
+
+/* cycle_time_add(sketch, interval): transition of cycle_time and cycle_time_sketch. */
+PG_FUNCTION_INFO_V1(lf_cycle_time_add);
+Datum
+lf_cycle_time_add(PG_FUNCTION_ARGS)
+{
+	LfSketch   *s;
+	int64		v;
+
+	LF_KEEP_STATE_IF_ARG1_NULL(fcinfo);
+	sk_init_constants();
+	v = sk_duration(fcinfo, 1);
+	s = PG_ARGISNULL(0) ? sk_new(SK_MIN_CAPACITY) : sk_mutable(fcinfo);
+	PG_RETURN_POINTER(sk_add(s, v));
+}
+
+/*
+ * Inverse transition for window frames: forget one duration.  Returns NULL
+ * (the window aggregate then recomputes the frame) when the last copy of the
+ * maximum leaves, as the next largest duration is not known exactly.
+ */
+PG_FUNCTION_INFO_V1(lf_cycle_time_remove);
+Datum
+lf_cycle_time_remove(PG_FUNCTION_ARGS)
+{
+	LfSketch   *s;
+	int64		v;
+
+	LF_KEEP_STATE_IF_ARG1_NULL(fcinfo);
+	if (PG_ARGISNULL(0))
+		elog(ERROR, "cycle_time inverse transition without a state");
+	sk_init_constants();
+	v = sk_duration(fcinfo, 1);
+	s = sk_mutable(fcinfo);
+	if (s->count <= 0 || v > s->max)
+		elog(ERROR, "cycle_time inverse transition removes a duration it never saw");
+	if (v == s->max && s->max_count == 1 && s->count > 1)
+		PG_RETURN_NULL();
+
+	if (v == 0)
+		s->zero_count--;
+	else
+	{
+		int			b = sk_bin(v);
+
+		if (b < s->lo || b > s->hi || SK_BIN(s, b) <= 0)
+			elog(ERROR, "cycle_time inverse transition removes a duration it never saw");
+		SK_BIN(s, b)--;
+		while (s->lo <= s->hi && SK_BIN(s, s->lo) == 0)
+			s->lo++;
+		while (s->hi >= s->lo && SK_BIN(s, s->hi) == 0)
+			s->hi--;
+		if (s->lo > s->hi)
+			s->lo = s->hi = -1;
+	}
+	s->count--;
+	sk_set_sum(s, sk_sum(s) - v);
+	if (v == s->max)
+		s->max_count--;
+	if (s->count == 0)
+	{
+		s->max = 0;
+		s->max_count = 0;
+	}
+	PG_RETURN_POINTER(s);
+}
+
+/* Merge o into s; may return a larger copy of s. */
+static LfSketch *
+sk_merge(LfSketch *s, const LfSketch *o)
+{
+	if (o->count == 0)
+		return s;
+	if (o->lo >= 0)
+	{
+		s = sk_room(s, o->lo, o->hi);
+		for (int b = o->lo; b <= o->hi; b++)
+			if (pg_add_s64_overflow(SK_BIN(s, b), SK_BIN(o, b), &SK_BIN(s, b)))
+				sk_count_overflow();
+		if (s->lo < 0 || o->lo < s->lo)
+			s->lo = o->lo;
+		if (o->hi > s->hi)
+			s->hi = o->hi;
+	}
+	if (s->count == 0 || o->max > s->max)
+	{
+		s->max = o->max;
+		s->max_count = o->max_count;
+	}
+	else if (o->max == s->max)
+		s->max_count += o->max_count;
+	if (pg_add_s64_overflow(s->count, o->count, &s->count))
+		sk_count_overflow();
+	s->zero_count += o->zero_count;
+	sk_set_sum(s, sk_sum(s) + sk_sum(o));
+	return s;
+}
+
+/* cycle_time_combine(sketch, sketch): combine function, and transition of the merge aggregates. */
+PG_FUNCTION_INFO_V1(lf_cycle_time_combine);
+Datum
+lf_cycle_time_combine(PG_FUNCTION_ARGS)
+{
+	LF_KEEP_STATE_IF_ARG1_NULL(fcinfo);
+	if (PG_ARGISNULL(0))
+		PG_RETURN_DATUM(PG_GETARG_DATUM(1));	/* the executor copies it into its context */
+	PG_RETURN_POINTER(sk_merge(sk_mutable(fcinfo), DatumGetSketch(PG_GETARG_DATUM(1))));
+}
+
+/* The duration at quantile q (0..1): the rank percentile_disc picks, read from the bins. */
+static int64
+sk_quantile(const LfSketch *s, double q)
+{
+	int64		rank = (int64) ceil(q * (double) s->count);
+	int64		seen = s->zero_count;
+
+	if (rank < 1)
+		rank = 1;
+	if (rank <= seen)
+		return 0;
+	for (int b = s->lo; b >= 0 && b <= s->hi; b++)
+	{
+		seen += SK_BIN(s, b);
+		if (seen >= rank)
+		{
+			double		est = sk_representative(b);
+
+			/* the maximum is exact; never report more */
+			return est >= (double) s->max ? s->max : (int64) rint(est);
+		}
+	}
+	return s->max;
+}
+
+static Interval *
+sk_mean(const LfSketch *s)
+{
+	int128		sum = sk_sum(s);
+	int128		q = sum / s->count;
+	int128		r = sum % s->count;
+
+	/* round half away from zero (durations are >= 0) */
+	if (r * 2 >= s->count)
+		q++;
+	return lf_usec_interval((int64) q);
+}
+
+/*
+ * cycle_time_stats(sketch): (n, mean, p50, p90, p95, max); also the final
+ * function of cycle_time, where no rows give (0, NULL, ...).
+ */
+PG_FUNCTION_INFO_V1(lf_cycle_time_stats);
+Datum
+lf_cycle_time_stats(PG_FUNCTION_ARGS)
+{
+	TupleDesc	desc;
+	Datum		values[6];
+	bool		nulls[6] = {false};
+	LfSketch   *s = PG_ARGISNULL(0) ? NULL : DatumGetSketch(PG_GETARG_DATUM(0));
+	static const double qs[3] = {0.5, 0.9, 0.95};
+
+	if (get_call_result_type(fcinfo, NULL, &desc) != TYPEFUNC_COMPOSITE)
+		elog(ERROR, "cycle_time_stats must return a composite type");
+	desc = BlessTupleDesc(desc);
+	if (desc->natts != 6)
+		elog(ERROR, "leadfunnel.cycle_time_stats has %d columns, expected 6", desc->natts);
+
+	sk_init_constants();
+	values[0] = Int64GetDatum(s == NULL ? 0 : s->count);
+	if (s == NULL || s->count == 0)
+	{
+		for (int i = 1; i < 6; i++)
+			nulls[i] = true;
+	}
+	else
+	{
+		values[1] = IntervalPGetDatum(sk_mean(s));
+		for (int i = 0; i < 3; i++)
+			values[2 + i] = IntervalPGetDatum(lf_usec_interval(sk_quantile(s, qs[i])));
+		values[5] = IntervalPGetDatum(lf_usec_interval(s->max));
+	}
+	PG_RETURN_DATUM(HeapTupleGetDatum(heap_form_tuple(desc, values, nulls)));
+}
+
+PG_FUNCTION_INFO_V1(lf_cycle_time_quantile);
+Datum
+lf_cycle_time_quantile(PG_FUNCTION_ARGS)
+{
+	LfSketch   *s = DatumGetSketch(PG_GETARG_DATUM(0));
+	double		q = PG_GETARG_FLOAT8(1);
+
+	if (!(q >= 0 && q <= 1))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("quantile must be between 0 and 1, not %g", q)));
+	if (s->count == 0)
+		PG_RETURN_NULL();
+	sk_init_constants();
+	PG_RETURN_INTERVAL_P(lf_usec_interval(sk_quantile(s, q)));
+}
+
+/* Final function of cycle_time_sketch and cycle_time_merge: the compact sketch. */
+PG_FUNCTION_INFO_V1(lf_cycle_time_compact);
+Datum
+lf_cycle_time_compact(PG_FUNCTION_ARGS)
+{
+	PG_RETURN_POINTER(sk_compact(DatumGetSketch(PG_GETARG_DATUM(0))));
+}
+
+/*
+ * The checks a value read from outside must pass: everything the functions
+ * above rely on.  Returns NULL when valid, else why not.
+ */
+static const char *
+sk_check(const LfSketch *s)
+{
+	int64		positive = 0;
+	int128		sum = sk_sum(s);
+
+	if (s->count < 0 || s->zero_count < 0 || s->zero_count > s->count)
+		return "The counts are inconsistent.";
+	if (s->lo >= 0)
+	{
+		if (s->lo > s->hi || s->hi >= SK_NBINS || s->lo < s->offset || s->hi >= s->offset + s->capacity)
+			return "The bins are out of range.";
+		if (SK_BIN(s, s->lo) <= 0 || SK_BIN(s, s->hi) <= 0)
+			return "The first and last bin must not be empty.";
+		for (int b = s->lo; b <= s->hi; b++)
+		{
+			if (SK_BIN(s, b) < 0)
+				return "A bin count is negative.";
+			if (pg_add_s64_overflow(positive, SK_BIN(s, b), &positive))
+				return "The bin counts add up to more than a bigint holds.";
+		}
+	}
+	else if (s->hi != -1)
+		return "The bins are out of range.";
+	if (positive != s->count - s->zero_count)
+		return "The bin counts do not add up to the count.";
+	if (s->count == 0)
+	{
+		if (s->max != 0 || s->max_count != 0 || sum != 0)
+			return "An empty sketch has a maximum or a sum.";
+		return NULL;
+	}
+	if (s->max_count < 1 || s->max_count > s->count)
+		return "The multiplicity of the maximum is out of range.";
+	if (positive == 0)
+	{
+		if (s->max != 0 || s->max_count != s->count || sum != 0)
+			return "A sketch of zero durations has a maximum or a sum.";
+		return NULL;
+	}
+	/* the maximum lies in the highest bin (one bin of slack for another libm) */
+	if (s->max <= 0 || Abs(sk_bin(s->max) - s->hi) > 1 || s->max_count > SK_BIN(s, s->hi))
+		return "The maximum does not match the highest bin.";
+	if (sum < (int128) positive || sum < (int128) s->max * s->max_count ||
+		sum > (int128) s->max * positive)
+		return "The sum is out of range.";
+	return NULL;
+}
+
+/* Text: v1 n=<count> zero=<zeros> max=<usec> max_n=<count> sum=<usec> bins=<bin>:<count>,... */
+PG_FUNCTION_INFO_V1(lf_cycle_time_sketch_out);
+Datum
+lf_cycle_time_sketch_out(PG_FUNCTION_ARGS)
+{
+	LfSketch   *s = DatumGetSketch(PG_GETARG_DATUM(0));
+	StringInfoData buf;
+	bool		first = true;
+
+	initStringInfo(&buf);
+	appendStringInfo(&buf, "v%d n=" INT64_FORMAT " zero=" INT64_FORMAT " max=" INT64_FORMAT
+					 " max_n=" INT64_FORMAT " sum=",
+					 LF_STATE_VERSION, s->count, s->zero_count, s->max, s->max_count);
+	lf_append_int128(&buf, sk_sum(s));
+	appendStringInfoString(&buf, " bins=");
+	for (int b = s->lo; b >= 0 && b <= s->hi; b++)
+	{
+		if (SK_BIN(s, b) == 0)
+			continue;
+		appendStringInfo(&buf, "%s%d:" INT64_FORMAT, first ? "" : ",", b, SK_BIN(s, b));
+		first = false;
+	}
+	PG_RETURN_CSTRING(buf.data);
+}
+
+PG_FUNCTION_INFO_V1(lf_cycle_time_sketch_in);
+Datum
+lf_cycle_time_sketch_in(PG_FUNCTION_ARGS)
+{
+	LfTextReader r;
+	LfSketch   *s = sk_new(SK_NBINS);
+	const char *problem;
+	int			prev = -1;
+
+	sk_init_constants();
+	lf_text_init(&r, SK_TYPNAME, PG_GETARG_CSTRING(0));
+	lf_text_expect(&r, "v1 n=");
+	s->count = lf_text_int64(&r);
+	lf_text_expect(&r, " zero=");
+	s->zero_count = lf_text_int64(&r);
+	lf_text_expect(&r, " max=");
+	s->max = lf_text_int64(&r);
+	lf_text_expect(&r, " max_n=");
+	s->max_count = lf_text_int64(&r);
+	lf_text_expect(&r, " sum=");
+	sk_set_sum(s, lf_text_int128(&r));
+	lf_text_expect(&r, " bins=");
+	if (*r.p != '\0')
+	{
+		do
+		{
+			int64		b = lf_text_int64(&r);
+
+			if (b <= prev || b >= SK_NBINS)
+				lf_text_error(&r, "Bins must be listed in increasing order, each between 0 and 2206.");
+			prev = (int) b;
+			lf_text_expect(&r, ":");
+			SK_BIN(s, b) = lf_text_int64(&r);
+			if (SK_BIN(s, b) <= 0)
+				lf_text_error(&r, "A listed bin must have a positive count.");
+			if (s->lo < 0)
+				s->lo = (int) b;
+			s->hi = (int) b;
+		} while (lf_text_accept(&r, ","));
+	}
+	lf_text_end(&r);
+	if ((problem = sk_check(s)) != NULL)
+		lf_text_error(&r, problem);
+	PG_RETURN_POINTER(sk_compact(s));
+}
+
+/*
+ * Binary: version byte, count, zero count, max, max count, sum high and low
+ * 64 bits (int64 each), lowest bin and number of bins (int32 each), then one
+ * int64 count per bin from the lowest to the highest non-empty one.
+ */
+PG_FUNCTION_INFO_V1(lf_cycle_time_sketch_send);
+Datum
+lf_cycle_time_sketch_send(PG_FUNCTION_ARGS)
+{
+	LfSketch   *s = DatumGetSketch(PG_GETARG_DATUM(0));
+	StringInfoData buf;
+	int			nbins = s->lo < 0 ? 0 : s->hi - s->lo + 1;
+
+	pq_begintypsend(&buf);
+	pq_sendbyte(&buf, LF_STATE_VERSION);
+	pq_sendint64(&buf, s->count);
+	pq_sendint64(&buf, s->zero_count);
+	pq_sendint64(&buf, s->max);
+	pq_sendint64(&buf, s->max_count);
+	pq_sendint64(&buf, s->sum_hi);
+	pq_sendint64(&buf, (int64) s->sum_lo);
+	pq_sendint32(&buf, s->lo < 0 ? 0 : s->lo);
+	pq_sendint32(&buf, nbins);
+	for (int b = 0; b < nbins; b++)
+		pq_sendint64(&buf, SK_BIN(s, s->lo + b));
+	PG_RETURN_BYTEA_P(pq_endtypsend(&buf));
+}
+
+PG_FUNCTION_INFO_V1(lf_cycle_time_sketch_recv);
+Datum
+lf_cycle_time_sketch_recv(PG_FUNCTION_ARGS)
+{
+	StringInfo	buf = (StringInfo) PG_GETARG_POINTER(0);
+	LfSketch   *s;
+	const char *problem;
+	int			lo,
+				nbins;
+
+	sk_init_constants();
+	lf_binary_version(buf, SK_TYPNAME);
+	lf_binary_need(buf, 6 * 8 + 2 * 4, SK_TYPNAME);
+	s = sk_new(SK_NBINS);
+	s->count = pq_getmsgint64(buf);
+	s->zero_count = pq_getmsgint64(buf);
+	s->max = pq_getmsgint64(buf);
+	s->max_count = pq_getmsgint64(buf);
+	s->sum_hi = pq_getmsgint64(buf);
+	s->sum_lo = (uint64) pq_getmsgint64(buf);
+	lo = (int32) pq_getmsgint(buf, 4);
+	nbins = (int32) pq_getmsgint(buf, 4);
+	if (lo < 0 || nbins < 0 || nbins > SK_NBINS || lo > SK_NBINS - nbins || (nbins == 0 && lo != 0))
+		lf_binary_error(SK_TYPNAME, "The bins are out of range.");
+	lf_binary_need(buf, nbins * 8, SK_TYPNAME);
+	for (int b = 0; b < nbins; b++)
+		SK_BIN(s, lo + b) = pq_getmsgint64(buf);
+	lf_binary_end(buf, SK_TYPNAME);
+	if (nbins > 0)
+	{
+		s->lo = lo;
+		s->hi = lo + nbins - 1;
+	}
+	if ((problem = sk_check(s)) != NULL)
+		lf_binary_error(SK_TYPNAME, problem);
+	PG_RETURN_POINTER(sk_compact(s));
+}

@@ -1,0 +1,347 @@
+-- Analytics: the aggregates funnel_reach, cycle_time and window_funnel (C, in
+-- src/aggregates.c and src/sketch.c), their state types, the functions that
+-- unpack their results, and the model's funnel views (model_add_analytics).
+--
+-- The state types are real types, not internal: PostgreSQL then splits the
+-- aggregates in parallel plans with the combine function alone (a partial
+-- aggregate hands its state to the leader as a value of the type), and Citus
+-- pushes partial aggregation to its workers, shipping states through the
+-- types' output/input and send/receive functions.  For a non-internal state
+-- type those functions are the serialization (PostgreSQL refuses SERIALFUNC
+-- and DESERIALFUNC for it).
+
+-- ---------------------------------------------------------------------------
+-- State types
+
+CREATE TYPE @extschema@.funnel_reach_state;
+CREATE FUNCTION @extschema@.funnel_reach_state_in(cstring) RETURNS @extschema@.funnel_reach_state
+    AS 'MODULE_PATHNAME', 'lf_funnel_reach_state_in' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+CREATE FUNCTION @extschema@.funnel_reach_state_out(@extschema@.funnel_reach_state) RETURNS cstring
+    AS 'MODULE_PATHNAME', 'lf_funnel_reach_state_out' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+CREATE FUNCTION @extschema@.funnel_reach_state_recv(internal) RETURNS @extschema@.funnel_reach_state
+    AS 'MODULE_PATHNAME', 'lf_funnel_reach_state_recv' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+CREATE FUNCTION @extschema@.funnel_reach_state_send(@extschema@.funnel_reach_state) RETURNS bytea
+    AS 'MODULE_PATHNAME', 'lf_funnel_reach_state_send' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+CREATE TYPE @extschema@.funnel_reach_state (
+    INTERNALLENGTH = VARIABLE,
+    INPUT = @extschema@.funnel_reach_state_in, OUTPUT = @extschema@.funnel_reach_state_out,
+    RECEIVE = @extschema@.funnel_reach_state_recv, SEND = @extschema@.funnel_reach_state_send,
+    ALIGNMENT = double, STORAGE = extended
+);
+COMMENT ON TYPE @extschema@.funnel_reach_state IS
+'State of the funnel_reach aggregate: how many rows were in each stage. Text form {stage:count,...} (stages with a count, in enum order); binary form: version byte 1, int16 12, twelve int64 counts.';
+COMMENT ON FUNCTION @extschema@.funnel_reach_state_in(cstring) IS 'Input function of funnel_reach_state (checks every count; SQLSTATE 22P02).';
+COMMENT ON FUNCTION @extschema@.funnel_reach_state_out(@extschema@.funnel_reach_state) IS 'Output function of funnel_reach_state.';
+COMMENT ON FUNCTION @extschema@.funnel_reach_state_recv(internal) IS 'Binary receive function of funnel_reach_state (checks version, size and counts; SQLSTATE 22P03).';
+COMMENT ON FUNCTION @extschema@.funnel_reach_state_send(@extschema@.funnel_reach_state) IS 'Binary send function of funnel_reach_state.';
+
+CREATE TYPE @extschema@.cycle_time_sketch;
+CREATE FUNCTION @extschema@.cycle_time_sketch_in(cstring) RETURNS @extschema@.cycle_time_sketch
+    AS 'MODULE_PATHNAME', 'lf_cycle_time_sketch_in' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+CREATE FUNCTION @extschema@.cycle_time_sketch_out(@extschema@.cycle_time_sketch) RETURNS cstring
+    AS 'MODULE_PATHNAME', 'lf_cycle_time_sketch_out' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+CREATE FUNCTION @extschema@.cycle_time_sketch_recv(internal) RETURNS @extschema@.cycle_time_sketch
+    AS 'MODULE_PATHNAME', 'lf_cycle_time_sketch_recv' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+CREATE FUNCTION @extschema@.cycle_time_sketch_send(@extschema@.cycle_time_sketch) RETURNS bytea
+    AS 'MODULE_PATHNAME', 'lf_cycle_time_sketch_send' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+CREATE TYPE @extschema@.cycle_time_sketch (
+    INTERNALLENGTH = VARIABLE,
+    INPUT = @extschema@.cycle_time_sketch_in, OUTPUT = @extschema@.cycle_time_sketch_out,
+    RECEIVE = @extschema@.cycle_time_sketch_recv, SEND = @extschema@.cycle_time_sketch_send,
+    ALIGNMENT = double, STORAGE = extended
+);
+COMMENT ON TYPE @extschema@.cycle_time_sketch IS
+'Mergeable summary of durations: exact count, sum and maximum, and a log-bucket histogram (DDSketch-style, relative accuracy 0.99 %) for quantiles. State of cycle_time; store it per day with cycle_time_sketch(interval), merge per quarter with cycle_time_merge, read with cycle_time_stats or cycle_time_quantile. Text form: v1 n=.. zero=.. max=.. max_n=.. sum=.. bins=bin:count,...';
+COMMENT ON FUNCTION @extschema@.cycle_time_sketch_in(cstring) IS 'Input function of cycle_time_sketch (checks version, bins, counts, maximum and sum; SQLSTATE 22P02).';
+COMMENT ON FUNCTION @extschema@.cycle_time_sketch_out(@extschema@.cycle_time_sketch) IS 'Output function of cycle_time_sketch.';
+COMMENT ON FUNCTION @extschema@.cycle_time_sketch_recv(internal) IS 'Binary receive function of cycle_time_sketch (checks version, sizes and consistency; SQLSTATE 22P03).';
+COMMENT ON FUNCTION @extschema@.cycle_time_sketch_send(@extschema@.cycle_time_sketch) IS 'Binary send function of cycle_time_sketch.';
+
+CREATE TYPE @extschema@.window_funnel_state;
+CREATE FUNCTION @extschema@.window_funnel_state_in(cstring) RETURNS @extschema@.window_funnel_state
+    AS 'MODULE_PATHNAME', 'lf_window_funnel_state_in' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+CREATE FUNCTION @extschema@.window_funnel_state_out(@extschema@.window_funnel_state) RETURNS cstring
+    AS 'MODULE_PATHNAME', 'lf_window_funnel_state_out' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+CREATE FUNCTION @extschema@.window_funnel_state_recv(internal) RETURNS @extschema@.window_funnel_state
+    AS 'MODULE_PATHNAME', 'lf_window_funnel_state_recv' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+CREATE FUNCTION @extschema@.window_funnel_state_send(@extschema@.window_funnel_state) RETURNS bytea
+    AS 'MODULE_PATHNAME', 'lf_window_funnel_state_send' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+CREATE TYPE @extschema@.window_funnel_state (
+    INTERNALLENGTH = VARIABLE,
+    INPUT = @extschema@.window_funnel_state_in, OUTPUT = @extschema@.window_funnel_state_out,
+    RECEIVE = @extschema@.window_funnel_state_recv, SEND = @extschema@.window_funnel_state_send,
+    ALIGNMENT = double, STORAGE = extended
+);
+COMMENT ON TYPE @extschema@.window_funnel_state IS
+'State of the window_funnel aggregate: the window and the earliest time of each open-or-won stage seen. Text form {window:usec,stage:usec,...} (times in microseconds since 2000-01-01 UTC); binary form: version byte 1, int64 window, int16 stage mask, one int64 per stage in the mask.';
+COMMENT ON FUNCTION @extschema@.window_funnel_state_in(cstring) IS 'Input function of window_funnel_state (SQLSTATE 22P02 for a bad value).';
+COMMENT ON FUNCTION @extschema@.window_funnel_state_out(@extschema@.window_funnel_state) IS 'Output function of window_funnel_state.';
+COMMENT ON FUNCTION @extschema@.window_funnel_state_recv(internal) IS 'Binary receive function of window_funnel_state (SQLSTATE 22P03 for a bad value).';
+COMMENT ON FUNCTION @extschema@.window_funnel_state_send(@extschema@.window_funnel_state) IS 'Binary send function of window_funnel_state.';
+
+CREATE TYPE @extschema@.cycle_time_stats AS (
+    n    bigint,
+    mean interval,
+    p50  interval,
+    p90  interval,
+    p95  interval,
+    max  interval
+);
+COMMENT ON TYPE @extschema@.cycle_time_stats IS
+'Result of cycle_time: number of durations, exact mean (rounded to the microsecond), estimated median, 90th and 95th percentiles (within 1 % of percentile_disc), exact maximum. Durations as days and time.';
+
+-- ---------------------------------------------------------------------------
+-- funnel_reach(lead_stage) -> bigint[]
+
+CREATE FUNCTION @extschema@.funnel_reach_add(@extschema@.funnel_reach_state, @extschema@.lead_stage)
+    RETURNS @extschema@.funnel_reach_state
+    AS 'MODULE_PATHNAME', 'lf_funnel_reach_trans' LANGUAGE C IMMUTABLE PARALLEL SAFE;
+COMMENT ON FUNCTION @extschema@.funnel_reach_add(@extschema@.funnel_reach_state, @extschema@.lead_stage) IS
+'Transition function of funnel_reach: counts one row in its stage (NULL stage: no change).';
+CREATE FUNCTION @extschema@.funnel_reach_remove(@extschema@.funnel_reach_state, @extschema@.lead_stage)
+    RETURNS @extschema@.funnel_reach_state
+    AS 'MODULE_PATHNAME', 'lf_funnel_reach_inv' LANGUAGE C IMMUTABLE PARALLEL SAFE;
+COMMENT ON FUNCTION @extschema@.funnel_reach_remove(@extschema@.funnel_reach_state, @extschema@.lead_stage) IS
+'Inverse transition function of funnel_reach (moving window frames).';
+CREATE FUNCTION @extschema@.funnel_reach_combine(@extschema@.funnel_reach_state, @extschema@.funnel_reach_state)
+    RETURNS @extschema@.funnel_reach_state
+    AS 'MODULE_PATHNAME', 'lf_funnel_reach_combine' LANGUAGE C IMMUTABLE PARALLEL SAFE;
+COMMENT ON FUNCTION @extschema@.funnel_reach_combine(@extschema@.funnel_reach_state, @extschema@.funnel_reach_state) IS
+'Combine function of funnel_reach: adds two states.';
+CREATE FUNCTION @extschema@.funnel_reach_final(@extschema@.funnel_reach_state) RETURNS bigint[]
+    AS 'MODULE_PATHNAME', 'lf_funnel_reach_final' LANGUAGE C IMMUTABLE PARALLEL SAFE;
+COMMENT ON FUNCTION @extschema@.funnel_reach_final(@extschema@.funnel_reach_state) IS
+'Final function of funnel_reach: the cumulative reach of visitor .. won as bigint[9].';
+
+CREATE AGGREGATE @extschema@.funnel_reach(@extschema@.lead_stage) (
+    SFUNC = @extschema@.funnel_reach_add,
+    STYPE = @extschema@.funnel_reach_state,
+    FINALFUNC = @extschema@.funnel_reach_final,
+    COMBINEFUNC = @extschema@.funnel_reach_combine,
+    MSFUNC = @extschema@.funnel_reach_add,
+    MINVFUNC = @extschema@.funnel_reach_remove,
+    MSTYPE = @extschema@.funnel_reach_state,
+    MFINALFUNC = @extschema@.funnel_reach_final,
+    PARALLEL = SAFE
+);
+COMMENT ON AGGREGATE @extschema@.funnel_reach(@extschema@.lead_stage) IS
+'Cumulative reach per stage: bigint[9], element i = rows whose stage is the i-th stage of lead_stage (1 visitor .. 9 won) or a later open-or-won stage. Pass max_stage. Closed-not-won stages and NULL reach no stage. Unpack with funnel_reach_steps.';
+
+CREATE FUNCTION @extschema@.funnel_reach_steps(reach bigint[], stages @extschema@.lead_stage[] DEFAULT NULL)
+    RETURNS TABLE (stage @extschema@.lead_stage, reached bigint,
+                   conversion_from_previous numeric, conversion_from_top numeric)
+    LANGUAGE sql STABLE PARALLEL SAFE
+    SET search_path = pg_catalog, pg_temp
+AS $fn$
+    SELECT st.stage, st.reached,
+           st.reached::numeric OPERATOR(pg_catalog./) nullif(lag(st.reached) OVER w, 0),
+           st.reached::numeric OPERATOR(pg_catalog./) nullif(first_value(st.reached) OVER w, 0)
+      FROM (SELECT DISTINCT u.stage,
+                   reach[array_position(enum_range(NULL::@extschema@.lead_stage), u.stage)] AS reached
+              FROM unnest(coalesce(stages, enum_range('visitor'::@extschema@.lead_stage, 'won'))) AS u(stage)
+             WHERE u.stage OPERATOR(pg_catalog.<=) 'won'::@extschema@.lead_stage) st
+    WINDOW w AS (ORDER BY st.stage)
+    ORDER BY st.stage
+$fn$;
+COMMENT ON FUNCTION @extschema@.funnel_reach_steps(bigint[], @extschema@.lead_stage[]) IS
+'Unpacks a funnel_reach result into one row per stage (the given open-or-won stages, in enum order, or all of visitor .. won): reached, conversion from the previous listed stage and from the first (numeric fractions, NULL where the denominator is 0; the first stage has no previous one).';
+
+-- ---------------------------------------------------------------------------
+-- cycle_time(interval) -> cycle_time_stats, and the sketch functions
+
+CREATE FUNCTION @extschema@.cycle_time_add(@extschema@.cycle_time_sketch, interval)
+    RETURNS @extschema@.cycle_time_sketch
+    AS 'MODULE_PATHNAME', 'lf_cycle_time_add' LANGUAGE C IMMUTABLE PARALLEL SAFE;
+COMMENT ON FUNCTION @extschema@.cycle_time_add(@extschema@.cycle_time_sketch, interval) IS
+'Transition function of cycle_time and cycle_time_sketch: adds one duration (NULL: no change; negative: SQLSTATE 22023).';
+CREATE FUNCTION @extschema@.cycle_time_remove(@extschema@.cycle_time_sketch, interval)
+    RETURNS @extschema@.cycle_time_sketch
+    AS 'MODULE_PATHNAME', 'lf_cycle_time_remove' LANGUAGE C IMMUTABLE PARALLEL SAFE;
+COMMENT ON FUNCTION @extschema@.cycle_time_remove(@extschema@.cycle_time_sketch, interval) IS
+'Inverse transition function of cycle_time (moving window frames); NULL when the last copy of the maximum leaves, so the frame is recomputed.';
+CREATE FUNCTION @extschema@.cycle_time_combine(@extschema@.cycle_time_sketch, @extschema@.cycle_time_sketch)
+    RETURNS @extschema@.cycle_time_sketch
+    AS 'MODULE_PATHNAME', 'lf_cycle_time_combine' LANGUAGE C IMMUTABLE PARALLEL SAFE;
+COMMENT ON FUNCTION @extschema@.cycle_time_combine(@extschema@.cycle_time_sketch, @extschema@.cycle_time_sketch) IS
+'Combine function of cycle_time: merges two sketches (exact: the result does not depend on how the rows were split).';
+CREATE FUNCTION @extschema@.cycle_time_final(@extschema@.cycle_time_sketch) RETURNS @extschema@.cycle_time_stats
+    AS 'MODULE_PATHNAME', 'lf_cycle_time_stats' LANGUAGE C IMMUTABLE PARALLEL SAFE;
+COMMENT ON FUNCTION @extschema@.cycle_time_final(@extschema@.cycle_time_sketch) IS
+'Final function of cycle_time: the statistics of a sketch; no rows give (0, NULL, NULL, NULL, NULL, NULL).';
+CREATE FUNCTION @extschema@.cycle_time_stats(@extschema@.cycle_time_sketch) RETURNS @extschema@.cycle_time_stats
+    AS 'MODULE_PATHNAME', 'lf_cycle_time_stats' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION @extschema@.cycle_time_stats(@extschema@.cycle_time_sketch) IS
+'Statistics of a stored sketch (n, mean, p50, p90, p95, max), as cycle_time returns them.';
+CREATE FUNCTION @extschema@.cycle_time_quantile(sketch @extschema@.cycle_time_sketch, q float8) RETURNS interval
+    AS 'MODULE_PATHNAME', 'lf_cycle_time_quantile' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION @extschema@.cycle_time_quantile(@extschema@.cycle_time_sketch, float8) IS
+'Estimated duration at quantile q (0..1, else SQLSTATE 22023) of a sketch, within 1 % of percentile_disc(q); NULL for an empty sketch.';
+CREATE FUNCTION @extschema@.cycle_time_compact(@extschema@.cycle_time_sketch) RETURNS @extschema@.cycle_time_sketch
+    AS 'MODULE_PATHNAME', 'lf_cycle_time_compact' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION @extschema@.cycle_time_compact(@extschema@.cycle_time_sketch) IS
+'Final function of cycle_time_sketch and cycle_time_merge: the sketch with only its non-empty bins, for storage.';
+
+CREATE AGGREGATE @extschema@.cycle_time(interval) (
+    SFUNC = @extschema@.cycle_time_add,
+    STYPE = @extschema@.cycle_time_sketch,
+    FINALFUNC = @extschema@.cycle_time_final,
+    COMBINEFUNC = @extschema@.cycle_time_combine,
+    MSFUNC = @extschema@.cycle_time_add,
+    MINVFUNC = @extschema@.cycle_time_remove,
+    MSTYPE = @extschema@.cycle_time_sketch,
+    MFINALFUNC = @extschema@.cycle_time_final,
+    PARALLEL = SAFE
+);
+COMMENT ON AGGREGATE @extschema@.cycle_time(interval) IS
+'Cycle-time statistics of durations as leadfunnel.cycle_time_stats (n, mean, p50, p90, p95, max): n, mean and max exact, quantiles from a mergeable log-bucket sketch within 1 % of percentile_disc. NULL durations are skipped; a negative one is an error (SQLSTATE 22023). Unpack with (cycle_time(d)).*.';
+
+CREATE AGGREGATE @extschema@.cycle_time_sketch(interval) (
+    SFUNC = @extschema@.cycle_time_add,
+    STYPE = @extschema@.cycle_time_sketch,
+    FINALFUNC = @extschema@.cycle_time_compact,
+    COMBINEFUNC = @extschema@.cycle_time_combine,
+    PARALLEL = SAFE
+);
+COMMENT ON AGGREGATE @extschema@.cycle_time_sketch(interval) IS
+'The sketch of durations, to store (e.g. per day) and merge later with cycle_time_merge; NULL over no rows.';
+
+CREATE AGGREGATE @extschema@.cycle_time_merge(@extschema@.cycle_time_sketch) (
+    SFUNC = @extschema@.cycle_time_combine,
+    STYPE = @extschema@.cycle_time_sketch,
+    FINALFUNC = @extschema@.cycle_time_compact,
+    COMBINEFUNC = @extschema@.cycle_time_combine,
+    PARALLEL = SAFE
+);
+COMMENT ON AGGREGATE @extschema@.cycle_time_merge(@extschema@.cycle_time_sketch) IS
+'Merges stored sketches (e.g. daily into quarterly) into one sketch; read it with cycle_time_stats or cycle_time_quantile.';
+
+-- ---------------------------------------------------------------------------
+-- window_funnel(window interval, at timestamptz, stage lead_stage) -> lead_stage
+
+CREATE FUNCTION @extschema@.window_funnel_add(@extschema@.window_funnel_state, interval, timestamptz, @extschema@.lead_stage)
+    RETURNS @extschema@.window_funnel_state
+    AS 'MODULE_PATHNAME', 'lf_window_funnel_trans' LANGUAGE C IMMUTABLE PARALLEL SAFE;
+COMMENT ON FUNCTION @extschema@.window_funnel_add(@extschema@.window_funnel_state, interval, timestamptz, @extschema@.lead_stage) IS
+'Transition function of window_funnel: notes the earliest time of each open-or-won stage.';
+CREATE FUNCTION @extschema@.window_funnel_combine(@extschema@.window_funnel_state, @extschema@.window_funnel_state)
+    RETURNS @extschema@.window_funnel_state
+    AS 'MODULE_PATHNAME', 'lf_window_funnel_combine' LANGUAGE C IMMUTABLE PARALLEL SAFE;
+COMMENT ON FUNCTION @extschema@.window_funnel_combine(@extschema@.window_funnel_state, @extschema@.window_funnel_state) IS
+'Combine function of window_funnel: earliest times of both states.';
+CREATE FUNCTION @extschema@.window_funnel_final(@extschema@.window_funnel_state) RETURNS @extschema@.lead_stage
+    AS 'MODULE_PATHNAME', 'lf_window_funnel_final' LANGUAGE C IMMUTABLE PARALLEL SAFE;
+COMMENT ON FUNCTION @extschema@.window_funnel_final(@extschema@.window_funnel_state) IS
+'Final function of window_funnel: the furthest stage reached within the window of the first event.';
+
+CREATE AGGREGATE @extschema@.window_funnel(interval, timestamptz, @extschema@.lead_stage) (
+    SFUNC = @extschema@.window_funnel_add,
+    STYPE = @extschema@.window_funnel_state,
+    FINALFUNC = @extschema@.window_funnel_final,
+    COMBINEFUNC = @extschema@.window_funnel_combine,
+    PARALLEL = SAFE
+);
+COMMENT ON AGGREGATE @extschema@.window_funnel(interval, timestamptz, @extschema@.lead_stage) IS
+'window_funnel(window, at, stage): the furthest open-or-won stage reached by a chain of events in increasing stage order that starts at the group''s first event and ends within window of it (a month counts 30 days, a day 24 hours); stages a funnel skips do not break the chain. Rows with NULL or infinite at, NULL stage or a closed-not-won stage are skipped; NULL if none is left. The window must be the same on every row (SQLSTATE 22023), not NULL (22004) and not negative (22023).';
+
+-- ---------------------------------------------------------------------------
+-- The model's funnel views
+
+CREATE FUNCTION @extschema@.model_add_analytics(target_schema name) RETURNS void
+    LANGUAGE plpgsql
+    SET search_path = pg_catalog, pg_temp
+AS $fn$
+DECLARE
+    s text := @extschema@.model_schema(target_schema);
+BEGIN
+    EXECUTE format($ddl$
+        CREATE OR REPLACE VIEW %1$s.funnel_summary WITH (security_invoker = true) AS
+        SELECT r.funnel, st.stage, st.reached, st.conversion_from_previous, st.conversion_from_top
+          FROM (SELECT l.funnel, @extschema@.funnel_reach(l.max_stage) AS reach
+                  FROM %1$s.lead l
+                 GROUP BY l.funnel) r
+          LEFT JOIN @extschema@.funnel f ON f.name = r.funnel
+         CROSS JOIN LATERAL @extschema@.funnel_reach_steps(r.reach, f.stages) st
+         ORDER BY r.funnel, st.stage;
+        COMMENT ON VIEW %1$s.funnel_summary IS 'The funnel: for each funnel that has leads, one row per open-or-won stage of the funnel (all of visitor .. won if the funnel is no longer defined), in funnel order. Reached = leads whose max_stage is at or beyond the stage.';
+        COMMENT ON COLUMN %1$s.funnel_summary.funnel IS 'Funnel (lead.funnel).';
+        COMMENT ON COLUMN %1$s.funnel_summary.stage IS 'Open-or-won stage of the funnel.';
+        COMMENT ON COLUMN %1$s.funnel_summary.reached IS 'Leads of the funnel whose max_stage is at or beyond this stage (enum order).';
+        COMMENT ON COLUMN %1$s.funnel_summary.conversion_from_previous IS 'reached / reached of the funnel''s previous stage, 0..1; NULL for the first stage or when the previous stage has 0.';
+        COMMENT ON COLUMN %1$s.funnel_summary.conversion_from_top IS 'reached / reached of the funnel''s first stage, 0..1; NULL when that is 0.';
+
+        CREATE OR REPLACE VIEW %1$s.conversion_by_segment WITH (security_invoker = true) AS
+        SELECT g.period, g.funnel, g.campaign_id, g.product_area, g.region,
+               st.stage, st.reached, st.conversion_from_previous
+          FROM (SELECT date_trunc('month', l.created_at)::date AS period, l.funnel,
+                       l.source_campaign_id AS campaign_id, l.product_area, l.region,
+                       @extschema@.funnel_reach(l.max_stage) AS reach
+                  FROM %1$s.lead l
+                 GROUP BY 1, 2, 3, 4, 5) g
+          LEFT JOIN @extschema@.funnel f ON f.name = g.funnel
+         CROSS JOIN LATERAL @extschema@.funnel_reach_steps(g.reach, f.stages) st
+         ORDER BY g.period, g.funnel, g.campaign_id, g.product_area, g.region, st.stage;
+        COMMENT ON VIEW %1$s.conversion_by_segment IS 'The funnel per segment: one row per creation month, funnel, source campaign, product area and region that has leads, and each open-or-won stage of the funnel. NULL segment values form their own group.';
+        COMMENT ON COLUMN %1$s.conversion_by_segment.period IS 'Month the lead was created (first day of the month, in the session''s TimeZone).';
+        COMMENT ON COLUMN %1$s.conversion_by_segment.funnel IS 'Funnel (lead.funnel).';
+        COMMENT ON COLUMN %1$s.conversion_by_segment.campaign_id IS 'Source campaign (lead.source_campaign_id).';
+        COMMENT ON COLUMN %1$s.conversion_by_segment.product_area IS 'Product area of the lead.';
+        COMMENT ON COLUMN %1$s.conversion_by_segment.region IS 'Region of the lead.';
+        COMMENT ON COLUMN %1$s.conversion_by_segment.stage IS 'Open-or-won stage of the funnel.';
+        COMMENT ON COLUMN %1$s.conversion_by_segment.reached IS 'Leads of the segment whose max_stage is at or beyond this stage.';
+        COMMENT ON COLUMN %1$s.conversion_by_segment.conversion_from_previous IS 'reached / reached of the funnel''s previous stage in the same segment, 0..1; NULL for the first stage or when the previous stage has 0.';
+
+        CREATE OR REPLACE VIEW %1$s.cycle_times WITH (security_invoker = true) AS
+        SELECT c.funnel, c.measure, c.stage, (c.t).n, (c.t).mean, (c.t).p50, (c.t).p90, (c.t).p95, (c.t).max
+          FROM (SELECT l.funnel, 'time_in_stage'::text AS measure, h.to_stage AS stage,
+                       @extschema@.cycle_time(h.left_at - h.entered_at) AS t
+                  FROM %1$s.lead_stage_history h
+                  JOIN %1$s.lead l ON l.account_id = h.account_id AND l.lead_id = h.lead_id
+                 WHERE h.left_at IS NOT NULL
+                 GROUP BY l.funnel, h.to_stage
+                UNION ALL
+                SELECT l.funnel, 'lead_duration', NULL, @extschema@.cycle_time(l.closed_at - l.created_at)
+                  FROM %1$s.lead l
+                 WHERE l.closed_at IS NOT NULL
+                 GROUP BY l.funnel
+                UNION ALL
+                SELECT l.funnel, 'time_to_conversion', NULL, @extschema@.cycle_time(l.closed_at - l.created_at)
+                  FROM %1$s.lead l
+                 WHERE l.stage = 'won'
+                 GROUP BY l.funnel) c
+         ORDER BY c.funnel, c.measure, c.stage;
+        COMMENT ON VIEW %1$s.cycle_times IS 'Cycle times per funnel: time in each stage (completed stays in lead_stage_history), lead duration (created to closed, closed leads) and time to conversion (created to won). One row per group that has durations. Quantiles are within 1 %% of percentile_disc.';
+        COMMENT ON COLUMN %1$s.cycle_times.funnel IS 'Funnel (the lead''s current lead.funnel).';
+        COMMENT ON COLUMN %1$s.cycle_times.measure IS 'time_in_stage, lead_duration or time_to_conversion.';
+        COMMENT ON COLUMN %1$s.cycle_times.stage IS 'For time_in_stage the stage stayed in (left_at - entered_at of its completed history rows, closed stages such as recycled included); NULL for the other measures.';
+        COMMENT ON COLUMN %1$s.cycle_times.n IS 'Number of durations (stays or leads).';
+        COMMENT ON COLUMN %1$s.cycle_times.mean IS 'Exact mean duration, rounded to the microsecond.';
+        COMMENT ON COLUMN %1$s.cycle_times.p50 IS 'Median duration (estimate within 1 %% of percentile_disc(0.5)).';
+        COMMENT ON COLUMN %1$s.cycle_times.p90 IS '90th percentile of the durations (within 1 %% of percentile_disc(0.9)).';
+        COMMENT ON COLUMN %1$s.cycle_times.p95 IS '95th percentile of the durations (within 1 %% of percentile_disc(0.95)).';
+        COMMENT ON COLUMN %1$s.cycle_times.max IS 'Longest duration (exact).';
+
+        CREATE OR REPLACE VIEW %1$s.dropoff WITH (security_invoker = true) AS
+        SELECT d.funnel, d.last_open_stage, d.outcome, d.leads,
+               d.leads::numeric / nullif(sum(d.leads) OVER (PARTITION BY d.funnel), 0) AS share
+          FROM (SELECT l.funnel, lo.stage AS last_open_stage, l.stage AS outcome, count(*) AS leads
+                  FROM %1$s.lead l
+                  LEFT JOIN LATERAL (SELECT h.to_stage AS stage
+                                       FROM %1$s.lead_stage_history h
+                                      WHERE h.account_id = l.account_id AND h.lead_id = l.lead_id
+                                        AND h.to_stage <= 'opportunity'
+                                      ORDER BY h.seq DESC
+                                      LIMIT 1) lo ON true
+                 WHERE l.stage >= 'recycled'
+                 GROUP BY 1, 2, 3) d
+         ORDER BY d.funnel, d.last_open_stage, d.outcome;
+        COMMENT ON VIEW %1$s.dropoff IS 'Where leads drop out: closed-not-won leads (current stage recycled, disqualified or lost) per funnel, by the last open stage they were in before closing and by outcome.';
+        COMMENT ON COLUMN %1$s.dropoff.funnel IS 'Funnel (lead.funnel).';
+        COMMENT ON COLUMN %1$s.dropoff.last_open_stage IS 'The open stage the lead was in right before its final close: the latest open stage in its history (for a recycled lead that was reopened and closed again, the stage it closed from the last time).';
+        COMMENT ON COLUMN %1$s.dropoff.outcome IS 'How the lead closed: recycled, disqualified or lost (its current stage).';
+        COMMENT ON COLUMN %1$s.dropoff.leads IS 'Number of leads.';
+        COMMENT ON COLUMN %1$s.dropoff.share IS 'leads / all closed-not-won leads of the funnel, 0..1.';
+    $ddl$, s);
+END
+$fn$;
+COMMENT ON FUNCTION @extschema@.model_add_analytics(name) IS
+'Creates (or replaces) the funnel views funnel_summary, conversion_by_segment, cycle_times and dropoff in a model; called by create_model, and usable on a model made by an earlier version.';
