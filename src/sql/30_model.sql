@@ -199,6 +199,7 @@ BEGIN
     $ddl$, s, s || '.lead_stage_history');
 
     -- Objects of later concerns (lifecycle, analytics views, attribution views) are created here.
+    PERFORM @extschema@.model_add_attribution(target_schema);
 END
 $fn$;
 COMMENT ON FUNCTION @extschema@.create_model(name) IS
