@@ -32,9 +32,11 @@
  *
  * time_decay: weight proportional to 2^(-age / half_life), age measured to
  * closed_at, else to the latest of lead_created_at and opportunity_created_at
- * given, else to the latest eligible touch; a touch after that reference
- * (an open lead's recent touch) has age 0.  The weights are computed relative
- * to the youngest eligible touch, so they never all underflow to 0.
+ * given, else to the latest eligible touch.  A touch after that reference (an
+ * open lead's recent touch) has a negative age and weighs more than 1 before
+ * normalization: recency keeps counting.  Because the weights are normalized,
+ * the reference cancels out; they are computed relative to the youngest
+ * eligible touch, so they never all underflow to 0 nor overflow.
  *
  * Infinite timestamps are ordinary extreme values (-infinity is before every
  * time, infinity after); no input makes a NaN.
@@ -47,8 +49,12 @@
 
 #include "catalog/pg_type.h"
 #include "funcapi.h"
+#include "libpq/pqformat.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
+#include "utils/hsearch.h"
+#include "utils/lsyscache.h"
+#include "utils/typcache.h"
 #include "utils/timestamp.h"
 
 #include "leadfunnel.h"
@@ -184,17 +190,19 @@ weights_positional(const LfPath *p, int nroles, double middle_share, double *w)
 static void
 weights_time_decay(const LfPath *p, double *w)
 {
-	double		min_age = -1.0;
+	double		min_age = 0.0;
+	bool		have_min = false;
 	double		sum = 0.0;
 
 	for (int i = 0; i < p->n; i++)
 		if (p->eligible[i])
 		{
-			double		age = Max(0.0, p->ref - (double) p->t[i]);
+			double		age = p->ref - (double) p->t[i];
 
 			w[i] = age;
-			if (min_age < 0.0 || age < min_age)
+			if (!have_min || age < min_age)
 				min_age = age;
+			have_min = true;
 		}
 	for (int i = 0; i < p->n; i++)
 		if (p->eligible[i])
@@ -478,8 +486,8 @@ lf_touch_credit(PG_FUNCTION_ARGS)
 /* qsort of touch positions by campaign (NULL campaigns last) */
 typedef struct CampaignSortArg
 {
-	int64	   *campaign;
-	bool	   *isnull;
+	const int64 *campaign;
+	const bool *isnull;
 } CampaignSortArg;
 
 static int
@@ -494,6 +502,94 @@ campaign_cmp(const void *a, const void *b, void *arg)
 	if (!c->isnull[i] && c->campaign[i] != c->campaign[j])
 		return c->campaign[i] < c->campaign[j] ? -1 : 1;
 	return i < j ? -1 : (i > j ? 1 : 0);
+}
+
+/*
+ * One lead's credit per campaign under every model.  Reads the campaign_id
+ * array at argument ca (same length as the path, 22023 otherwise); sets
+ * *ngroups to the number of distinct campaigns among eligible touches, and for
+ * each group g its campaign (campaign[g], isnull[g]) and its credit under
+ * model m in credit[m * ngroups + g].  All in the current memory context.
+ */
+typedef struct CampaignCredit
+{
+	int			ngroups;
+	int64	   *campaign;
+	bool	   *isnull;
+	double	   *credit;
+} CampaignCredit;
+
+static void
+campaign_credit_compute(FunctionCallInfo fcinfo, const LfPath *p, int ca, CampaignCredit *cc)
+{
+	ArrayType  *camps = PG_GETARG_ARRAYTYPE_P(ca);
+	Datum	   *cv;
+	bool	   *cn;
+	int			nc;
+	int64	   *campaign;
+	int		   *order;
+	int		   *group;			/* touch position -> campaign group */
+	int			ngroups = 0;
+	double	   *w;
+	CampaignSortArg sortarg;
+
+	nc = array_elements(camps, INT8OID, sizeof(int64), true, TYPALIGN_DOUBLE,
+						"campaign_id", &cv, &cn);
+	if (nc != p->n)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("campaign_id must have as many elements as touched_at"),
+				 errdetail("touched_at has %d elements, campaign_id has %d.", p->n, nc)));
+
+	/* group the eligible touches by campaign */
+	campaign = palloc(sizeof(int64) * Max(p->n, 1));
+	order = palloc(sizeof(int) * Max(p->n, 1));
+	group = palloc(sizeof(int) * Max(p->n, 1));
+	nc = 0;
+	for (int i = 0; i < p->n; i++)
+	{
+		campaign[i] = cn[i] ? 0 : DatumGetInt64(cv[i]);
+		if (p->eligible[i])
+			order[nc++] = i;
+	}
+	sortarg.campaign = campaign;
+	sortarg.isnull = cn;
+	if (nc > 1)
+		qsort_arg(order, nc, sizeof(int), campaign_cmp, &sortarg);
+
+	cc->campaign = palloc(sizeof(int64) * Max(nc, 1));
+	cc->isnull = palloc(sizeof(bool) * Max(nc, 1));
+	for (int k = 0; k < nc; k++)
+	{
+		int			i = order[k];
+
+		if (k > 0)
+		{
+			int			prev = order[k - 1];
+
+			if (cn[i] != cn[prev] || (!cn[i] && campaign[i] != campaign[prev]))
+				ngroups++;
+		}
+		group[i] = ngroups;
+		cc->campaign[ngroups] = campaign[i];
+		cc->isnull[ngroups] = cn[i];
+	}
+	if (nc > 0)
+		ngroups++;
+	cc->ngroups = ngroups;
+
+	cc->credit = palloc0(sizeof(double) * Max(ngroups * LF_NUM_MODELS, 1));
+	w = palloc(sizeof(double) * Max(p->n, 1));
+	for (int m = 0; m < LF_NUM_MODELS; m++)
+	{
+		path_weights(p, (LfAttributionModel) m, w);
+		for (int k = 0; k < nc; k++)
+			cc->credit[m * ngroups + group[order[k]]] += w[order[k]];
+	}
+	pfree(w);
+	pfree(order);
+	pfree(group);
+	pfree(campaign);
 }
 
 /*
@@ -517,94 +613,35 @@ lf_campaign_credit(PG_FUNCTION_ARGS)
 	{
 		MemoryContext old;
 		LfPath		p;
-		ArrayType  *camps;
-		Datum	   *cv;
-		bool	   *cn;
-		int			nc;
-		int64	   *campaign;
-		int		   *order;
-		int		   *group;		/* touch position -> campaign group */
-		int			ngroups = 0;
-		double	   *w;
-		double	   *sum;
-		CampaignSortArg sortarg;
+		CampaignCredit cc;
 		int			r = 0;
+		int			maxrows;
 
 		fc = credit_first_call(fcinfo, &rows);
 		if (PG_ARGISNULL(0) || PG_ARGISNULL(2) || PG_ARGISNULL(6))
 			SRF_RETURN_DONE(fc);
 		old = MemoryContextSwitchTo(fc->multi_call_memory_ctx);
 		path_from_args(fcinfo, &p, 0, 1, 3, 6);
+		campaign_credit_compute(fcinfo, &p, 2, &cc);
 
-		camps = PG_GETARG_ARRAYTYPE_P(2);
-		nc = array_elements(camps, INT8OID, sizeof(int64), true, TYPALIGN_DOUBLE,
-							"campaign_id", &cv, &cn);
-		if (nc != p.n)
-			ereport(ERROR,
-					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-					 errmsg("campaign_id must have as many elements as touched_at"),
-					 errdetail("touched_at has %d elements, campaign_id has %d.", p.n, nc)));
-
-		/* group the eligible touches by campaign */
-		campaign = palloc(sizeof(int64) * Max(p.n, 1));
-		order = palloc(sizeof(int) * Max(p.n, 1));
-		group = palloc(sizeof(int) * Max(p.n, 1));
-		nc = 0;
-		for (int i = 0; i < p.n; i++)
-		{
-			campaign[i] = cn[i] ? 0 : DatumGetInt64(cv[i]);
-			if (p.eligible[i])
-				order[nc++] = i;
-		}
-		sortarg.campaign = campaign;
-		sortarg.isnull = cn;
-		qsort_arg(order, nc, sizeof(int), campaign_cmp, &sortarg);
-		for (int k = 0; k < nc; k++)
-		{
-			int			i = order[k];
-
-			if (k > 0)
-			{
-				int			prev = order[k - 1];
-
-				if (cn[i] != cn[prev] || (!cn[i] && campaign[i] != campaign[prev]))
-					ngroups++;
-			}
-			group[i] = ngroups;
-		}
-		if (nc > 0)
-			ngroups++;
-
-		rows->campaign = palloc(sizeof(int64) * Max(ngroups * LF_NUM_MODELS, 1));
-		rows->campaign_null = palloc(sizeof(bool) * Max(ngroups * LF_NUM_MODELS, 1));
-		rows->model = palloc(sizeof(int8) * Max(ngroups * LF_NUM_MODELS, 1));
-		rows->credit = palloc(sizeof(double) * Max(ngroups * LF_NUM_MODELS, 1));
-		w = palloc(sizeof(double) * Max(p.n, 1));
-		sum = palloc(sizeof(double) * Max(ngroups, 1));
+		maxrows = Max(cc.ngroups * LF_NUM_MODELS, 1);
+		rows->campaign = palloc(sizeof(int64) * maxrows);
+		rows->campaign_null = palloc(sizeof(bool) * maxrows);
+		rows->model = palloc(sizeof(int8) * maxrows);
+		rows->credit = palloc(sizeof(double) * maxrows);
 		for (int m = 0; m < LF_NUM_MODELS; m++)
-		{
-			path_weights(&p, (LfAttributionModel) m, w);
-			for (int g = 0; g < ngroups; g++)
-				sum[g] = 0.0;
-			for (int k = 0; k < nc; k++)
-				sum[group[order[k]]] += w[order[k]];
-			for (int k = 0; k < nc; k++)
+			for (int g = 0; g < cc.ngroups; g++)
 			{
-				int			i = order[k];
-				int			g = group[i];
+				double		credit = cc.credit[m * cc.ngroups + g];
 
-				/* one row per group: at its first touch in campaign order */
-				if (k > 0 && group[order[k - 1]] == g)
-					continue;
-				if (sum[g] == 0.0)
+				if (credit == 0.0)
 					continue;
 				rows->model[r] = m;
-				rows->campaign[r] = campaign[i];
-				rows->campaign_null[r] = cn[i];
-				rows->credit[r] = sum[g];
+				rows->campaign[r] = cc.campaign[g];
+				rows->campaign_null[r] = cc.isnull[g];
+				rows->credit[r] = credit;
 				r++;
 			}
-		}
 		rows->nrows = r;
 		MemoryContextSwitchTo(old);
 	}
@@ -613,4 +650,268 @@ lf_campaign_credit(PG_FUNCTION_ARGS)
 	if (rows->next < rows->nrows)
 		SRF_RETURN_NEXT(fc, credit_next_row(fcinfo, fc, true));
 	SRF_RETURN_DONE(fc);
+}
+
+/*
+ * attribution_totals(touched_at timestamptz[], touch_id bigint[],
+ *		campaign_id bigint[], lead_created_at, opportunity_created_at,
+ *		closed_at, half_life interval, pipeline_amount float8,
+ *		won_amount float8) returns attribution_total[]
+ *
+ * An aggregate over leads (one row per lead, its touch path as arrays): the
+ * credit of each campaign under every model, summed over the leads, as
+ * leads (sum of credit), pipeline (sum of credit times pipeline_amount,
+ * NULL amounts left out) and won (same with won_amount).  The state is one
+ * entry of 21 sums per campaign, whatever the number of leads; one lead's
+ * path is held only while its row is processed.
+ */
+#define NUM_SUMS 3				/* leads, pipeline, won */
+
+typedef struct TotalsEntry
+{
+	int64		campaign;		/* hash key */
+	double		v[LF_NUM_MODELS * NUM_SUMS];
+} TotalsEntry;
+
+typedef struct TotalsState
+{
+	HTAB	   *hash;
+	bool		has_null;		/* the entry of NULL campaign ids is in use */
+	TotalsEntry null_entry;
+} TotalsState;
+
+static TotalsState *
+totals_new(MemoryContext cxt)
+{
+	TotalsState *st = MemoryContextAllocZero(cxt, sizeof(TotalsState));
+	HASHCTL		ctl;
+
+	ctl.keysize = sizeof(int64);
+	ctl.entrysize = sizeof(TotalsEntry);
+	ctl.hcxt = cxt;
+	st->hash = hash_create("leadfunnel attribution totals", 64, &ctl,
+						   HASH_ELEM | HASH_BLOBS | HASH_CONTEXT);
+	return st;
+}
+
+static TotalsEntry *
+totals_entry(TotalsState *st, int64 campaign, bool isnull)
+{
+	TotalsEntry *e;
+	bool		found;
+
+	if (isnull)
+	{
+		if (!st->has_null)
+		{
+			memset(&st->null_entry, 0, sizeof(TotalsEntry));
+			st->has_null = true;
+		}
+		return &st->null_entry;
+	}
+	e = hash_search(st->hash, &campaign, HASH_ENTER, &found);
+	if (!found)
+		memset(e->v, 0, sizeof(e->v));
+	return e;
+}
+
+static void
+totals_add(TotalsState *st, const TotalsEntry *src, bool isnull)
+{
+	TotalsEntry *e = totals_entry(st, src->campaign, isnull);
+
+	for (int k = 0; k < LF_NUM_MODELS * NUM_SUMS; k++)
+		e->v[k] += src->v[k];
+}
+
+static MemoryContext
+totals_context(FunctionCallInfo fcinfo, const char *fname)
+{
+	MemoryContext aggcxt;
+
+	if (!AggCheckCallContext(fcinfo, &aggcxt))
+		elog(ERROR, "%s called in non-aggregate context", fname);
+	return aggcxt;
+}
+
+PG_FUNCTION_INFO_V1(lf_attribution_totals_trans);
+Datum
+lf_attribution_totals_trans(PG_FUNCTION_ARGS)
+{
+	MemoryContext aggcxt = totals_context(fcinfo, "attribution_totals_trans");
+	TotalsState *st;
+
+	st = PG_ARGISNULL(0) ? totals_new(aggcxt) : (TotalsState *) PG_GETARG_POINTER(0);
+	if (!PG_ARGISNULL(1) && !PG_ARGISNULL(3) && !PG_ARGISNULL(7))
+	{
+		/* per-row allocations go to the per-tuple context, reset per row */
+		LfPath		p;
+		CampaignCredit cc;
+		bool		has_pipeline = !PG_ARGISNULL(8);
+		bool		has_won = !PG_ARGISNULL(9);
+		double		pipeline = has_pipeline ? PG_GETARG_FLOAT8(8) : 0.0;
+		double		won = has_won ? PG_GETARG_FLOAT8(9) : 0.0;
+
+		path_from_args(fcinfo, &p, 1, 2, 4, 7);
+		campaign_credit_compute(fcinfo, &p, 3, &cc);
+		for (int g = 0; g < cc.ngroups; g++)
+		{
+			TotalsEntry *e = totals_entry(st, cc.campaign[g], cc.isnull[g]);
+
+			for (int m = 0; m < LF_NUM_MODELS; m++)
+			{
+				double		credit = cc.credit[m * cc.ngroups + g];
+
+				e->v[m * NUM_SUMS] += credit;
+				if (has_pipeline)
+					e->v[m * NUM_SUMS + 1] += credit * pipeline;
+				if (has_won)
+					e->v[m * NUM_SUMS + 2] += credit * won;
+			}
+		}
+	}
+	PG_RETURN_POINTER(st);
+}
+
+PG_FUNCTION_INFO_V1(lf_attribution_totals_combine);
+Datum
+lf_attribution_totals_combine(PG_FUNCTION_ARGS)
+{
+	MemoryContext aggcxt = totals_context(fcinfo, "attribution_totals_combine");
+	TotalsState *st;
+	TotalsState *other;
+	HASH_SEQ_STATUS seq;
+	TotalsEntry *e;
+
+	if (PG_ARGISNULL(1))
+	{
+		if (PG_ARGISNULL(0))
+			PG_RETURN_NULL();
+		PG_RETURN_POINTER(PG_GETARG_POINTER(0));
+	}
+	other = (TotalsState *) PG_GETARG_POINTER(1);
+	/* the first state may be NULL: copy the second into the aggregate context */
+	st = PG_ARGISNULL(0) ? totals_new(aggcxt) : (TotalsState *) PG_GETARG_POINTER(0);
+	hash_seq_init(&seq, other->hash);
+	while ((e = hash_seq_search(&seq)) != NULL)
+		totals_add(st, e, false);
+	if (other->has_null)
+		totals_add(st, &other->null_entry, true);
+	PG_RETURN_POINTER(st);
+}
+
+PG_FUNCTION_INFO_V1(lf_attribution_totals_serialize);
+Datum
+lf_attribution_totals_serialize(PG_FUNCTION_ARGS)
+{
+	TotalsState *st;
+	StringInfoData buf;
+	HASH_SEQ_STATUS seq;
+	TotalsEntry *e;
+
+	totals_context(fcinfo, "attribution_totals_serialize");
+	st = (TotalsState *) PG_GETARG_POINTER(0);
+	pq_begintypsend(&buf);
+	pq_sendint32(&buf, (int32) hash_get_num_entries(st->hash));
+	pq_sendbyte(&buf, st->has_null ? 1 : 0);
+	hash_seq_init(&seq, st->hash);
+	while ((e = hash_seq_search(&seq)) != NULL)
+	{
+		pq_sendint64(&buf, e->campaign);
+		for (int k = 0; k < LF_NUM_MODELS * NUM_SUMS; k++)
+			pq_sendfloat8(&buf, e->v[k]);
+	}
+	if (st->has_null)
+		for (int k = 0; k < LF_NUM_MODELS * NUM_SUMS; k++)
+			pq_sendfloat8(&buf, st->null_entry.v[k]);
+	PG_RETURN_BYTEA_P(pq_endtypsend(&buf));
+}
+
+PG_FUNCTION_INFO_V1(lf_attribution_totals_deserialize);
+Datum
+lf_attribution_totals_deserialize(PG_FUNCTION_ARGS)
+{
+	MemoryContext aggcxt = totals_context(fcinfo, "attribution_totals_deserialize");
+	bytea	   *bytes = PG_GETARG_BYTEA_PP(0);
+	StringInfoData buf;
+	TotalsState *st = totals_new(aggcxt);
+	TotalsEntry e;
+	int32		n;
+
+	buf.data = VARDATA_ANY(bytes);
+	buf.len = VARSIZE_ANY_EXHDR(bytes);
+	buf.maxlen = buf.len;
+	buf.cursor = 0;
+	n = pq_getmsgint(&buf, 4);
+	st->has_null = pq_getmsgbyte(&buf) != 0;
+	for (int32 i = 0; i < n; i++)
+	{
+		e.campaign = pq_getmsgint64(&buf);
+		for (int k = 0; k < LF_NUM_MODELS * NUM_SUMS; k++)
+			e.v[k] = pq_getmsgfloat8(&buf);
+		totals_add(st, &e, false);
+	}
+	if (st->has_null)
+	{
+		st->has_null = false;
+		e.campaign = 0;
+		for (int k = 0; k < LF_NUM_MODELS * NUM_SUMS; k++)
+			e.v[k] = pq_getmsgfloat8(&buf);
+		totals_add(st, &e, true);
+	}
+	pq_getmsgend(&buf);
+	PG_RETURN_POINTER(st);
+}
+
+static void
+totals_rows(const TotalsEntry *e, bool isnull, TupleDesc desc, Datum *out, int *n)
+{
+	for (int m = 0; m < LF_NUM_MODELS; m++)
+	{
+		Datum		values[5];
+		bool		nulls[5] = {isnull, false, false, false, false};
+
+		if (e->v[m * NUM_SUMS] == 0.0)
+			continue;
+		values[0] = Int64GetDatum(e->campaign);
+		values[1] = ObjectIdGetDatum(lf_enum_label(LF_ENUM_MODEL, m));
+		values[2] = Float8GetDatum(e->v[m * NUM_SUMS]);
+		values[3] = Float8GetDatum(e->v[m * NUM_SUMS + 1]);
+		values[4] = Float8GetDatum(e->v[m * NUM_SUMS + 2]);
+		out[(*n)++] = HeapTupleGetDatum(heap_form_tuple(desc, values, nulls));
+	}
+}
+
+PG_FUNCTION_INFO_V1(lf_attribution_totals_final);
+Datum
+lf_attribution_totals_final(PG_FUNCTION_ARGS)
+{
+	TotalsState *st;
+	Oid			arraytype = get_fn_expr_rettype(fcinfo->flinfo);
+	Oid			rowtype = OidIsValid(arraytype) ? get_element_type(arraytype) : InvalidOid;
+	TupleDesc	desc;
+	HASH_SEQ_STATUS seq;
+	TotalsEntry *e;
+	Datum	   *out;
+	int			n = 0;
+	int16		typlen;
+	bool		typbyval;
+	char		typalign;
+
+	totals_context(fcinfo, "attribution_totals_final");
+	if (!OidIsValid(rowtype))
+		elog(ERROR, "could not determine the result type of attribution_totals");
+	if (PG_ARGISNULL(0))
+		PG_RETURN_ARRAYTYPE_P(construct_empty_array(rowtype));
+	st = (TotalsState *) PG_GETARG_POINTER(0);
+	desc = lookup_rowtype_tupdesc_copy(rowtype, -1);
+	BlessTupleDesc(desc);
+	out = palloc(sizeof(Datum) * (hash_get_num_entries(st->hash) + 1) * LF_NUM_MODELS);
+	hash_seq_init(&seq, st->hash);
+	while ((e = hash_seq_search(&seq)) != NULL)
+		totals_rows(e, false, desc, out, &n);
+	if (st->has_null)
+		totals_rows(&st->null_entry, true, desc, out, &n);
+	get_typlenbyvalalign(rowtype, &typlen, &typbyval, &typalign);
+	PG_RETURN_ARRAYTYPE_P(construct_array(out, n, rowtype, typlen, typbyval, typalign));
 }

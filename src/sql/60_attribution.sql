@@ -43,6 +43,52 @@ CREATE FUNCTION @extschema@.campaign_credit(
 COMMENT ON FUNCTION @extschema@.campaign_credit(timestamptz[], bigint[], bigint[], timestamptz, timestamptz, timestamptz, interval) IS
 'Credit of each campaign for one lead under every attribution model, computed in one pass: the weights of the lead''s touches (attribution_weights rules; equal times ordered by touch_id) added up per campaign_id (same length as touched_at). Rows with zero credit are left out, so the credits of one model sum to 1 and a lead without eligible touches gives no rows.';
 
+CREATE TYPE @extschema@.attribution_total AS (
+    campaign_id bigint,
+    model @extschema@.attribution_model,
+    leads float8,
+    pipeline float8,
+    won float8
+);
+COMMENT ON TYPE @extschema@.attribution_total IS
+'One campaign''s credit under one attribution model, summed over leads: result element of the aggregate attribution_totals.';
+
+CREATE FUNCTION @extschema@.attribution_totals_trans(internal, timestamptz[], bigint[], bigint[], timestamptz, timestamptz, timestamptz, interval, float8, float8)
+    RETURNS internal AS 'MODULE_PATHNAME', 'lf_attribution_totals_trans' LANGUAGE C IMMUTABLE PARALLEL SAFE;
+COMMENT ON FUNCTION @extschema@.attribution_totals_trans(internal, timestamptz[], bigint[], bigint[], timestamptz, timestamptz, timestamptz, interval, float8, float8) IS
+'Transition function of the aggregate attribution_totals: adds one lead''s campaign credit under every model.';
+CREATE FUNCTION @extschema@.attribution_totals_combine(internal, internal)
+    RETURNS internal AS 'MODULE_PATHNAME', 'lf_attribution_totals_combine' LANGUAGE C IMMUTABLE PARALLEL SAFE;
+COMMENT ON FUNCTION @extschema@.attribution_totals_combine(internal, internal) IS
+'Combine function of the aggregate attribution_totals: adds two partial states.';
+CREATE FUNCTION @extschema@.attribution_totals_serialize(internal)
+    RETURNS bytea AS 'MODULE_PATHNAME', 'lf_attribution_totals_serialize' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION @extschema@.attribution_totals_serialize(internal) IS
+'Serialization function of the aggregate attribution_totals (parallel query).';
+CREATE FUNCTION @extschema@.attribution_totals_deserialize(bytea, internal)
+    RETURNS internal AS 'MODULE_PATHNAME', 'lf_attribution_totals_deserialize' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION @extschema@.attribution_totals_deserialize(bytea, internal) IS
+'Deserialization function of the aggregate attribution_totals (parallel query).';
+CREATE FUNCTION @extschema@.attribution_totals_final(internal)
+    RETURNS @extschema@.attribution_total[] AS 'MODULE_PATHNAME', 'lf_attribution_totals_final' LANGUAGE C IMMUTABLE PARALLEL SAFE;
+COMMENT ON FUNCTION @extschema@.attribution_totals_final(internal) IS
+'Final function of the aggregate attribution_totals: one element per campaign and model with non-zero credit.';
+
+CREATE AGGREGATE @extschema@.attribution_totals(
+        touched_at timestamptz[], touch_id bigint[], campaign_id bigint[],
+        lead_created_at timestamptz, opportunity_created_at timestamptz, closed_at timestamptz,
+        half_life interval, pipeline_amount float8, won_amount float8) (
+    SFUNC = @extschema@.attribution_totals_trans,
+    STYPE = internal,
+    FINALFUNC = @extschema@.attribution_totals_final,
+    COMBINEFUNC = @extschema@.attribution_totals_combine,
+    SERIALFUNC = @extschema@.attribution_totals_serialize,
+    DESERIALFUNC = @extschema@.attribution_totals_deserialize,
+    PARALLEL = SAFE
+);
+COMMENT ON AGGREGATE @extschema@.attribution_totals(timestamptz[], bigint[], bigint[], timestamptz, timestamptz, timestamptz, interval, float8, float8) IS
+'Over leads (one row per lead with its touch path, as campaign_credit takes it, plus its pipeline and won amounts or NULL): the credit of every campaign under every model summed over the leads, as an array of attribution_total (leads = sum of credit, pipeline and won = sums of credit times amount). State: 21 sums per campaign, whatever the number of leads. Used by the campaign_attribution view.';
+
 CREATE FUNCTION @extschema@.model_add_attribution(target_schema name) RETURNS void
     LANGUAGE plpgsql
     SET search_path = pg_catalog, pg_temp
@@ -168,31 +214,27 @@ BEGIN
         COMMENT ON COLUMN %1$s.campaign_pipeline.touched_won IS 'Sum of amount over touched leads that were won.';
 
         CREATE VIEW %1$s.campaign_attribution WITH (security_invoker = true) AS
-        WITH p AS MATERIALIZED (
-            SELECT @extschema@.setting_value('time_decay_half_life') AS half_life
-        ), paths AS (
+        WITH paths AS (
             SELECT lt.account_id, lt.lead_id, array_agg(lt.touched_at) AS touched_at,
                    array_agg(lt.touch_id) AS touch_id, array_agg(lt.campaign_id) AS campaign_id
               FROM %1$s.lead_touch lt
              GROUP BY lt.account_id, lt.lead_id
-        ), credit AS (
-            SELECT c.campaign_id, c.model, sum(c.credit) AS leads,
-                   sum(c.credit OPERATOR(pg_catalog.*) l.amount::float8)
-                       FILTER (WHERE l.max_stage OPERATOR(pg_catalog.>=) 'opportunity'::@extschema@.lead_stage) AS pipeline,
-                   sum(c.credit OPERATOR(pg_catalog.*) l.amount::float8)
-                       FILTER (WHERE l.stage OPERATOR(pg_catalog.=) 'won'::@extschema@.lead_stage) AS won
+        ), totals AS (
+            SELECT @extschema@.attribution_totals(
+                       pa.touched_at, pa.touch_id, pa.campaign_id, l.created_at,
+                       CASE WHEN l.max_stage OPERATOR(pg_catalog.>=) 'opportunity'::@extschema@.lead_stage THEN
+                           (SELECT min(h.entered_at) FROM %1$s.lead_stage_history h
+                             WHERE h.account_id OPERATOR(pg_catalog.=) l.account_id AND h.lead_id OPERATOR(pg_catalog.=) l.lead_id
+                               AND h.to_stage OPERATOR(pg_catalog.=) 'opportunity'::@extschema@.lead_stage)
+                       END,
+                       l.closed_at, p.half_life,
+                       CASE WHEN l.max_stage OPERATOR(pg_catalog.>=) 'opportunity'::@extschema@.lead_stage THEN l.amount::float8 END,
+                       CASE WHEN l.stage OPERATOR(pg_catalog.=) 'won'::@extschema@.lead_stage THEN l.amount::float8 END) AS t
               FROM paths pa
               JOIN %1$s.lead l ON l.account_id OPERATOR(pg_catalog.=) pa.account_id AND l.lead_id OPERATOR(pg_catalog.=) pa.lead_id
-             CROSS JOIN p
-             CROSS JOIN LATERAL @extschema@.campaign_credit(
-                   pa.touched_at, pa.touch_id, pa.campaign_id, l.created_at,
-                   CASE WHEN l.max_stage OPERATOR(pg_catalog.>=) 'opportunity'::@extschema@.lead_stage THEN
-                       (SELECT min(h.entered_at) FROM %1$s.lead_stage_history h
-                         WHERE h.account_id OPERATOR(pg_catalog.=) l.account_id AND h.lead_id OPERATOR(pg_catalog.=) l.lead_id
-                           AND h.to_stage OPERATOR(pg_catalog.=) 'opportunity'::@extschema@.lead_stage)
-                   END,
-                   l.closed_at, p.half_life) c
-             GROUP BY c.campaign_id, c.model
+             CROSS JOIN (SELECT @extschema@.setting_value('time_decay_half_life') AS half_life) p
+        ), credit AS (
+            SELECT c.* FROM totals, unnest(totals.t) c
         )
         SELECT ca.campaign_id, m.model,
                coalesce(cr.leads, 0)::numeric AS attributed_leads,
@@ -234,7 +276,7 @@ BEGIN
     EXECUTE format('SELECT coalesce(max(touch_id), 0) FROM %s.touch', s) INTO base_touch;
 
     -- lead-level touches: the source campaign touches first (up to 30 days
-    -- before creation; for 8 %% of the leads 400 days before, outside the
+    -- before creation; for 8 % of the leads 400 days before, outside the
     -- default lookback), then 0..5 touches of random campaigns from 60 days
     -- before creation until 20 days after closing (those do not count)
     EXECUTE format($q$
@@ -252,7 +294,7 @@ BEGIN
                            AS touched_at
                   FROM (SELECT * FROM %1$s.lead WHERE lead_id > %4$s ORDER BY lead_id) l
                  CROSS JOIN (SELECT array_agg(campaign_id ORDER BY campaign_id) AS ids FROM %1$s.campaign) camps
-                 CROSS JOIN LATERAL generate_series(0, floor(random() * 6)::int) g(k)
+                 CROSS JOIN LATERAL generate_series(0, floor(random() * 6)::int + 0 * l.lead_id) g(k)  -- lateral: one draw per lead
                  WHERE cardinality(camps.ids) > 0) x
           JOIN %1$s.campaign c ON c.campaign_id = x.campaign_id
     $q$, s, base_touch, anchor, after_lead_id);
@@ -269,7 +311,7 @@ BEGIN
                   FROM (SELECT account_id, min(created_at) AS first_created FROM %1$s.lead
                          WHERE lead_id > %4$s GROUP BY account_id ORDER BY account_id) a
                  CROSS JOIN (SELECT array_agg(campaign_id ORDER BY campaign_id) AS ids FROM %1$s.campaign) camps
-                 CROSS JOIN LATERAL generate_series(1, floor(random() * 4)::int) g(k)
+                 CROSS JOIN LATERAL generate_series(1, floor(random() * 4)::int + 0 * a.account_id) g(k)
                  WHERE cardinality(camps.ids) > 0) x
           JOIN %1$s.campaign c ON c.campaign_id = x.campaign_id
     $q$, s, base_touch + added, anchor, after_lead_id);
