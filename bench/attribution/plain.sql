@@ -24,7 +24,7 @@ WITH p AS MATERIALIZED (
     SELECT lt.*, o.opportunity_created_at,
            row_number() OVER (PARTITION BY lt.account_id, lt.lead_id ORDER BY lt.touched_at, lt.touch_id) AS pos,
            count(*) OVER (PARTITION BY lt.account_id, lt.lead_id) AS n,
-           power(2::float8, -greatest(0, extract(epoch FROM coalesce(lt.closed_at, greatest(lt.created_at, o.opportunity_created_at)) - lt.touched_at))::float8
+           power(2::float8, -extract(epoch FROM coalesce(lt.closed_at, greatest(lt.created_at, o.opportunity_created_at)) - lt.touched_at)::float8
                             / p.half_life) AS decay
       FROM lt LEFT JOIN opp o ON o.account_id = lt.account_id AND o.lead_id = lt.lead_id CROSS JOIN p
 ), b AS (           -- milestone positions, time-decay total

@@ -49,7 +49,6 @@ for round in $(seq 1 "$ROUNDS"); do
         echo "round $round $way: $ms ms" >&2
     done
 done
-peak=$(grep -h VmHWM /proc/[0-9]*/status 2>/dev/null | sort -k2 -n | tail -1 || true)
 
 med() { grep "^$1 " "$results" | awk '{print $2}' | sort -n | awk '{v[NR]=$1} END {print (NR%2) ? v[(NR+1)/2] : (v[NR/2]+v[NR/2+1])/2}'; }
 a=$(med ours); b=$(med plain)
