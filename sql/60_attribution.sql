@@ -92,6 +92,11 @@ SELECT try($$SELECT leadfunnel.attribution_weights('linear', ARRAY['2025-01-01']
 SELECT try($$SELECT leadfunnel.attribution_weights('linear', '{{2025-01-01},{2025-01-02}}', '2025-01-01', NULL, NULL)$$);
 SELECT try($$SELECT * FROM leadfunnel.campaign_credit(ARRAY['2025-01-01']::timestamptz[], NULL, '{1,2}', '2025-01-01', NULL, NULL)$$);
 SELECT try($$SELECT * FROM leadfunnel.touch_credit(ARRAY['2025-01-01']::timestamptz[], '{1,2}', '2025-01-01', NULL, NULL)$$);
+SELECT try($$SELECT leadfunnel.attribution_weights('linear', array_fill('2025-01-01'::timestamptz, ARRAY[10000001]), NULL, NULL, NULL)$$);
+-- a large path is fine: 100000 touches
+SELECT abs(sum(w) - 1) < 1e-9 AS sums_to_one, count(*) AS touches
+  FROM unnest(leadfunnel.attribution_weights('u_shaped', ARRAY(SELECT timestamptz '2025-01-01' + g * interval '1 minute' FROM generate_series(1, 100000) g),
+                                             '2025-02-01', NULL, NULL)) w;
 SELECT try($$SELECT leadfunnel.attribution_weights('nosuch', ARRAY['2025-01-01']::timestamptz[], '2025-01-01', NULL, NULL)$$);
 
 -- the one-pass functions: every model at once, ties broken by touch_id

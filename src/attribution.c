@@ -59,6 +59,9 @@
 
 #include "leadfunnel.h"
 
+/* Most touches of one lead (bounds the memory of one call). */
+#define LF_MAX_TOUCHES	10000000
+
 /* Milestone roles of the position-based models. */
 #define ROLE_FIRST		0
 #define ROLE_CREATED	1
@@ -303,6 +306,12 @@ path_from_args(FunctionCallInfo fcinfo, LfPath *p, int ta, int ka, int mt, int h
 	int			n = array_elements(times, TIMESTAMPTZOID, sizeof(TimestampTz), true,
 								   TYPALIGN_DOUBLE, "touched_at", &values, &nulls);
 
+	/* keeps every per-touch allocation (7 rows per touch at most) under MaxAllocSize */
+	if (n > LF_MAX_TOUCHES)
+		ereport(ERROR,
+				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+				 errmsg("too many touches for one lead: %d", n),
+				 errdetail("Attribution handles at most %d touches per lead.", LF_MAX_TOUCHES)));
 	p->n = n;
 	p->t = palloc(sizeof(TimestampTz) * Max(n, 1));
 	p->eligible = palloc(sizeof(bool) * Max(n, 1));
