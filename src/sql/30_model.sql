@@ -284,6 +284,7 @@ BEGIN
     -- with model_distribute_table() before its foreign keys and triggers.)
     PERFORM @extschema@.model_add_lifecycle(target_schema);
     PERFORM @extschema@.model_add_analytics(target_schema);
+    PERFORM @extschema@.model_add_attribution(target_schema);
 
     IF on_citus THEN
         PERFORM set_config('citus.enable_unsafe_triggers', unsafe_triggers, true);

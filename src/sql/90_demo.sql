@@ -141,12 +141,14 @@ BEGIN
 
     -- Data of later concerns (lifecycle events, touches) is generated here.
     PERFORM @extschema@.generate_demo_lifecycle(target_schema, seed);
+    PERFORM @extschema@.generate_demo_touches(target_schema, seed, base_lead);
 
     RETURN QUERY EXECUTE format($q$
         SELECT 'account', count(*) FROM %1$s.account WHERE account_id > %2$s
         UNION ALL SELECT 'campaign', count(*) FROM %1$s.campaign WHERE campaign_id > %3$s
         UNION ALL SELECT 'lead', count(*) FROM %1$s.lead WHERE lead_id > %4$s
         UNION ALL SELECT 'lead_stage_history', count(*) FROM %1$s.lead_stage_history WHERE lead_id > %4$s
+        UNION ALL SELECT 'touch', count(*) FROM %1$s.touch WHERE account_id > %2$s
     $q$, s, base_account, base_campaign, base_lead);
 END
 $fn$;

@@ -28,7 +28,7 @@ SELECT count(*) FROM leadfunnel.generate_demo('crm', 300, 0.3);
 INSERT INTO crm.lead (lead_id, account_id, funnel, created_at) VALUES (100000, 1, 'partner', '2024-01-01');
 UPDATE crm.lead SET stage = 'opportunity', stage_entered_at = '2024-02-01' WHERE lead_id = 100000;
 INSERT INTO crm.touch (touch_id, campaign_id, account_id, lead_id, touched_at, channel)
-SELECT row_number() OVER (ORDER BY lead_id), source_campaign_id, account_id, CASE WHEN lead_id % 3 = 0 THEN NULL ELSE lead_id END,
+SELECT 1000000 + row_number() OVER (ORDER BY lead_id), source_campaign_id, account_id, CASE WHEN lead_id % 3 = 0 THEN NULL ELSE lead_id END,
        created_at - interval '2 days', 'web'
   FROM crm.lead WHERE source_campaign_id IS NOT NULL;
 "

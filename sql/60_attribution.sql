@@ -1,0 +1,191 @@
+-- Attribution: the weights of each model on hand-built touch paths (the
+-- published shares), every edge case, bad input, and the model's views on a
+-- hand-built model.
+SET TimeZone = 'UTC';
+-- weights rounded for reading
+CREATE FUNCTION public.aw(m leadfunnel.attribution_model, t timestamptz[], created timestamptz,
+                          opp timestamptz DEFAULT NULL, closed timestamptz DEFAULT NULL, hl interval DEFAULT '7 days')
+    RETURNS numeric[] LANGUAGE sql AS
+$$ SELECT array_agg(round(w::numeric, 6) ORDER BY i)
+     FROM unnest(leadfunnel.attribution_weights(m, t, created, opp, closed, hl)) WITH ORDINALITY u(w, i) $$;
+
+-- Four touches, all milestones distinct: touches on days 1..6, lead created on
+-- day 2, opportunity on day 4, closed on day 6.
+CREATE TEMP TABLE path AS SELECT ARRAY['2025-01-01', '2025-01-02', '2025-01-03', '2025-01-04', '2025-01-05', '2025-01-06']::timestamptz[] AS t;
+SELECT m AS model, aw(m, t, '2025-01-02', '2025-01-04', '2025-01-06 12:00')
+  FROM path, unnest(enum_range(NULL::leadfunnel.attribution_model)) m;
+-- U-shaped: first and lead-creation touch 40 % each, 20 % shared by the middle
+SELECT aw('u_shaped', ARRAY['2025-01-01', '2025-01-02', '2025-01-03', '2025-01-04']::timestamptz[], '2025-01-04');
+-- W-shaped: 30 % first, lead creation, opportunity creation; 10 % the middle
+SELECT aw('w_shaped', ARRAY['2025-01-01', '2025-01-02', '2025-01-03', '2025-01-04', '2025-01-05']::timestamptz[], '2025-01-02', '2025-01-04');
+-- full path: 22.5 % first, lead creation, opportunity creation, closing; 10 % the middle
+SELECT aw('full_path', ARRAY['2025-01-01', '2025-01-02', '2025-01-03', '2025-01-04', '2025-01-05']::timestamptz[], '2025-01-02', '2025-01-03', '2025-01-05');
+-- time decay, half-life 7 days: touches 14, 7 and 0 days before closing weigh 1 : 2 : 4
+SELECT aw('time_decay', ARRAY['2025-01-01', '2025-01-08', '2025-01-15']::timestamptz[], '2025-01-02', NULL, '2025-01-15');
+-- half-life 1 day: 1 : 128 : 16384
+SELECT aw('time_decay', ARRAY['2025-01-01', '2025-01-08', '2025-01-15']::timestamptz[], '2025-01-02', NULL, '2025-01-15', '1 day');
+-- open lead: age measured to the latest milestone given (the opportunity,
+-- 2025-01-08); a later touch has a negative age and weighs more
+SELECT aw('time_decay', ARRAY['2025-01-01', '2025-01-08', '2025-01-15']::timestamptz[], '2025-01-02', '2025-01-08');
+
+-- Edge cases.
+-- one touch: 100 % under every model
+SELECT m AS model, aw(m, ARRAY['2025-01-01']::timestamptz[], '2025-01-02', '2025-01-03', '2025-01-04')
+  FROM unnest(enum_range(NULL::leadfunnel.attribution_model)) m;
+-- two touches, both before lead creation: first and lead-creation touch, no middle
+SELECT m AS model, aw(m, ARRAY['2025-01-01', '2025-01-02']::timestamptz[], '2025-01-03')
+  FROM unnest(enum_range(NULL::leadfunnel.attribution_model)) m;
+-- two touches, the second after lead creation: the first holds both U roles
+-- (80 %), the second is the middle (20 %)
+SELECT m AS model, aw(m, ARRAY['2025-01-01', '2025-01-05']::timestamptz[], '2025-01-03')
+  FROM unnest(enum_range(NULL::leadfunnel.attribution_model)) m;
+-- several milestones on one touch: their shares add up (first = lead creation
+-- = opportunity touch: 3 x 30 % under W, 3 x 22.5 % under full path)
+SELECT m AS model, aw(m, ARRAY['2025-01-01', '2025-01-05', '2025-01-06', '2025-01-07']::timestamptz[], '2025-01-02', '2025-01-03', '2025-01-07')
+  FROM unnest(enum_range(NULL::leadfunnel.attribution_model)) m;
+-- a milestone with no touch at or before it (all touches after lead creation):
+-- its share goes to the milestones present, pro rata
+SELECT m AS model, aw(m, ARRAY['2025-01-05', '2025-01-06', '2025-01-07']::timestamptz[], '2025-01-01')
+  FROM unnest(enum_range(NULL::leadfunnel.attribution_model)) m;
+-- no opportunity (opportunity_created_at NULL), closed: W gives the
+-- opportunity share to first and lead creation (45 % each); full path to
+-- first, lead creation and closing (30 % each)
+SELECT m AS model, aw(m, ARRAY['2025-01-01', '2025-01-02', '2025-01-03', '2025-01-04']::timestamptz[], '2025-01-02', NULL, '2025-01-04')
+  FROM unnest(enum_range(NULL::leadfunnel.attribution_model)) m WHERE m IN ('w_shaped', 'full_path');
+-- no middle touches: the middle share goes to the milestones, pro rata
+SELECT m AS model, aw(m, ARRAY['2025-01-01', '2025-01-02', '2025-01-03']::timestamptz[], '2025-01-02', '2025-01-03')
+  FROM unnest(enum_range(NULL::leadfunnel.attribution_model)) m WHERE m IN ('u_shaped', 'w_shaped', 'full_path');
+-- touches after closing weigh 0; with no eligible touch every weight is 0
+SELECT aw('linear', ARRAY['2025-01-01', '2025-01-09', '2025-01-02']::timestamptz[], '2025-01-01', NULL, '2025-01-05');
+SELECT m AS model, aw(m, ARRAY['2025-01-09', '2025-01-10']::timestamptz[], '2025-01-01', NULL, '2025-01-05')
+  FROM unnest(enum_range(NULL::leadfunnel.attribution_model)) m;
+-- a touch exactly at closing counts; exactly at lead creation it is the lead-creation touch
+SELECT aw('u_shaped', ARRAY['2025-01-01', '2025-01-02', '2025-01-05']::timestamptz[], '2025-01-02', NULL, '2025-01-05');
+-- input in any order: the weights follow the touches
+SELECT aw('u_shaped', ARRAY['2025-01-04', '2025-01-01', '2025-01-03', '2025-01-02']::timestamptz[], '2025-01-04');
+-- NULL elements weigh 0 and are no touch
+SELECT aw('u_shaped', ARRAY['2025-01-01', NULL, '2025-01-02', '2025-01-03']::timestamptz[], '2025-01-03');
+-- ties: of equal times the later array position is the later touch
+-- (last touch, lead-creation touch), the earlier one the first touch
+SELECT m AS model, aw(m, ARRAY['2025-01-01', '2025-01-01', '2025-01-02', '2025-01-02']::timestamptz[], '2025-01-03', NULL, '2025-01-04')
+  FROM unnest(enum_range(NULL::leadfunnel.attribution_model)) m WHERE m IN ('first_touch', 'last_touch', 'u_shaped', 'full_path', 'time_decay');
+-- infinite times are extreme times: -infinity is the first touch, infinity is after closing
+SELECT aw('u_shaped', ARRAY['-infinity', '2025-01-02', 'infinity']::timestamptz[], '2025-01-03', NULL, '2025-01-04');
+SELECT aw('time_decay', ARRAY['-infinity', '2025-01-02', 'infinity']::timestamptz[], '2025-01-03');
+SELECT aw('time_decay', ARRAY['2025-01-01', '2025-01-02']::timestamptz[], '-infinity', NULL, 'infinity');
+-- no lead creation time: no lead-creation milestone; open lead without milestones:
+-- time decay measured to the latest touch
+SELECT aw('u_shaped', ARRAY['2025-01-01', '2025-01-02', '2025-01-03']::timestamptz[], NULL);
+SELECT aw('time_decay', ARRAY['2025-01-01', '2025-01-08', '2025-01-15']::timestamptz[], NULL);
+-- huge half-life: time decay tends to linear; tiny: all weight on the youngest touch
+SELECT aw('time_decay', ARRAY['2025-01-01', '2025-01-08']::timestamptz[], '2025-01-01', NULL, '2025-01-08', '1000 years');
+SELECT aw('time_decay', ARRAY['2000-01-01', '2025-01-08']::timestamptz[], '2025-01-01', NULL, '2025-01-08', '1 microsecond');
+-- empty array, NULL arguments, subscripts kept
+SELECT leadfunnel.attribution_weights('linear', '{}', '2025-01-01', NULL, NULL) AS empty;
+SELECT leadfunnel.attribution_weights(NULL, ARRAY['2025-01-01']::timestamptz[], '2025-01-01', NULL, NULL) IS NULL AS null_model,
+       leadfunnel.attribution_weights('linear', NULL, '2025-01-01', NULL, NULL) IS NULL AS null_touches,
+       leadfunnel.attribution_weights('linear', ARRAY['2025-01-01']::timestamptz[], '2025-01-01', NULL, NULL, NULL) IS NULL AS null_half_life;
+SELECT leadfunnel.attribution_weights('linear', '[0:1]={2025-01-01,2025-01-02}', '2025-01-01', NULL, NULL);
+-- bad input
+SELECT try($$SELECT leadfunnel.attribution_weights('time_decay', ARRAY['2025-01-01']::timestamptz[], '2025-01-01', NULL, NULL, '0')$$);
+SELECT try($$SELECT leadfunnel.attribution_weights('linear', ARRAY['2025-01-01']::timestamptz[], '2025-01-01', NULL, NULL, '-7 days')$$);
+SELECT try($$SELECT leadfunnel.attribution_weights('linear', '{{2025-01-01},{2025-01-02}}', '2025-01-01', NULL, NULL)$$);
+SELECT try($$SELECT * FROM leadfunnel.campaign_credit(ARRAY['2025-01-01']::timestamptz[], NULL, '{1,2}', '2025-01-01', NULL, NULL)$$);
+SELECT try($$SELECT * FROM leadfunnel.touch_credit(ARRAY['2025-01-01']::timestamptz[], '{1,2}', '2025-01-01', NULL, NULL)$$);
+SELECT try($$SELECT leadfunnel.attribution_weights('linear', array_fill('2025-01-01'::timestamptz, ARRAY[10000001]), NULL, NULL, NULL)$$);
+-- a large path is fine: 100000 touches
+SELECT abs(sum(w) - 1) < 1e-9 AS sums_to_one, count(*) AS touches
+  FROM unnest(leadfunnel.attribution_weights('u_shaped', ARRAY(SELECT timestamptz '2025-01-01' + g * interval '1 minute' FROM generate_series(1, 100000) g),
+                                             '2025-02-01', NULL, NULL)) w;
+SELECT try($$SELECT leadfunnel.attribution_weights('nosuch', ARRAY['2025-01-01']::timestamptz[], '2025-01-01', NULL, NULL)$$);
+
+-- the one-pass functions: every model at once, ties broken by touch_id
+SELECT touch_index, model, round(credit::numeric, 6) AS credit
+  FROM leadfunnel.touch_credit(ARRAY['2025-01-02', '2025-01-01', '2025-01-09']::timestamptz[], '{20,10,30}',
+                               '2025-01-01', NULL, '2025-01-05')
+ ORDER BY model, touch_index;
+SELECT model, campaign_id, round(credit::numeric, 6) AS credit
+  FROM leadfunnel.campaign_credit(ARRAY['2025-01-01', '2025-01-02', '2025-01-03', '2025-01-03']::timestamptz[], '{1,2,4,3}',
+                                  '{7,8,7,NULL}', '2025-01-02', NULL, NULL)
+ ORDER BY model, campaign_id;
+
+-- The views on a hand-built model.
+SELECT leadfunnel.create_model('attr');
+INSERT INTO attr.account (account_id, name) VALUES (1, 'A'), (2, 'B');
+INSERT INTO attr.campaign (campaign_id, name) VALUES (10, 'webinar'), (20, 'event'), (30, 'abm'), (40, 'unused');
+INSERT INTO attr.lead (lead_id, account_id, source_campaign_id, amount, stage, created_at) VALUES
+    (1, 1, 10, 1000, 'lead', '2025-01-10'),
+    (2, 1, 20, 500, 'lead', '2025-02-01'),
+    (3, 2, 10, 200, 'lead', '2025-03-01');
+-- lead 1 reaches opportunity on 01-20 and is won on 01-31; lead 2 is lost on
+-- 02-15 from mql; lead 3 stays open
+UPDATE attr.lead SET stage = 'mql', stage_entered_at = '2025-01-12' WHERE lead_id = 1;
+UPDATE attr.lead SET stage = 'tal', stage_entered_at = '2025-01-14' WHERE lead_id = 1;
+UPDATE attr.lead SET stage = 'tql', stage_entered_at = '2025-01-15' WHERE lead_id = 1;
+UPDATE attr.lead SET stage = 'sal', stage_entered_at = '2025-01-16' WHERE lead_id = 1;
+UPDATE attr.lead SET stage = 'sql', stage_entered_at = '2025-01-17' WHERE lead_id = 1;
+UPDATE attr.lead SET stage = 'opportunity', stage_entered_at = '2025-01-20' WHERE lead_id = 1;
+UPDATE attr.lead SET stage = 'won', stage_entered_at = '2025-01-31' WHERE lead_id = 1;
+UPDATE attr.lead SET stage = 'mql', stage_entered_at = '2025-02-05' WHERE lead_id = 2;
+UPDATE attr.lead SET stage = 'lost', stage_entered_at = '2025-02-15' WHERE lead_id = 2;
+INSERT INTO attr.touch (touch_id, campaign_id, account_id, lead_id, touched_at) VALUES
+    (1, 10, 1, 1, '2024-01-01'),   -- more than 365 days before lead 1: outside the lookback
+    (2, 10, 1, 1, '2025-01-05'),   -- first touch and lead-creation touch of lead 1
+    (3, 20, 1, 1, '2025-01-15'),   -- middle
+    (4, 20, 1, 1, '2025-01-20'),   -- opportunity-creation touch (at the moment)
+    (5, 10, 1, 1, '2025-01-31'),   -- closing touch (at the moment)
+    (6, 20, 1, 1, '2025-02-03'),   -- after closing: does not count
+    (7, 20, 1, 2, '2025-01-25'),   -- lead 2's only own touch
+    (8, 10, 2, 3, '2025-03-05');   -- lead 3 (open)
+INSERT INTO attr.touch (touch_id, campaign_id, account_id, touched_at) VALUES
+    (9, 30, 1, '2025-01-05'),      -- ABM before both leads were created: counts for neither
+    (10, 30, 1, '2025-02-10'),     -- ABM while lead 2 was open (lead 1 closed): counts for lead 2
+    (11, 30, 1, '2025-01-31'),     -- ABM at lead 1's closing: counts for lead 1 (lead 2 is created later)
+    (12, 30, 2, '2025-06-01');     -- ABM while lead 3 is open
+SELECT * FROM attr.lead_touch ORDER BY lead_id, touched_at, touch_id;
+SELECT * FROM attr.lead_touch_path ORDER BY lead_id;
+SELECT * FROM attr.campaign_pipeline ORDER BY campaign_id;
+SELECT campaign_id, model, round(attributed_leads, 6) AS leads, round(attributed_pipeline, 4) AS pipeline,
+       round(attributed_won, 4) AS won
+  FROM attr.campaign_attribution ORDER BY model, campaign_id;
+SELECT lead_id, model, touch_id, campaign_id, is_account_touch, round(credit::numeric, 6) AS credit
+  FROM attr.touch_attribution WHERE model IN ('u_shaped', 'full_path') ORDER BY lead_id, model, touched_at, touch_id;
+-- a shorter lookback drops lead 1's first touch; a longer one brings touch 1 back
+SELECT leadfunnel.set_setting('attribution_lookback', '3 days');
+SELECT lead_id, touch_id FROM attr.lead_touch WHERE lead_id = 1 ORDER BY touch_id;
+SELECT leadfunnel.set_setting('attribution_lookback', '2 years');
+SELECT lead_id, touch_id FROM attr.lead_touch WHERE lead_id = 1 ORDER BY touch_id;
+DELETE FROM leadfunnel.setting WHERE name = 'attribution_lookback';
+-- the half-life setting drives time_decay in the views
+SELECT leadfunnel.set_setting('time_decay_half_life', '1 day');
+SELECT touch_id, round(credit::numeric, 6) AS credit FROM attr.touch_attribution WHERE lead_id = 1 AND model = 'time_decay' ORDER BY touch_id;
+DELETE FROM leadfunnel.setting WHERE name = 'time_decay_half_life';
+-- every view and column is commented and security_invoker
+SELECT c.relname FROM pg_class c WHERE c.relnamespace = 'attr'::regnamespace AND c.relkind = 'v'
+   AND (obj_description(c.oid, 'pg_class') IS NULL OR NOT coalesce('security_invoker=true' = ANY (c.reloptions), false));
+SELECT c.relname, a.attname FROM pg_class c JOIN pg_attribute a ON a.attrelid = c.oid AND a.attnum > 0
+ WHERE c.relnamespace = 'attr'::regnamespace AND c.relkind = 'v' AND col_description(c.oid, a.attnum) IS NULL;
+
+-- demo touches: deterministic, lead-level and ABM, some outside the windows
+SELECT leadfunnel.create_model('attr_demo1');
+SELECT leadfunnel.create_model('attr_demo2');
+SELECT * FROM leadfunnel.generate_demo('attr_demo1', 300, 0.25);
+SELECT sum(rows_added) FROM leadfunnel.generate_demo('attr_demo2', 300, 0.25);
+SELECT count(*) AS differing_touches FROM (
+    (SELECT * FROM attr_demo1.touch EXCEPT SELECT * FROM attr_demo2.touch)
+    UNION ALL (SELECT * FROM attr_demo2.touch EXCEPT SELECT * FROM attr_demo1.touch)) d;
+SELECT count(*) FILTER (WHERE t.lead_id IS NULL) > 0 AS has_abm,
+       count(*) FILTER (WHERE t.lead_id IS NOT NULL AND t.touched_at < l.created_at) > 0 AS before_creation,
+       count(*) FILTER (WHERE t.touched_at > l.closed_at) > 0 AS after_closing,
+       count(*) FILTER (WHERE t.touched_at < l.created_at - interval '365 days') > 0 AS outside_lookback,
+       bool_and(t.touched_at < '2026-01-01') AS all_before_2026
+  FROM attr_demo1.touch t LEFT JOIN attr_demo1.lead l ON l.account_id = t.account_id AND l.lead_id = t.lead_id;
+SELECT count(*) FILTER (WHERE cardinality(touched_at) = 0) > 0 AS some_unattributed,
+       count(*) FILTER (WHERE 'true' = ANY (is_account_touch)) > 0 AS some_abm_credit
+  FROM attr_demo1.lead_touch_path;
+SELECT try($$SELECT leadfunnel.generate_demo_touches('attr_demo1', 5)$$);
+SELECT try($$SELECT leadfunnel.generate_demo_touches('nosuch')$$);
+SET client_min_messages = warning;
+DROP SCHEMA attr, attr_demo1, attr_demo2 CASCADE;
+RESET client_min_messages;
+DROP FUNCTION public.aw;

@@ -1,0 +1,926 @@
+/*-------------------------------------------------------------------------
+ *
+ * attribution.c
+ *	  Owns the weighted multi-touch attribution models: the weights of one
+ *	  lead's touches under each leadfunnel.attribution_model, and the SQL
+ *	  functions that expose them (attribution_weights, touch_credit,
+ *	  campaign_credit).
+ *
+ * One lead's touches are given as arrays in any order.  A touch is eligible
+ * when its time is not NULL and, for a closed lead, at or before closed_at;
+ * lookback windows and account-level (ABM) touches are the caller's business
+ * (the model's views apply them).  One O(n) pass finds the milestone touches:
+ *
+ *	F  the first touch (earliest; ties: the earlier one in the tie order)
+ *	L  the last touch at or before lead creation
+ *	O  the last touch at or before opportunity creation
+ *	C  the last touch at or before closing (for a closed lead, the last
+ *	   eligible touch)
+ *
+ * "Last" among equal times is the later one in the tie order: the tie key
+ * when one is given (touch_id in the views), else the array position.
+ *
+ * Position-based models give each milestone role an equal share and the
+ * remaining share to the touches that hold no role ("middle" touches),
+ * split equally: u_shaped F, L 40 % each, middle 20 %; w_shaped F, L, O 30 %
+ * each, middle 10 %; full_path F, L, O, C 22.5 % each, middle 10 %.  A touch
+ * holding several roles gets the sum of their shares.  A role with no touch
+ * (no touch at or before lead creation, no opportunity, lead still open)
+ * gives its share to the roles present, pro rata; with no middle touch the
+ * middle share goes to the roles present, pro rata.  So the weights of a lead
+ * with at least one eligible touch always sum to 1, and are all 0 without one.
+ *
+ * time_decay: weight proportional to 2^(-age / half_life), age measured to
+ * closed_at, else to the latest of lead_created_at and opportunity_created_at
+ * given, else to the latest eligible touch.  A touch after that reference (an
+ * open lead's recent touch) has a negative age and weighs more than 1 before
+ * normalization: recency keeps counting.  Because the weights are normalized,
+ * the reference cancels out; they are computed relative to the youngest
+ * eligible touch, so they never all underflow to 0 nor overflow.
+ *
+ * Infinite timestamps are ordinary extreme values (-infinity is before every
+ * time, infinity after); no input makes a NaN.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include <math.h>
+
+#include "catalog/pg_type.h"
+#include "funcapi.h"
+#include "libpq/pqformat.h"
+#include "utils/array.h"
+#include "utils/builtins.h"
+#include "utils/hsearch.h"
+#include "utils/lsyscache.h"
+#include "utils/typcache.h"
+#include "utils/timestamp.h"
+
+#include "leadfunnel.h"
+
+/* Most touches of one lead (bounds the memory of one call). */
+#define LF_MAX_TOUCHES	10000000
+
+/* Milestone roles of the position-based models. */
+#define ROLE_FIRST		0
+#define ROLE_CREATED	1
+#define ROLE_OPPORTUNITY 2
+#define ROLE_CLOSED		3
+#define NUM_ROLES		4
+
+/* One lead's touches and milestone times, as the models read them. */
+typedef struct LfPath
+{
+	int			n;				/* number of touches */
+	TimestampTz *t;				/* touch times */
+	bool	   *eligible;		/* not NULL and not after closing */
+	int64	   *key;			/* tie key or NULL (then array position) */
+	int			neligible;
+	int			role[NUM_ROLES];	/* touch index of each role, -1 if none */
+	int			last;			/* last eligible touch, -1 if none */
+	double		ref;			/* time-decay reference time (microseconds) */
+	double		half_life;		/* microseconds, > 0 */
+} LfPath;
+
+/* Is touch i after touch j in the tie order (time, key, position)? */
+static inline bool
+touch_after(const LfPath *p, int i, int j)
+{
+	if (p->t[i] != p->t[j])
+		return p->t[i] > p->t[j];
+	if (p->key && p->key[i] != p->key[j])
+		return p->key[i] > p->key[j];
+	return i > j;
+}
+
+/*
+ * Find the eligible touches and the milestones.  has_* say whether the
+ * corresponding time is given (not SQL NULL).
+ */
+static void
+path_prepare(LfPath *p, bool *isnull,
+			 TimestampTz created, bool has_created,
+			 TimestampTz opportunity, bool has_opportunity,
+			 TimestampTz closed, bool has_closed)
+{
+	int			first = -1,
+				last = -1,
+				at_created = -1,
+				at_opportunity = -1;
+
+	p->neligible = 0;
+	for (int i = 0; i < p->n; i++)
+	{
+		bool		ok = !(isnull && isnull[i]) && !(has_closed && p->t[i] > closed);
+
+		p->eligible[i] = ok;
+		if (!ok)
+			continue;
+		p->neligible++;
+		if (first < 0 || touch_after(p, first, i))
+			first = i;
+		if (last < 0 || touch_after(p, i, last))
+			last = i;
+		if (has_created && p->t[i] <= created &&
+			(at_created < 0 || touch_after(p, i, at_created)))
+			at_created = i;
+		if (has_opportunity && p->t[i] <= opportunity &&
+			(at_opportunity < 0 || touch_after(p, i, at_opportunity)))
+			at_opportunity = i;
+	}
+	p->last = last;
+	p->role[ROLE_FIRST] = first;
+	p->role[ROLE_CREATED] = at_created;
+	p->role[ROLE_OPPORTUNITY] = at_opportunity;
+	p->role[ROLE_CLOSED] = has_closed ? last : -1;
+
+	if (has_closed)
+		p->ref = (double) closed;
+	else if (has_created && has_opportunity)
+		p->ref = (double) Max(created, opportunity);
+	else if (has_created)
+		p->ref = (double) created;
+	else if (has_opportunity)
+		p->ref = (double) opportunity;
+	else
+		p->ref = last >= 0 ? (double) p->t[last] : 0.0;
+}
+
+/* Position-based weights: nroles milestone roles of equal share, middle share. */
+static void
+weights_positional(const LfPath *p, int nroles, double middle_share, double *w)
+{
+	int			present = 0;
+	int			holders = 0;	/* distinct touches holding a role */
+	int			middle;
+	double		milestone_total;
+
+	for (int r = 0; r < nroles; r++)
+	{
+		int			idx = p->role[r];
+		bool		seen = false;
+
+		if (idx < 0)
+			continue;
+		present++;
+		for (int q = 0; q < r; q++)
+			if (p->role[q] == idx)
+				seen = true;
+		if (!seen)
+			holders++;
+	}
+	/* present >= 1: the first touch exists whenever a touch is eligible */
+	middle = p->neligible - holders;
+	milestone_total = middle > 0 ? 1.0 - middle_share : 1.0;
+
+	if (middle > 0)
+	{
+		double		each = middle_share / middle;
+
+		for (int i = 0; i < p->n; i++)
+			if (p->eligible[i])
+				w[i] = each;
+		for (int r = 0; r < nroles; r++)
+			if (p->role[r] >= 0)
+				w[p->role[r]] = 0.0;
+	}
+	for (int r = 0; r < nroles; r++)
+		if (p->role[r] >= 0)
+			w[p->role[r]] += milestone_total / present;
+}
+
+static void
+weights_time_decay(const LfPath *p, double *w)
+{
+	double		min_age = 0.0;
+	bool		have_min = false;
+	double		sum = 0.0;
+
+	for (int i = 0; i < p->n; i++)
+		if (p->eligible[i])
+		{
+			double		age = p->ref - (double) p->t[i];
+
+			w[i] = age;
+			if (!have_min || age < min_age)
+				min_age = age;
+			have_min = true;
+		}
+	for (int i = 0; i < p->n; i++)
+		if (p->eligible[i])
+		{
+			w[i] = exp2(-(w[i] - min_age) / p->half_life);
+			sum += w[i];
+		}
+	/* sum >= 1: the youngest touch weighs 2^0 */
+	for (int i = 0; i < p->n; i++)
+		if (p->eligible[i])
+			w[i] /= sum;
+}
+
+/* The weights of all touches of a prepared path under one model, into w[n]. */
+static void
+path_weights(const LfPath *p, LfAttributionModel model, double *w)
+{
+	for (int i = 0; i < p->n; i++)
+		w[i] = 0.0;
+	if (p->neligible == 0)
+		return;
+
+	switch (model)
+	{
+		case LF_MODEL_FIRST_TOUCH:
+			w[p->role[ROLE_FIRST]] = 1.0;
+			break;
+		case LF_MODEL_LAST_TOUCH:
+			w[p->last] = 1.0;
+			break;
+		case LF_MODEL_LINEAR:
+			for (int i = 0; i < p->n; i++)
+				if (p->eligible[i])
+					w[i] = 1.0 / p->neligible;
+			break;
+		case LF_MODEL_U_SHAPED:
+			weights_positional(p, 2, 0.2, w);
+			break;
+		case LF_MODEL_W_SHAPED:
+			weights_positional(p, 3, 0.1, w);
+			break;
+		case LF_MODEL_FULL_PATH:
+			weights_positional(p, 4, 0.1, w);
+			break;
+		case LF_MODEL_TIME_DECAY:
+			weights_time_decay(p, w);
+			break;
+		default:
+			elog(ERROR, "unknown attribution model %d", (int) model);
+	}
+}
+
+/* Half-life in microseconds; 22023 unless positive. */
+static double
+half_life_usecs(const Interval *iv)
+{
+	double		us = (double) iv->time +
+		((double) iv->day + (double) iv->month * DAYS_PER_MONTH) * (double) USECS_PER_DAY;
+
+	if (!(us > 0.0))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("half-life of the time_decay attribution model must be positive"),
+				 errdetail("The half-life given is %s.",
+						   DatumGetCString(DirectFunctionCall1(interval_out, IntervalPGetDatum(iv)))),
+				 errhint("Pass a positive interval such as '7 days'.")));
+	return us;
+}
+
+/* Elements of a one-dimensional array argument (NULLs allowed). */
+static int
+array_elements(ArrayType *a, Oid elemtype, int16 len, bool byval, char align,
+			   const char *argname, Datum **values, bool **nulls)
+{
+	int			n;
+
+	if (ARR_NDIM(a) > 1)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("%s must be a one-dimensional array", argname),
+				 errdetail("The array given has %d dimensions.", ARR_NDIM(a))));
+	Assert(ARR_ELEMTYPE(a) == elemtype);
+	deconstruct_array(a, elemtype, len, byval, align, values, nulls, &n);
+	return n;
+}
+
+/*
+ * Set up a path from SQL arguments: touched_at array at argument ta, an
+ * optional tie-key array at argument ka (-1: none), the three milestone
+ * times from argument mt on, the half-life at argument hl.
+ */
+static void
+path_from_args(FunctionCallInfo fcinfo, LfPath *p, int ta, int ka, int mt, int hl)
+{
+	ArrayType  *times = PG_GETARG_ARRAYTYPE_P(ta);
+	Datum	   *values;
+	bool	   *nulls;
+	int			n = array_elements(times, TIMESTAMPTZOID, sizeof(TimestampTz), true,
+								   TYPALIGN_DOUBLE, "touched_at", &values, &nulls);
+
+	/* keeps every per-touch allocation (7 rows per touch at most) under MaxAllocSize */
+	if (n > LF_MAX_TOUCHES)
+		ereport(ERROR,
+				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+				 errmsg("too many touches for one lead: %d", n),
+				 errdetail("Attribution handles at most %d touches per lead.", LF_MAX_TOUCHES)));
+	p->n = n;
+	p->t = palloc(sizeof(TimestampTz) * Max(n, 1));
+	p->eligible = palloc(sizeof(bool) * Max(n, 1));
+	p->key = NULL;
+	for (int i = 0; i < n; i++)
+		p->t[i] = nulls[i] ? 0 : DatumGetTimestampTz(values[i]);
+	pfree(values);
+
+	if (ka >= 0 && !PG_ARGISNULL(ka))
+	{
+		ArrayType  *keys = PG_GETARG_ARRAYTYPE_P(ka);
+		Datum	   *kv;
+		bool	   *kn;
+		int			nk = array_elements(keys, INT8OID, sizeof(int64), true,
+										TYPALIGN_DOUBLE, "touch_id", &kv, &kn);
+
+		if (nk != n)
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("touch_id must have as many elements as touched_at"),
+					 errdetail("touched_at has %d elements, touch_id has %d.", n, nk)));
+		p->key = palloc(sizeof(int64) * Max(n, 1));
+		/* a NULL key sorts first among equal times */
+		for (int i = 0; i < n; i++)
+			p->key[i] = kn[i] ? PG_INT64_MIN : DatumGetInt64(kv[i]);
+	}
+
+	p->half_life = half_life_usecs(PG_GETARG_INTERVAL_P(hl));
+	path_prepare(p, nulls,
+				 PG_ARGISNULL(mt) ? 0 : PG_GETARG_TIMESTAMPTZ(mt), !PG_ARGISNULL(mt),
+				 PG_ARGISNULL(mt + 1) ? 0 : PG_GETARG_TIMESTAMPTZ(mt + 1), !PG_ARGISNULL(mt + 1),
+				 PG_ARGISNULL(mt + 2) ? 0 : PG_GETARG_TIMESTAMPTZ(mt + 2), !PG_ARGISNULL(mt + 2));
+	pfree(nulls);
+}
+
+/*
+ * attribution_weights(model, touched_at timestamptz[], lead_created_at,
+ *		opportunity_created_at, closed_at, half_life interval) returns float8[]
+ *
+ * One weight per element of touched_at, same order and subscripts.  NULL
+ * model, touched_at or half_life: NULL.
+ */
+PG_FUNCTION_INFO_V1(lf_attribution_weights);
+Datum
+lf_attribution_weights(PG_FUNCTION_ARGS)
+{
+	LfPath		p;
+	LfAttributionModel model;
+	ArrayType  *times;
+	double	   *w;
+	Datum	   *out;
+	int			lbound;
+
+	if (PG_ARGISNULL(0) || PG_ARGISNULL(1) || PG_ARGISNULL(5))
+		PG_RETURN_NULL();
+	model = (LfAttributionModel) lf_enum_ordinal(LF_ENUM_MODEL, PG_GETARG_OID(0));
+	path_from_args(fcinfo, &p, 1, -1, 2, 5);
+
+	w = palloc(sizeof(double) * Max(p.n, 1));
+	path_weights(&p, model, w);
+
+	times = PG_GETARG_ARRAYTYPE_P(1);
+	if (p.n == 0)
+		PG_RETURN_ARRAYTYPE_P(construct_empty_array(FLOAT8OID));
+	out = palloc(sizeof(Datum) * p.n);
+	for (int i = 0; i < p.n; i++)
+		out[i] = Float8GetDatum(w[i]);
+	lbound = ARR_LBOUND(times)[0];
+	PG_RETURN_ARRAYTYPE_P(construct_md_array(out, NULL, 1, &p.n, &lbound, FLOAT8OID,
+											 sizeof(float8), FLOAT8PASSBYVAL, TYPALIGN_DOUBLE));
+}
+
+/*
+ * State of the two set-returning functions: the rows, computed at the first
+ * call, handed out one per call.
+ */
+typedef struct CreditRows
+{
+	int			nrows;
+	int			next;
+	int		   *index;			/* touch_credit: 1-based position */
+	int64	   *campaign;		/* campaign_credit: campaign id */
+	bool	   *campaign_null;
+	int8	   *model;
+	double	   *credit;
+} CreditRows;
+
+static Datum
+credit_next_row(FunctionCallInfo fcinfo, FuncCallContext *fc, bool by_campaign)
+{
+	CreditRows *rows = (CreditRows *) fc->user_fctx;
+	int			r = rows->next++;
+	Datum		values[3];
+	bool		nulls[3] = {false, false, false};
+	HeapTuple	tuple;
+
+	if (by_campaign)
+	{
+		values[0] = ObjectIdGetDatum(lf_enum_label(LF_ENUM_MODEL, rows->model[r]));
+		values[1] = Int64GetDatum(rows->campaign[r]);
+		nulls[1] = rows->campaign_null[r];
+	}
+	else
+	{
+		values[0] = Int32GetDatum(rows->index[r]);
+		values[1] = ObjectIdGetDatum(lf_enum_label(LF_ENUM_MODEL, rows->model[r]));
+	}
+	values[2] = Float8GetDatum(rows->credit[r]);
+	tuple = heap_form_tuple(fc->tuple_desc, values, nulls);
+	return HeapTupleGetDatum(tuple);
+}
+
+static FuncCallContext *
+credit_first_call(FunctionCallInfo fcinfo, CreditRows **rows)
+{
+	FuncCallContext *fc = SRF_FIRSTCALL_INIT();
+	TupleDesc	desc;
+
+	if (get_call_result_type(fcinfo, NULL, &desc) != TYPEFUNC_COMPOSITE)
+		elog(ERROR, "return type must be a row type");
+	fc->tuple_desc = BlessTupleDesc(CreateTupleDescCopy(desc));
+	*rows = MemoryContextAllocZero(fc->multi_call_memory_ctx, sizeof(CreditRows));
+	fc->user_fctx = *rows;
+	return fc;
+}
+
+/*
+ * touch_credit(touched_at timestamptz[], touch_id bigint[], lead_created_at,
+ *		opportunity_created_at, closed_at, half_life interval)
+ *	 returns table (touch_index int, model attribution_model, credit float8)
+ *
+ * Every eligible touch under every model, in one pass: touch_index is the
+ * 1-based position in touched_at.  touch_id (may be NULL) breaks ties of equal
+ * times instead of the array position.  Ineligible touches give no rows.
+ */
+PG_FUNCTION_INFO_V1(lf_touch_credit);
+Datum
+lf_touch_credit(PG_FUNCTION_ARGS)
+{
+	FuncCallContext *fc;
+	CreditRows *rows;
+
+	if (SRF_IS_FIRSTCALL())
+	{
+		MemoryContext old;
+		LfPath		p;
+		double	   *w;
+		int			r = 0;
+
+		fc = credit_first_call(fcinfo, &rows);
+		if (PG_ARGISNULL(0) || PG_ARGISNULL(5))
+			SRF_RETURN_DONE(fc);
+		old = MemoryContextSwitchTo(fc->multi_call_memory_ctx);
+		path_from_args(fcinfo, &p, 0, 1, 2, 5);
+		rows->nrows = p.neligible * LF_NUM_MODELS;
+		rows->index = palloc(sizeof(int) * Max(rows->nrows, 1));
+		rows->model = palloc(sizeof(int8) * Max(rows->nrows, 1));
+		rows->credit = palloc(sizeof(double) * Max(rows->nrows, 1));
+		w = palloc(sizeof(double) * Max(p.n, 1));
+		for (int m = 0; m < LF_NUM_MODELS; m++)
+		{
+			path_weights(&p, (LfAttributionModel) m, w);
+			for (int i = 0; i < p.n; i++)
+				if (p.eligible[i])
+				{
+					rows->index[r] = i + 1;
+					rows->model[r] = m;
+					rows->credit[r] = w[i];
+					r++;
+				}
+		}
+		MemoryContextSwitchTo(old);
+	}
+	fc = SRF_PERCALL_SETUP();
+	rows = (CreditRows *) fc->user_fctx;
+	if (rows->next < rows->nrows)
+		SRF_RETURN_NEXT(fc, credit_next_row(fcinfo, fc, false));
+	SRF_RETURN_DONE(fc);
+}
+
+/* qsort of touch positions by campaign (NULL campaigns last) */
+typedef struct CampaignSortArg
+{
+	const int64 *campaign;
+	const bool *isnull;
+} CampaignSortArg;
+
+static int
+campaign_cmp(const void *a, const void *b, void *arg)
+{
+	CampaignSortArg *c = (CampaignSortArg *) arg;
+	int			i = *(const int *) a;
+	int			j = *(const int *) b;
+
+	if (c->isnull[i] != c->isnull[j])
+		return c->isnull[i] ? 1 : -1;
+	if (!c->isnull[i] && c->campaign[i] != c->campaign[j])
+		return c->campaign[i] < c->campaign[j] ? -1 : 1;
+	return i < j ? -1 : (i > j ? 1 : 0);
+}
+
+/*
+ * One lead's credit per campaign under every model.  Reads the campaign_id
+ * array at argument ca (same length as the path, 22023 otherwise); sets
+ * *ngroups to the number of distinct campaigns among eligible touches, and for
+ * each group g its campaign (campaign[g], isnull[g]) and its credit under
+ * model m in credit[m * ngroups + g].  All in the current memory context.
+ */
+typedef struct CampaignCredit
+{
+	int			ngroups;
+	int64	   *campaign;
+	bool	   *isnull;
+	double	   *credit;
+} CampaignCredit;
+
+static void
+campaign_credit_compute(FunctionCallInfo fcinfo, const LfPath *p, int ca, CampaignCredit *cc)
+{
+	ArrayType  *camps = PG_GETARG_ARRAYTYPE_P(ca);
+	Datum	   *cv;
+	bool	   *cn;
+	int			nc;
+	int64	   *campaign;
+	int		   *order;
+	int		   *group;			/* touch position -> campaign group */
+	int			ngroups = 0;
+	double	   *w;
+	CampaignSortArg sortarg;
+
+	nc = array_elements(camps, INT8OID, sizeof(int64), true, TYPALIGN_DOUBLE,
+						"campaign_id", &cv, &cn);
+	if (nc != p->n)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("campaign_id must have as many elements as touched_at"),
+				 errdetail("touched_at has %d elements, campaign_id has %d.", p->n, nc)));
+
+	/* group the eligible touches by campaign */
+	campaign = palloc(sizeof(int64) * Max(p->n, 1));
+	order = palloc(sizeof(int) * Max(p->n, 1));
+	group = palloc(sizeof(int) * Max(p->n, 1));
+	nc = 0;
+	for (int i = 0; i < p->n; i++)
+	{
+		campaign[i] = cn[i] ? 0 : DatumGetInt64(cv[i]);
+		if (p->eligible[i])
+			order[nc++] = i;
+	}
+	sortarg.campaign = campaign;
+	sortarg.isnull = cn;
+	if (nc > 1)
+		qsort_arg(order, nc, sizeof(int), campaign_cmp, &sortarg);
+
+	cc->campaign = palloc(sizeof(int64) * Max(nc, 1));
+	cc->isnull = palloc(sizeof(bool) * Max(nc, 1));
+	for (int k = 0; k < nc; k++)
+	{
+		int			i = order[k];
+
+		if (k > 0)
+		{
+			int			prev = order[k - 1];
+
+			if (cn[i] != cn[prev] || (!cn[i] && campaign[i] != campaign[prev]))
+				ngroups++;
+		}
+		group[i] = ngroups;
+		cc->campaign[ngroups] = campaign[i];
+		cc->isnull[ngroups] = cn[i];
+	}
+	if (nc > 0)
+		ngroups++;
+	cc->ngroups = ngroups;
+
+	cc->credit = palloc0(sizeof(double) * Max(ngroups * LF_NUM_MODELS, 1));
+	w = palloc(sizeof(double) * Max(p->n, 1));
+	for (int m = 0; m < LF_NUM_MODELS; m++)
+	{
+		path_weights(p, (LfAttributionModel) m, w);
+		for (int k = 0; k < nc; k++)
+			cc->credit[m * ngroups + group[order[k]]] += w[order[k]];
+	}
+	pfree(w);
+	pfree(order);
+	pfree(group);
+	pfree(campaign);
+}
+
+/*
+ * campaign_credit(touched_at timestamptz[], touch_id bigint[],
+ *		campaign_id bigint[], lead_created_at, opportunity_created_at,
+ *		closed_at, half_life interval)
+ *	 returns table (model attribution_model, campaign_id bigint, credit float8)
+ *
+ * One lead's credit per campaign under every model, in one pass: the weights
+ * of the touches of each campaign added up.  Rows with zero credit are left
+ * out, so a lead without eligible touches gives no rows.
+ */
+PG_FUNCTION_INFO_V1(lf_campaign_credit);
+Datum
+lf_campaign_credit(PG_FUNCTION_ARGS)
+{
+	FuncCallContext *fc;
+	CreditRows *rows;
+
+	if (SRF_IS_FIRSTCALL())
+	{
+		MemoryContext old;
+		LfPath		p;
+		CampaignCredit cc;
+		int			r = 0;
+		int			maxrows;
+
+		fc = credit_first_call(fcinfo, &rows);
+		if (PG_ARGISNULL(0) || PG_ARGISNULL(2) || PG_ARGISNULL(6))
+			SRF_RETURN_DONE(fc);
+		old = MemoryContextSwitchTo(fc->multi_call_memory_ctx);
+		path_from_args(fcinfo, &p, 0, 1, 3, 6);
+		campaign_credit_compute(fcinfo, &p, 2, &cc);
+
+		maxrows = Max(cc.ngroups * LF_NUM_MODELS, 1);
+		rows->campaign = palloc(sizeof(int64) * maxrows);
+		rows->campaign_null = palloc(sizeof(bool) * maxrows);
+		rows->model = palloc(sizeof(int8) * maxrows);
+		rows->credit = palloc(sizeof(double) * maxrows);
+		for (int m = 0; m < LF_NUM_MODELS; m++)
+			for (int g = 0; g < cc.ngroups; g++)
+			{
+				double		credit = cc.credit[m * cc.ngroups + g];
+
+				if (credit == 0.0)
+					continue;
+				rows->model[r] = m;
+				rows->campaign[r] = cc.campaign[g];
+				rows->campaign_null[r] = cc.isnull[g];
+				rows->credit[r] = credit;
+				r++;
+			}
+		rows->nrows = r;
+		MemoryContextSwitchTo(old);
+	}
+	fc = SRF_PERCALL_SETUP();
+	rows = (CreditRows *) fc->user_fctx;
+	if (rows->next < rows->nrows)
+		SRF_RETURN_NEXT(fc, credit_next_row(fcinfo, fc, true));
+	SRF_RETURN_DONE(fc);
+}
+
+/*
+ * attribution_totals(touched_at timestamptz[], touch_id bigint[],
+ *		campaign_id bigint[], lead_created_at, opportunity_created_at,
+ *		closed_at, half_life interval, pipeline_amount float8,
+ *		won_amount float8) returns attribution_total[]
+ *
+ * An aggregate over leads (one row per lead, its touch path as arrays): the
+ * credit of each campaign under every model, summed over the leads, as
+ * leads (sum of credit), pipeline (sum of credit times pipeline_amount,
+ * NULL amounts left out) and won (same with won_amount).  The state is one
+ * entry of 21 sums per campaign, whatever the number of leads; one lead's
+ * path is held only while its row is processed.
+ */
+#define NUM_SUMS 3				/* leads, pipeline, won */
+
+typedef struct TotalsEntry
+{
+	int64		campaign;		/* hash key */
+	double		v[LF_NUM_MODELS * NUM_SUMS];
+} TotalsEntry;
+
+typedef struct TotalsState
+{
+	HTAB	   *hash;
+	bool		has_null;		/* the entry of NULL campaign ids is in use */
+	TotalsEntry null_entry;
+} TotalsState;
+
+static TotalsState *
+totals_new(MemoryContext cxt)
+{
+	TotalsState *st = MemoryContextAllocZero(cxt, sizeof(TotalsState));
+	HASHCTL		ctl;
+
+	ctl.keysize = sizeof(int64);
+	ctl.entrysize = sizeof(TotalsEntry);
+	ctl.hcxt = cxt;
+	st->hash = hash_create("leadfunnel attribution totals", 64, &ctl,
+						   HASH_ELEM | HASH_BLOBS | HASH_CONTEXT);
+	return st;
+}
+
+static TotalsEntry *
+totals_entry(TotalsState *st, int64 campaign, bool isnull)
+{
+	TotalsEntry *e;
+	bool		found;
+
+	if (isnull)
+	{
+		if (!st->has_null)
+		{
+			memset(&st->null_entry, 0, sizeof(TotalsEntry));
+			st->has_null = true;
+		}
+		return &st->null_entry;
+	}
+	e = hash_search(st->hash, &campaign, HASH_ENTER, &found);
+	if (!found)
+		memset(e->v, 0, sizeof(e->v));
+	return e;
+}
+
+static void
+totals_add(TotalsState *st, const TotalsEntry *src, bool isnull)
+{
+	TotalsEntry *e = totals_entry(st, src->campaign, isnull);
+
+	for (int k = 0; k < LF_NUM_MODELS * NUM_SUMS; k++)
+		e->v[k] += src->v[k];
+}
+
+static MemoryContext
+totals_context(FunctionCallInfo fcinfo, const char *fname)
+{
+	MemoryContext aggcxt;
+
+	if (!AggCheckCallContext(fcinfo, &aggcxt))
+		elog(ERROR, "%s called in non-aggregate context", fname);
+	return aggcxt;
+}
+
+PG_FUNCTION_INFO_V1(lf_attribution_totals_trans);
+Datum
+lf_attribution_totals_trans(PG_FUNCTION_ARGS)
+{
+	MemoryContext aggcxt = totals_context(fcinfo, "attribution_totals_trans");
+	TotalsState *st;
+
+	st = PG_ARGISNULL(0) ? totals_new(aggcxt) : (TotalsState *) PG_GETARG_POINTER(0);
+	if (!PG_ARGISNULL(1) && !PG_ARGISNULL(3) && !PG_ARGISNULL(7))
+	{
+		/* per-row allocations go to the per-tuple context, reset per row */
+		LfPath		p;
+		CampaignCredit cc;
+		bool		has_pipeline = !PG_ARGISNULL(8);
+		bool		has_won = !PG_ARGISNULL(9);
+		double		pipeline = has_pipeline ? PG_GETARG_FLOAT8(8) : 0.0;
+		double		won = has_won ? PG_GETARG_FLOAT8(9) : 0.0;
+
+		path_from_args(fcinfo, &p, 1, 2, 4, 7);
+		campaign_credit_compute(fcinfo, &p, 3, &cc);
+		for (int g = 0; g < cc.ngroups; g++)
+		{
+			TotalsEntry *e = totals_entry(st, cc.campaign[g], cc.isnull[g]);
+
+			for (int m = 0; m < LF_NUM_MODELS; m++)
+			{
+				double		credit = cc.credit[m * cc.ngroups + g];
+
+				e->v[m * NUM_SUMS] += credit;
+				if (has_pipeline)
+					e->v[m * NUM_SUMS + 1] += credit * pipeline;
+				if (has_won)
+					e->v[m * NUM_SUMS + 2] += credit * won;
+			}
+		}
+	}
+	PG_RETURN_POINTER(st);
+}
+
+PG_FUNCTION_INFO_V1(lf_attribution_totals_combine);
+Datum
+lf_attribution_totals_combine(PG_FUNCTION_ARGS)
+{
+	MemoryContext aggcxt = totals_context(fcinfo, "attribution_totals_combine");
+	TotalsState *st;
+	TotalsState *other;
+	HASH_SEQ_STATUS seq;
+	TotalsEntry *e;
+
+	if (PG_ARGISNULL(1))
+	{
+		if (PG_ARGISNULL(0))
+			PG_RETURN_NULL();
+		PG_RETURN_POINTER(PG_GETARG_POINTER(0));
+	}
+	other = (TotalsState *) PG_GETARG_POINTER(1);
+	/* the first state may be NULL: copy the second into the aggregate context */
+	st = PG_ARGISNULL(0) ? totals_new(aggcxt) : (TotalsState *) PG_GETARG_POINTER(0);
+	hash_seq_init(&seq, other->hash);
+	while ((e = hash_seq_search(&seq)) != NULL)
+		totals_add(st, e, false);
+	if (other->has_null)
+		totals_add(st, &other->null_entry, true);
+	PG_RETURN_POINTER(st);
+}
+
+PG_FUNCTION_INFO_V1(lf_attribution_totals_serialize);
+Datum
+lf_attribution_totals_serialize(PG_FUNCTION_ARGS)
+{
+	TotalsState *st;
+	StringInfoData buf;
+	HASH_SEQ_STATUS seq;
+	TotalsEntry *e;
+
+	totals_context(fcinfo, "attribution_totals_serialize");
+	st = (TotalsState *) PG_GETARG_POINTER(0);
+	pq_begintypsend(&buf);
+	pq_sendint32(&buf, (int32) hash_get_num_entries(st->hash));
+	pq_sendbyte(&buf, st->has_null ? 1 : 0);
+	hash_seq_init(&seq, st->hash);
+	while ((e = hash_seq_search(&seq)) != NULL)
+	{
+		pq_sendint64(&buf, e->campaign);
+		for (int k = 0; k < LF_NUM_MODELS * NUM_SUMS; k++)
+			pq_sendfloat8(&buf, e->v[k]);
+	}
+	if (st->has_null)
+		for (int k = 0; k < LF_NUM_MODELS * NUM_SUMS; k++)
+			pq_sendfloat8(&buf, st->null_entry.v[k]);
+	PG_RETURN_BYTEA_P(pq_endtypsend(&buf));
+}
+
+PG_FUNCTION_INFO_V1(lf_attribution_totals_deserialize);
+Datum
+lf_attribution_totals_deserialize(PG_FUNCTION_ARGS)
+{
+	MemoryContext aggcxt = totals_context(fcinfo, "attribution_totals_deserialize");
+	bytea	   *bytes = PG_GETARG_BYTEA_PP(0);
+	StringInfoData buf;
+	TotalsState *st = totals_new(aggcxt);
+	TotalsEntry e;
+	int32		n;
+
+	buf.data = VARDATA_ANY(bytes);
+	buf.len = VARSIZE_ANY_EXHDR(bytes);
+	buf.maxlen = buf.len;
+	buf.cursor = 0;
+	n = pq_getmsgint(&buf, 4);
+	st->has_null = pq_getmsgbyte(&buf) != 0;
+	for (int32 i = 0; i < n; i++)
+	{
+		e.campaign = pq_getmsgint64(&buf);
+		for (int k = 0; k < LF_NUM_MODELS * NUM_SUMS; k++)
+			e.v[k] = pq_getmsgfloat8(&buf);
+		totals_add(st, &e, false);
+	}
+	if (st->has_null)
+	{
+		st->has_null = false;
+		e.campaign = 0;
+		for (int k = 0; k < LF_NUM_MODELS * NUM_SUMS; k++)
+			e.v[k] = pq_getmsgfloat8(&buf);
+		totals_add(st, &e, true);
+	}
+	pq_getmsgend(&buf);
+	PG_RETURN_POINTER(st);
+}
+
+static void
+totals_rows(const TotalsEntry *e, bool isnull, TupleDesc desc, Datum *out, int *n)
+{
+	for (int m = 0; m < LF_NUM_MODELS; m++)
+	{
+		Datum		values[5];
+		bool		nulls[5] = {isnull, false, false, false, false};
+
+		if (e->v[m * NUM_SUMS] == 0.0)
+			continue;
+		values[0] = Int64GetDatum(e->campaign);
+		values[1] = ObjectIdGetDatum(lf_enum_label(LF_ENUM_MODEL, m));
+		values[2] = Float8GetDatum(e->v[m * NUM_SUMS]);
+		values[3] = Float8GetDatum(e->v[m * NUM_SUMS + 1]);
+		values[4] = Float8GetDatum(e->v[m * NUM_SUMS + 2]);
+		out[(*n)++] = HeapTupleGetDatum(heap_form_tuple(desc, values, nulls));
+	}
+}
+
+PG_FUNCTION_INFO_V1(lf_attribution_totals_final);
+Datum
+lf_attribution_totals_final(PG_FUNCTION_ARGS)
+{
+	TotalsState *st;
+	Oid			arraytype = get_fn_expr_rettype(fcinfo->flinfo);
+	Oid			rowtype = OidIsValid(arraytype) ? get_element_type(arraytype) : InvalidOid;
+	TupleDesc	desc;
+	HASH_SEQ_STATUS seq;
+	TotalsEntry *e;
+	Datum	   *out;
+	int			n = 0;
+	int16		typlen;
+	bool		typbyval;
+	char		typalign;
+
+	totals_context(fcinfo, "attribution_totals_final");
+	if (!OidIsValid(rowtype))
+		elog(ERROR, "could not determine the result type of attribution_totals");
+	if (PG_ARGISNULL(0))
+		PG_RETURN_ARRAYTYPE_P(construct_empty_array(rowtype));
+	st = (TotalsState *) PG_GETARG_POINTER(0);
+	desc = lookup_rowtype_tupdesc_copy(rowtype, -1);
+	BlessTupleDesc(desc);
+	out = palloc(sizeof(Datum) * (hash_get_num_entries(st->hash) + 1) * LF_NUM_MODELS);
+	hash_seq_init(&seq, st->hash);
+	while ((e = hash_seq_search(&seq)) != NULL)
+		totals_rows(e, false, desc, out, &n);
+	if (st->has_null)
+		totals_rows(&st->null_entry, true, desc, out, &n);
+	get_typlenbyvalalign(rowtype, &typlen, &typbyval, &typalign);
+	PG_RETURN_ARRAYTYPE_P(construct_array(out, n, rowtype, typlen, typbyval, typalign));
+}
