@@ -88,10 +88,13 @@ BEGIN
     IF to_regclass(format('%s.account_event', s)) IS NOT NULL THEN
         RETURN;
     END IF;
-    on_citus := EXISTS (SELECT 1 FROM pg_extension WHERE extname OPERATOR(pg_catalog.=) 'citus')
-                AND to_regclass('pg_catalog.pg_dist_partition') IS NOT NULL
-                AND EXISTS (SELECT 1 FROM pg_catalog.pg_dist_partition
-                             WHERE logicalrelid::oid OPERATOR(pg_catalog.=) format('%s.account', s)::regclass::oid);
+    on_citus := EXISTS (SELECT 1 FROM pg_extension WHERE extname OPERATOR(pg_catalog.=) 'citus');
+    IF on_citus THEN
+        -- (Citus's catalog, read only where it exists)
+        EXECUTE 'SELECT EXISTS (SELECT 1 FROM pg_catalog.pg_dist_partition
+                                 WHERE logicalrelid::oid OPERATOR(pg_catalog.=) $1)'
+           INTO on_citus USING format('%s.account', s)::regclass::oid;
+    END IF;
     IF on_citus THEN
         -- Citus refuses triggers on distributed tables unless this is on
         -- (create_model sets it too; upgrade_model does not)
