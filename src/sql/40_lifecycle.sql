@@ -80,6 +80,7 @@ DECLARE
     s text := @extschema@.model_schema(target_schema);
     on_citus boolean;
     unsafe_triggers text;
+    shard_mode text;
     ddl text;
     args text;
 BEGIN
@@ -100,6 +101,10 @@ BEGIN
         -- (create_model sets it too; upgrade_model does not)
         unsafe_triggers := current_setting('citus.enable_unsafe_triggers');
         PERFORM set_config('citus.enable_unsafe_triggers', 'on', true);
+        -- DDL over distributed tables and then functions, in one transaction:
+        -- Citus needs one connection per node for it
+        shard_mode := current_setting('citus.multi_shard_modify_mode');
+        PERFORM set_config('citus.multi_shard_modify_mode', 'sequential', true);
     END IF;
 
     -- One statement per EXECUTE (Citus propagates DDL to the workers as its
@@ -229,6 +234,7 @@ BEGIN
 
     IF on_citus THEN
         PERFORM set_config('citus.enable_unsafe_triggers', unsafe_triggers, true);
+        PERFORM set_config('citus.multi_shard_modify_mode', shard_mode, true);
     END IF;
 END
 $fn$;
