@@ -166,6 +166,84 @@ SELECT (SELECT md5(string_agg(l::text, ',' ORDER BY lead_id)) FROM dist.lead l)
      = (SELECT md5(string_agg(h::text, ',' ORDER BY lead_id, seq)) FROM single.lead_stage_history h) AS same_history;
 SELECT count(*) AS problems FROM leadfunnel.verify_model('dist');
 
+-- The lifecycle in both models.  account_event is keyed by account_id (its
+-- key and foreign key are listed above with the others: the key starts with
+-- account_id, the foreign key points at the model's account).  The demo's
+-- churns and advocates, and every status derived from them, are the same.
+CREATE TEMP VIEW lifecycle_state AS
+SELECT 'dist' AS model, 'account' AS what, account_id AS id, (status, status_since, churned_at, is_advocate)::text AS state FROM dist.account
+UNION ALL SELECT 'single', 'account', account_id, (status, status_since, churned_at, is_advocate)::text FROM single.account
+UNION ALL SELECT 'dist', 'contact', contact_id, status::text FROM dist.contact
+UNION ALL SELECT 'single', 'contact', contact_id, status::text FROM single.contact
+UNION ALL SELECT 'dist', 'lead', lead_id, motion::text FROM dist.lead
+UNION ALL SELECT 'single', 'lead', lead_id, motion::text FROM single.lead
+UNION ALL SELECT 'dist', 'event', account_id, (event_at, event)::text FROM dist.account_event
+UNION ALL SELECT 'single', 'event', account_id, (event_at, event)::text FROM single.account_event
+UNION ALL SELECT 'dist', 'status at ' || t, account_id, dist.account_status_at(account_id, t::timestamptz)::text
+  FROM dist.account, unnest(ARRAY['2024-01-01', '2024-09-01', '2025-06-01', '2025-12-31']) t
+UNION ALL SELECT 'single', 'status at ' || t, account_id, single.account_status_at(account_id, t::timestamptz)::text
+  FROM single.account, unnest(ARRAY['2024-01-01', '2024-09-01', '2025-06-01', '2025-12-31']) t
+UNION ALL SELECT 'dist', 'history', a.account_id, h::text FROM dist.account a, dist.account_status_history(a.account_id) h
+UNION ALL SELECT 'single', 'history', a.account_id, h::text FROM single.account a, single.account_status_history(a.account_id) h
+UNION ALL SELECT 'dist', 'view', account_id, v::text FROM dist.account_lifecycle v
+UNION ALL SELECT 'single', 'view', account_id, v::text FROM single.account_lifecycle v;
+CREATE TEMP VIEW lifecycle_diff AS
+(SELECT 'only distributed' AS side, what, id, state FROM lifecycle_state WHERE model = 'dist'
+ EXCEPT ALL SELECT 'only distributed', what, id, state FROM lifecycle_state WHERE model = 'single')
+UNION ALL
+(SELECT 'only single-node', what, id, state FROM lifecycle_state WHERE model = 'single'
+ EXCEPT ALL SELECT 'only single-node', what, id, state FROM lifecycle_state WHERE model = 'dist');
+SELECT what, count(*) FROM lifecycle_state WHERE model = 'dist' GROUP BY what ORDER BY what;
+SELECT * FROM lifecycle_diff ORDER BY 1, 2, 3, 4;
+-- the same wins, churns, advocate changes and new leads in both (one
+-- transaction: the advocate changes are dated by its start in both)
+-- (picked by facts, not by statuses, which depend on the clock)
+CREATE TEMP TABLE picks AS
+WITH won AS (SELECT DISTINCT account_id FROM single.lead_stage_history WHERE to_stage = 'won')
+SELECT 'win' AS kind, account_id AS id
+  FROM (SELECT account_id FROM single.account WHERE account_id NOT IN (SELECT account_id FROM won) ORDER BY account_id LIMIT 2) x
+UNION ALL SELECT 'churn', account_id FROM (SELECT account_id FROM won ORDER BY account_id LIMIT 2) x
+UNION ALL SELECT 'flip advocate', account_id FROM (SELECT account_id FROM won ORDER BY account_id DESC LIMIT 2) x
+UNION ALL SELECT 'new lead', account_id FROM (SELECT account_id FROM won ORDER BY account_id OFFSET 2 LIMIT 3) x;
+SELECT kind, count(*) FROM picks GROUP BY kind ORDER BY kind;
+BEGIN;
+CREATE FUNCTION pg_temp.live(m text) RETURNS void LANGUAGE plpgsql AS $$
+BEGIN
+    -- prospects win a new self-serve lead (visitor, lead, mql, won)
+    EXECUTE format($q$INSERT INTO %s.lead (lead_id, account_id, funnel, created_at, stage)
+                      SELECT 2000 + id, id, 'self_serve', '2025-12-01', 'lead' FROM picks WHERE kind = 'win'$q$, m);
+    EXECUTE format($q$UPDATE %s.lead SET stage = 'mql', stage_entered_at = '2025-12-10'
+                       WHERE lead_id IN (SELECT 2000 + id FROM picks WHERE kind = 'win')$q$, m);
+    EXECUTE format($q$UPDATE %s.lead SET stage = 'won', stage_entered_at = '2025-12-20'
+                       WHERE lead_id IN (SELECT 2000 + id FROM picks WHERE kind = 'win')$q$, m);
+    EXECUTE format($q$UPDATE %s.account SET churned_at = '2025-12-25'
+                       WHERE account_id IN (SELECT id FROM picks WHERE kind = 'churn')$q$, m);
+    EXECUTE format($q$UPDATE %s.account SET is_advocate = NOT is_advocate
+                       WHERE account_id IN (SELECT id FROM picks WHERE kind = 'flip advocate')$q$, m);
+    EXECUTE format($q$INSERT INTO %1$s.contact (contact_id, account_id, opt_in)
+                      SELECT 1000 + id, id, true FROM picks WHERE kind = 'new lead'$q$, m);
+    EXECUTE format($q$INSERT INTO %1$s.lead (lead_id, account_id, contact_id, funnel, created_at)
+                      SELECT 1000 + id, id, 1000 + id, 'self_serve', '2025-12-28' FROM picks WHERE kind = 'new lead'$q$, m);
+END $$;
+SELECT pg_temp.live('dist');
+SELECT pg_temp.live('single');
+COMMIT;
+SELECT * FROM lifecycle_diff ORDER BY 1, 2, 3, 4;
+SELECT lead_id, account_id, created_at, motion FROM dist.lead WHERE lead_id > 1000 ORDER BY lead_id;
+-- a refresh of the distributed model runs per account (on Citus, on the node
+-- holding it): spoiled stored statuses come back as single node has them
+BEGIN;
+SET LOCAL session_replication_role = replica;
+UPDATE dist.account SET status = 'prospect', status_since = NULL WHERE status <> 'prospect';
+UPDATE dist.contact SET status = 'contact';
+UPDATE dist.lead SET motion = NULL;
+COMMIT;
+SELECT count(*) > 0 AS spoiled FROM lifecycle_diff;
+SELECT leadfunnel.refresh_lifecycle('dist', true) = (SELECT count(*) FROM single.account WHERE status <> 'prospect') AS all_changed_back;
+SELECT * FROM lifecycle_diff ORDER BY 1, 2, 3, 4;
+SELECT leadfunnel.refresh_lifecycle('dist') AS dist_again, leadfunnel.refresh_lifecycle('single') AS single_again;
+SELECT dist.account_status_at(-1, now()) AS unknown_account, (SELECT count(*) FROM dist.account_status_history(-1)) AS no_history;
+
 -- The co-location mapping of the triggers (colocation.c): without Citus, the
 -- table named by the trigger's argument, also when the lead table is named
 -- like a Citus shard.

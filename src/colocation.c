@@ -13,10 +13,20 @@
  * that table to its shard co-located with the shard it fires on, here, once
  * per fill of its cache.
  *
+ * Functions that read or write one account's rows of a model's tables by
+ * name (the lifecycle's as-of functions and its refresh, called with the
+ * tables as regclass arguments) face the same problem from the other side:
+ * when Citus pushes a query such as SELECT crm.account_status_at(account_id,
+ * now()) FROM crm.account down to a worker, the function runs there with
+ * the OIDs of the empty shells.  lf_account_shard_relid() maps a table and
+ * an account_id to the shard that holds the account, when that shard is
+ * placed on this node; per table, the shards' hash ranges are cached.
+ *
  * Citus is found at run time through its catalog tables (pg_dist_shard,
- * pg_dist_partition) and its SQL function shard_name(), read through SPI:
- * no link dependency on citus.so, and without Citus (or for a table that is
- * merely named like a shard) the target table is returned unchanged.
+ * pg_dist_partition, pg_dist_placement, pg_dist_local_group) and its SQL
+ * function shard_name(), read through SPI: no link dependency on citus.so,
+ * and without Citus (or for a table that is merely named like a shard) the
+ * target table is returned unchanged.
  *
  *-------------------------------------------------------------------------
  */
@@ -32,6 +42,8 @@
 #include "executor/spi.h"
 #include "fmgr.h"
 #include "utils/builtins.h"
+#include "utils/fmgrprotos.h"
+#include "utils/hsearch.h"
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
 #include "utils/rel.h"
@@ -176,6 +188,162 @@ lf_colocated_relid(Relation fired_on, Oid target_relid)
 				 errhint("Move shards with Citus's colocation-aware functions (citus_move_shard_placement, the rebalancer).")));
 	SPI_finish();
 	return result;
+}
+
+/* ---------------------------------------------------------------------
+ * The local shard of an account
+ * ---------------------------------------------------------------------
+ */
+
+/* Per distributed table: its shards' hash ranges, and which are here. */
+typedef struct AccountShards
+{
+	Oid			relid;			/* hash key: the distributed table */
+	bool		valid;
+	bool		mapped;			/* hash-distributed by account_id, or a reference table */
+	bool		hashed;			/* false: a reference table (one shard) */
+	int			nshards;
+	int32	   *minvalue;		/* sorted by minvalue */
+	int32	   *maxvalue;
+	Oid		   *local;			/* the shard here, or InvalidOid */
+} AccountShards;
+
+static HTAB *account_shards = NULL;
+
+void
+lf_colocation_relcache_invalidate(Oid relid)
+{
+	HASH_SEQ_STATUS seq;
+	AccountShards *e;
+
+	if (account_shards == NULL)
+		return;
+	hash_seq_init(&seq, account_shards);
+	while ((e = hash_seq_search(&seq)) != NULL)
+	{
+		if (relid == InvalidOid || relid == e->relid)
+			e->valid = false;
+		for (int i = 0; e->valid && i < e->nshards; i++)
+			if (e->local[i] == relid)
+				e->valid = false;
+	}
+}
+
+/* Fill e from Citus's metadata (SPI connected). */
+static void
+load_account_shards(AccountShards *e)
+{
+	Oid			argtypes[1] = {OIDOID};
+	Datum		args[1];
+	Oid			nsp = get_rel_namespace(e->relid);
+	uint64		n;
+
+	e->mapped = false;
+	e->nshards = 0;
+	args[0] = ObjectIdGetDatum(e->relid);
+	/* placements of this node only: a shard left behind by a move does not count */
+	if (SPI_execute_with_args("SELECT p.partmethod OPERATOR(pg_catalog.=) 'h', "
+							  "       s.shardminvalue::pg_catalog.int4, s.shardmaxvalue::pg_catalog.int4, "
+							  "       CASE WHEN EXISTS (SELECT 1 FROM pg_catalog.pg_dist_placement pl "
+							  "                          WHERE pl.shardid OPERATOR(pg_catalog.=) s.shardid "
+							  "                            AND pl.groupid OPERATOR(pg_catalog.=) "
+							  "                                (SELECT groupid FROM pg_catalog.pg_dist_local_group)) "
+							  "            THEN pg_catalog.shard_name(s.logicalrelid, s.shardid) END "
+							  "  FROM pg_catalog.pg_dist_partition p "
+							  "  JOIN pg_catalog.pg_dist_shard s ON s.logicalrelid OPERATOR(pg_catalog.=) p.logicalrelid "
+							  " WHERE p.logicalrelid::pg_catalog.oid OPERATOR(pg_catalog.=) $1 "
+							  "   AND (p.partmethod OPERATOR(pg_catalog.=) 'n' OR "
+							  "        (p.partmethod OPERATOR(pg_catalog.=) 'h' AND "
+							  "         pg_catalog.column_to_column_name(p.logicalrelid, p.partkey) OPERATOR(pg_catalog.=) 'account_id')) "
+							  " ORDER BY 2",
+							  1, argtypes, args, NULL, true, 0) != SPI_OK_SELECT)
+		elog(ERROR, "could not read the Citus shard catalog");
+	n = SPI_processed;
+	if (n == 0)
+		return;
+	e->minvalue = MemoryContextAlloc(TopMemoryContext, sizeof(int32) * n);
+	e->maxvalue = MemoryContextAlloc(TopMemoryContext, sizeof(int32) * n);
+	e->local = MemoryContextAlloc(TopMemoryContext, sizeof(Oid) * n);
+	for (uint64 i = 0; i < n; i++)
+	{
+		HeapTuple	tup = SPI_tuptable->vals[i];
+		TupleDesc	desc = SPI_tuptable->tupdesc;
+		bool		isnull;
+		char	   *name;
+
+		e->hashed = DatumGetBool(SPI_getbinval(tup, desc, 1, &isnull));
+		e->minvalue[i] = DatumGetInt32(SPI_getbinval(tup, desc, 2, &isnull));
+		if (isnull)
+			e->minvalue[i] = PG_INT32_MIN;
+		e->maxvalue[i] = DatumGetInt32(SPI_getbinval(tup, desc, 3, &isnull));
+		if (isnull)
+			e->maxvalue[i] = PG_INT32_MAX;
+		name = SPI_getvalue(tup, desc, 4);
+		e->local[i] = name ? shard_relid(name, nsp) : InvalidOid;
+	}
+	e->nshards = (int) n;
+	e->mapped = e->hashed || n == 1;
+}
+
+Oid
+lf_account_shard_relid(Oid relid, int64 account_id)
+{
+	AccountShards *e;
+	bool		found;
+	int32		hash;
+	int			lo,
+				hi;
+
+	if (!citus_present())
+		return relid;
+	if (account_shards == NULL)
+	{
+		HASHCTL		ctl;
+
+		ctl.keysize = sizeof(Oid);
+		ctl.entrysize = sizeof(AccountShards);
+		ctl.hcxt = TopMemoryContext;
+		account_shards = hash_create("leadfunnel account shards", 16, &ctl,
+									 HASH_ELEM | HASH_BLOBS | HASH_CONTEXT);
+	}
+	e = hash_search(account_shards, &relid, HASH_ENTER, &found);
+	if (found && !e->valid && e->nshards > 0)
+	{
+		pfree(e->minvalue);
+		pfree(e->maxvalue);
+		pfree(e->local);
+	}
+	if (!found || !e->valid)
+	{
+		e->valid = false;
+		e->nshards = 0;
+		if (SPI_connect() != SPI_OK_CONNECT)
+			elog(ERROR, "SPI_connect failed");
+		load_account_shards(e);
+		SPI_finish();
+		e->valid = true;
+	}
+	if (!e->mapped)
+		return relid;
+	if (!e->hashed)
+		return OidIsValid(e->local[0]) ? e->local[0] : relid;
+
+	/* Citus hashes a bigint distribution column with hashint8 */
+	hash = DatumGetInt32(DirectFunctionCall1(hashint8, Int64GetDatum(account_id)));
+	lo = 0;
+	hi = e->nshards - 1;
+	while (lo <= hi)
+	{
+		int			mid = lo + (hi - lo) / 2;
+
+		if (hash < e->minvalue[mid])
+			hi = mid - 1;
+		else if (hash > e->maxvalue[mid])
+			lo = mid + 1;
+		else
+			return OidIsValid(e->local[mid]) ? e->local[mid] : relid;
+	}
+	return relid;
 }
 
 const char *

@@ -18,6 +18,18 @@
  */
 extern Oid	lf_colocated_relid(Relation fired_on, Oid target_relid);
 
+/*
+ * The relation holding account_id's rows of the table relid: the shard of
+ * relid that holds the account when Citus has placed it on this node (a
+ * worker running a pushed-down query), else relid itself (no Citus, not a
+ * distributed table, or the coordinator, where Citus routes queries of
+ * relid).  Cached per table: cheap per call.
+ */
+extern Oid	lf_account_shard_relid(Oid relid, int64 account_id);
+
+/* called by the extension's one relcache callback (leadfunnel.c) */
+extern void lf_colocation_relcache_invalidate(Oid relid);
+
 /* The name of rel, or of its distributed table when rel is a Citus shard (for messages). */
 extern const char *lf_logical_relname(Relation rel);
 

@@ -26,6 +26,7 @@
 #include "utils/lsyscache.h"
 #include "utils/syscache.h"
 
+#include "colocation.h"
 #include "leadfunnel.h"
 #include "lifecycle.h"
 #include "settings.h"
@@ -81,12 +82,27 @@ invalidate_enum_maps(Datum arg, int cacheid, uint32 hashvalue)
 		enum_maps[k].valid = false;
 }
 
+/*
+ * The extension's one relcache callback: PostgreSQL has room for only ten
+ * (MAX_RELCACHE_CALLBACKS), shared by core and every loaded library; Citus
+ * takes five, so a callback per leadfunnel module would run out of slots
+ * ("out of relcache_callback_list slots") on a Citus node.
+ */
+static void
+relcache_invalidate(Datum arg, Oid relid)
+{
+	lf_stages_relcache_invalidate(relid);
+	lf_settings_relcache_invalidate(relid);
+	lf_transition_relcache_invalidate(relid);
+	lf_lifecycle_relcache_invalidate(relid);
+	lf_colocation_relcache_invalidate(relid);
+}
+
 void
 _PG_init(void)
 {
 	CacheRegisterSyscacheCallback(TYPEOID, invalidate_enum_maps, (Datum) 0);
-	lf_stages_init();
-	lf_settings_init();
+	CacheRegisterRelcacheCallback(relcache_invalidate, (Datum) 0);
 	lf_transition_init();
 	lf_lifecycle_init();
 }

@@ -64,6 +64,7 @@
 #include "utils/timestamp.h"
 #include "utils/tuplestore.h"
 
+#include "colocation.h"
 #include "leadfunnel.h"
 #include "lifecycle.h"
 #include "settings.h"
@@ -105,6 +106,7 @@ typedef enum LcPlanKind
 	PLAN_ACCOUNTS,
 	PLAN_LEADS,
 	PLAN_SET_MOTION,
+	PLAN_ACCOUNT_EXISTS,
 	LC_NUM_PLANS
 } LcPlanKind;
 
@@ -171,6 +173,9 @@ static const LcPlanSpec plan_specs[LC_NUM_PLANS] = {
 	[PLAN_SET_MOTION] = {
 		"UPDATE %s SET motion = $3 WHERE account_id" EQ "$1 AND lead_id" EQ "$2",
 	"iim", 1, {LC_LEAD}},
+	[PLAN_ACCOUNT_EXISTS] = {
+		"SELECT 1 FROM %s WHERE account_id" EQ "$1",
+	"i", 1, {LC_ACCOUNT}},
 };
 
 /* Prepared plans of one model (one set of tables). */
@@ -258,8 +263,8 @@ key_has(const LcKey *key, Oid relid)
 	return false;
 }
 
-static void
-lifecycle_invalidate(Datum arg, Oid relid)
+void
+lf_lifecycle_relcache_invalidate(Oid relid)
 {
 	HASH_SEQ_STATUS seq;
 
@@ -297,7 +302,6 @@ lf_lifecycle_init(void)
 	ctl.entrysize = sizeof(LcTrigger);
 	lc_triggers = hash_create("leadfunnel lifecycle triggers", 16, &ctl,
 							  HASH_ELEM | HASH_BLOBS | HASH_CONTEXT);
-	CacheRegisterRelcacheCallback(lifecycle_invalidate, (Datum) 0);
 }
 
 /* ---------------------------------------------------------------------
@@ -804,8 +808,10 @@ account_is_customer_now(LcTarget *t, int64 account_id, bool read_only)
 
 /*
  * The one place where trigger arguments become tables: account, contact,
- * lead, lead_stage_history, account_event, in that order.  (On Citus these
- * are to be mapped to the shards co-located with the one the trigger fires on.)
+ * lead, lead_stage_history, account_event, in that order.  On Citus a
+ * trigger fires on a shard, and each table is mapped to its shard
+ * co-located with that one (on the same node, holding the same accounts);
+ * the prepared statements then name the shards.
  */
 static void
 lc_resolve_tables(Trigger *trigger, Relation rel, LcKey *key)
@@ -817,8 +823,12 @@ lc_resolve_tables(Trigger *trigger, Relation rel, LcKey *key)
 						trigger->tgname, RelationGetRelationName(rel), trigger->tgnargs, LC_NUM_TABLES),
 				 errhint("Create the model's triggers with leadfunnel.create_model().")));
 	for (int i = 0; i < LC_NUM_TABLES; i++)
-		key->rel[i] = RangeVarGetRelid(makeRangeVarFromNameList(stringToQualifiedNameList(trigger->tgargs[i])),
-									   AccessShareLock, false);
+	{
+		Oid			relid = RangeVarGetRelid(makeRangeVarFromNameList(stringToQualifiedNameList(trigger->tgargs[i])),
+											 AccessShareLock, false);
+
+		key->rel[i] = lf_colocated_relid(rel, relid);
+	}
 }
 
 static LcTrigger *
@@ -1274,26 +1284,47 @@ lf_contact_lifecycle(PG_FUNCTION_ARGS)
  * ---------------------------------------------------------------------
  */
 
+/*
+ * The tables to read an account's facts from (and, if account is valid, to
+ * check that it exists): the named ones, or on a Citus worker running a
+ * pushed-down query, their shards that hold the account.
+ */
 static LcTarget *
-target_for_facts(Oid history, Oid events)
+target_for_facts(Oid account, Oid history, Oid events, int64 account_id)
 {
 	LcKey		key;
 
 	memset(&key, 0, sizeof(key));
-	key.rel[LC_HISTORY] = history;
-	key.rel[LC_EVENT] = events;
+	if (OidIsValid(account))
+		key.rel[LC_ACCOUNT] = lf_account_shard_relid(account, account_id);
+	key.rel[LC_HISTORY] = lf_account_shard_relid(history, account_id);
+	key.rel[LC_EVENT] = lf_account_shard_relid(events, account_id);
 	return lc_get_target(&key);
 }
 
-static void
-load_facts_readonly(LcTarget *t, int64 account_id, LcFacts *f)
+/*
+ * Read an account's facts; with check_account, return false if the
+ * account does not exist.
+ */
+static bool
+load_facts_readonly(LcTarget *t, int64 account_id, bool check_account, LcFacts *f)
 {
 	MemoryContext outer = CurrentMemoryContext;
+	bool		exists = true;
 
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
-	lc_load_facts(t, account_id, true, f, outer);
+	if (check_account)
+	{
+		Datum		arg = Int64GetDatum(account_id);
+
+		lc_exec(t, PLAN_ACCOUNT_EXISTS, &arg, NULL, true, false);
+		exists = SPI_processed > 0;
+	}
+	if (exists)
+		lc_load_facts(t, account_id, true, f, outer);
 	SPI_finish();
+	return exists;
 }
 
 /*
@@ -1304,7 +1335,7 @@ PG_FUNCTION_INFO_V1(lf_lifecycle_status);
 Datum
 lf_lifecycle_status(PG_FUNCTION_ARGS)
 {
-	LcTarget   *t = target_for_facts(PG_GETARG_OID(0), PG_GETARG_OID(1));
+	LcTarget   *t = target_for_facts(InvalidOid, PG_GETARG_OID(0), PG_GETARG_OID(1), PG_GETARG_INT64(2));
 	LcFacts		f;
 	LcStatus	s;
 	TupleDesc	desc;
@@ -1313,7 +1344,7 @@ lf_lifecycle_status(PG_FUNCTION_ARGS)
 
 	if (get_call_result_type(fcinfo, NULL, &desc) != TYPEFUNC_COMPOSITE)
 		elog(ERROR, "return type must be a row type");
-	load_facts_readonly(t, PG_GETARG_INT64(2), &f);
+	load_facts_readonly(t, PG_GETARG_INT64(2), false, &f);
 	s = lc_status_at(&f, PG_GETARG_TIMESTAMPTZ(3));
 	values[0] = ObjectIdGetDatum(lf_enum_label(LF_ENUM_ACCOUNT_STATUS, s.status));
 	values[1] = TimestampTzGetDatum(s.since);
@@ -1322,21 +1353,42 @@ lf_lifecycle_status(PG_FUNCTION_ARGS)
 }
 
 /*
- * lifecycle_history(history regclass, events regclass, account_id bigint)
- *	  RETURNS TABLE (status, valid_from, valid_until)
+ * lifecycle_status_at(account regclass, history regclass, events regclass,
+ *					   account_id bigint, at timestamptz) RETURNS account_status
+ *	  The status at a moment; NULL for an account that does not exist.
+ */
+PG_FUNCTION_INFO_V1(lf_lifecycle_status_at);
+Datum
+lf_lifecycle_status_at(PG_FUNCTION_ARGS)
+{
+	int64		account_id = PG_GETARG_INT64(3);
+	LcTarget   *t = target_for_facts(PG_GETARG_OID(0), PG_GETARG_OID(1), PG_GETARG_OID(2), account_id);
+	LcFacts		f;
+
+	if (!load_facts_readonly(t, account_id, true, &f))
+		PG_RETURN_NULL();
+	PG_RETURN_OID(lf_enum_label(LF_ENUM_ACCOUNT_STATUS, lc_status_at(&f, PG_GETARG_TIMESTAMPTZ(4)).status));
+}
+
+/*
+ * lifecycle_history(account regclass, history regclass, events regclass,
+ *					 account_id bigint) RETURNS TABLE (status, valid_from, valid_until)
+ *	  No rows for an account that does not exist.
  */
 PG_FUNCTION_INFO_V1(lf_lifecycle_history);
 Datum
 lf_lifecycle_history(PG_FUNCTION_ARGS)
 {
 	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
-	LcTarget   *t = target_for_facts(PG_GETARG_OID(0), PG_GETARG_OID(1));
+	int64		account_id = PG_GETARG_INT64(3);
+	LcTarget   *t = target_for_facts(PG_GETARG_OID(0), PG_GETARG_OID(1), PG_GETARG_OID(2), account_id);
 	LcFacts		f;
 	LcStatus   *stretches;
 	int			n;
 
 	InitMaterializedSRF(fcinfo, 0);
-	load_facts_readonly(t, PG_GETARG_INT64(2), &f);
+	if (!load_facts_readonly(t, account_id, true, &f))
+		return (Datum) 0;
 	n = lc_timeline(&f, &stretches);
 	for (int i = 0; i < n; i++)
 	{
@@ -1351,6 +1403,70 @@ lf_lifecycle_history(PG_FUNCTION_ARGS)
 		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
 	}
 	return (Datum) 0;
+}
+
+/*
+ * Bring one account's stored status, its contacts' statuses and, if asked,
+ * its leads' motions up to date (SPI connected), given its stored status as
+ * read by the caller.  Returns whether the account's stored status changed.
+ */
+static bool
+refresh_one(LcTarget *t, int64 account_id, const LcStatus *stored, bool recompute_motion, MemoryContext cxt)
+{
+	LcFacts		f;
+	LcStatus	now;
+	bool		customer;
+	bool		changed = false;
+
+	lc_load_facts(t, account_id, false, &f, cxt);
+	now = lc_status_at(&f, lc_now());
+	if (now.status != stored->status || now.since_null != stored->since_null ||
+		(!now.since_null && now.since != stored->since))
+	{
+		/* lock, read the facts again and write, as a trigger would */
+		if (refresh_account(t, account_id, CONTACTS_NONE, cxt))
+			changed = true;
+		lc_load_facts(t, account_id, false, &f, cxt);
+		now = lc_status_at(&f, lc_now());
+	}
+	customer = LF_STATUS_IS_CUSTOMER(now.status);
+	refresh_contacts(t, account_id, 0, customer, false);
+
+	if (recompute_motion)
+	{
+		Datum		values[3];
+		uint64		nleads;
+		int64	   *lead_ids;
+		Oid		   *motions;
+
+		values[0] = Int64GetDatum(account_id);
+		lc_exec(t, PLAN_LEADS, values, NULL, false, false);
+		nleads = SPI_processed;
+		lead_ids = MemoryContextAlloc(cxt, sizeof(int64) * (nleads + 1));
+		motions = MemoryContextAlloc(cxt, sizeof(Oid) * (nleads + 1));
+		for (uint64 j = 0; j < nleads; j++)
+		{
+			HeapTuple	tup = SPI_tuptable->vals[j];
+			TupleDesc	desc = SPI_tuptable->tupdesc;
+			bool		isnull;
+			Oid			want;
+			Datum		cur;
+
+			lead_ids[j] = DatumGetInt64(SPI_getbinval(tup, desc, 1, &isnull));
+			want = lf_enum_label(LF_ENUM_MOTION,
+								 motion_of(lc_status_at(&f, DatumGetTimestampTz(SPI_getbinval(tup, desc, 2, &isnull))).status));
+			cur = SPI_getbinval(tup, desc, 3, &isnull);
+			motions[j] = (!isnull && DatumGetObjectId(cur) == want) ? InvalidOid : want;
+		}
+		for (uint64 j = 0; j < nleads; j++)
+			if (OidIsValid(motions[j]))
+			{
+				values[1] = Int64GetDatum(lead_ids[j]);
+				values[2] = ObjectIdGetDatum(motions[j]);
+				lc_exec(t, PLAN_SET_MOTION, values, NULL, false, true);
+			}
+	}
+	return changed;
 }
 
 /*
@@ -1407,61 +1523,53 @@ lf_lifecycle_refresh(PG_FUNCTION_ARGS)
 	cxt = AllocSetContextCreate(CurrentMemoryContext, "lifecycle refresh", ALLOCSET_SMALL_SIZES);
 	for (uint64 i = 0; i < naccounts; i++)
 	{
-		LcFacts		f;
-		LcStatus	now;
-		bool		customer;
-
 		CHECK_FOR_INTERRUPTS();
 		MemoryContextReset(cxt);
-		lc_load_facts(t, ids[i], false, &f, cxt);
-		now = lc_status_at(&f, lc_now());
-		if (now.status != stored[i].status || now.since_null != stored[i].since_null ||
-			(!now.since_null && now.since != stored[i].since))
-		{
-			/* lock, read the facts again and write, as a trigger would */
-			if (refresh_account(t, ids[i], CONTACTS_NONE, cxt))
-				changed++;
-			lc_load_facts(t, ids[i], false, &f, cxt);
-			now = lc_status_at(&f, lc_now());
-		}
-		customer = LF_STATUS_IS_CUSTOMER(now.status);
-		refresh_contacts(t, ids[i], 0, customer, false);
-
-		if (recompute_motion)
-		{
-			Datum		values[3];
-			uint64		nleads;
-			int64	   *lead_ids;
-			Oid		   *motions;
-
-			values[0] = Int64GetDatum(ids[i]);
-			lc_exec(t, PLAN_LEADS, values, NULL, false, false);
-			nleads = SPI_processed;
-			lead_ids = MemoryContextAlloc(cxt, sizeof(int64) * (nleads + 1));
-			motions = MemoryContextAlloc(cxt, sizeof(Oid) * (nleads + 1));
-			for (uint64 j = 0; j < nleads; j++)
-			{
-				HeapTuple	tup = SPI_tuptable->vals[j];
-				TupleDesc	desc = SPI_tuptable->tupdesc;
-				bool		isnull;
-				Oid			want;
-				Datum		cur;
-
-				lead_ids[j] = DatumGetInt64(SPI_getbinval(tup, desc, 1, &isnull));
-				want = lf_enum_label(LF_ENUM_MOTION,
-									 motion_of(lc_status_at(&f, DatumGetTimestampTz(SPI_getbinval(tup, desc, 2, &isnull))).status));
-				cur = SPI_getbinval(tup, desc, 3, &isnull);
-				motions[j] = (!isnull && DatumGetObjectId(cur) == want) ? InvalidOid : want;
-			}
-			for (uint64 j = 0; j < nleads; j++)
-				if (OidIsValid(motions[j]))
-				{
-					values[1] = Int64GetDatum(lead_ids[j]);
-					values[2] = ObjectIdGetDatum(motions[j]);
-					lc_exec(t, PLAN_SET_MOTION, values, NULL, false, true);
-				}
-		}
+		if (refresh_one(t, ids[i], &stored[i], recompute_motion, cxt))
+			changed++;
 	}
 	SPI_finish();
 	PG_RETURN_INT64(changed);
+}
+
+/*
+ * lifecycle_refresh_account(account, contact, lead, history, events regclass,
+ *							 account_id bigint, status account_status,
+ *							 status_since timestamptz, recompute_motion boolean)
+ *	  RETURNS boolean
+ *	  The refresh of one account, given its stored status: called per row of
+ *	  a query over the account table, so that on Citus it runs on the worker
+ *	  holding the account, on the shards holding the account's rows.  Returns
+ *	  whether the account's stored status changed.  Runs as the caller.
+ */
+PG_FUNCTION_INFO_V1(lf_lifecycle_refresh_account);
+Datum
+lf_lifecycle_refresh_account(PG_FUNCTION_ARGS)
+{
+	LcKey		key;
+	LcTarget   *t;
+	int64		account_id;
+	LcStatus	stored;
+	bool		changed;
+
+	for (int i = 0; i <= LC_NUM_TABLES; i++)
+		if (PG_ARGISNULL(i))
+			ereport(ERROR,
+					(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+					 errmsg("%s of a leadfunnel model must not be null",
+							i < LC_NUM_TABLES ? psprintf("%s table", lc_table_roles[i]) : "account_id")));
+	account_id = PG_GETARG_INT64(LC_NUM_TABLES);
+	for (int i = 0; i < LC_NUM_TABLES; i++)
+		key.rel[i] = lf_account_shard_relid(PG_GETARG_OID(i), account_id);
+	stored.status = PG_ARGISNULL(6) ? LF_STATUS_PROSPECT :
+		(LfAccountStatus) lf_enum_ordinal(LF_ENUM_ACCOUNT_STATUS, PG_GETARG_OID(6));
+	stored.since_null = PG_ARGISNULL(7);
+	stored.since = stored.since_null ? 0 : PG_GETARG_TIMESTAMPTZ(7);
+	t = lc_get_target(&key);
+
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+	changed = refresh_one(t, account_id, &stored, !PG_ARGISNULL(8) && PG_GETARG_BOOL(8), CurrentMemoryContext);
+	SPI_finish();
+	PG_RETURN_BOOL(changed);
 }

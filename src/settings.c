@@ -37,17 +37,11 @@ static bool settings_valid = false;
 static Oid	setting_relid = InvalidOid;
 static Oid	setting_default_relid = InvalidOid;
 
-static void
-settings_invalidate(Datum arg, Oid relid)
+void
+lf_settings_relcache_invalidate(Oid relid)
 {
 	if (relid == InvalidOid || relid == setting_relid || relid == setting_default_relid)
 		settings_valid = false;
-}
-
-void
-lf_settings_init(void)
-{
-	CacheRegisterRelcacheCallback(settings_invalidate, (Datum) 0);
 }
 
 static void

@@ -20,7 +20,8 @@ typedef enum LfSetting
 	LF_NUM_SETTINGS
 } LfSetting;
 
-extern void lf_settings_init(void);
+/* called by the extension's one relcache callback (leadfunnel.c) */
+extern void lf_settings_relcache_invalidate(Oid relid);
 
 /* The value in force; the pointer is valid until the next cache rebuild. */
 extern const Interval *lf_setting(LfSetting which);

@@ -43,17 +43,11 @@ static bool funnel_cache_valid = false;
 static Oid	funnel_relid = InvalidOid;
 static Oid	transition_relid = InvalidOid;
 
-static void
-funnel_cache_invalidate(Datum arg, Oid relid)
+void
+lf_stages_relcache_invalidate(Oid relid)
 {
 	if (relid == InvalidOid || relid == funnel_relid || relid == transition_relid)
 		funnel_cache_valid = false;
-}
-
-void
-lf_stages_init(void)
-{
-	CacheRegisterRelcacheCallback(funnel_cache_invalidate, (Datum) 0);
 }
 
 /*

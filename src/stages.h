@@ -22,7 +22,8 @@ typedef struct LfFunnel
 	LfStageSet	next[LF_NUM_STAGES];	/* allowed moves from each stage */
 } LfFunnel;
 
-extern void lf_stages_init(void);
+/* called by the extension's one relcache callback (leadfunnel.c) */
+extern void lf_stages_relcache_invalidate(Oid relid);
 extern void lf_compile_funnel(LfFunnel *f, const char *name, ArrayType *stages,
 							  ArrayType *entry, ArrayType *reopen, bool allow_skip);
 extern const LfFunnel *lf_lookup_funnel(const char *name);

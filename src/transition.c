@@ -115,8 +115,8 @@ static bool history_write_allowed = false;
 static Oid	changed_by_role = InvalidOid;
 static NameData changed_by_name;
 
-static void
-targets_invalidate(Datum arg, Oid relid)
+void
+lf_transition_relcache_invalidate(Oid relid)
 {
 	HASH_SEQ_STATUS seq;
 	TransitionTarget *t;
@@ -145,7 +145,6 @@ lf_transition_init(void)
 	ctl.hcxt = TopMemoryContext;
 	targets = hash_create("leadfunnel transition triggers", 16, &ctl,
 						  HASH_ELEM | HASH_BLOBS | HASH_CONTEXT);
-	CacheRegisterRelcacheCallback(targets_invalidate, (Datum) 0);
 	CacheRegisterSyscacheCallback(AUTHOID, role_names_invalidate, (Datum) 0);
 }
 

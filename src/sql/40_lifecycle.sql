@@ -30,11 +30,18 @@ CREATE FUNCTION @extschema@.lifecycle_status(history regclass, events regclass, 
 COMMENT ON FUNCTION @extschema@.lifecycle_status(regclass, regclass, bigint, timestamptz) IS
 'The lifecycle rule: an account''s status at a moment and since when it held, from the won moves in a model''s lead_stage_history and the events in its account_event table. Used by <schema>.account_status_at() and the account_lifecycle view.';
 
-CREATE FUNCTION @extschema@.lifecycle_history(history regclass, events regclass, account_id bigint)
+CREATE FUNCTION @extschema@.lifecycle_status_at(account regclass, history regclass, events regclass,
+                                                account_id bigint, at timestamptz)
+    RETURNS @extschema@.account_status
+    AS 'MODULE_PATHNAME', 'lf_lifecycle_status_at' LANGUAGE C STABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION @extschema@.lifecycle_status_at(regclass, regclass, regclass, bigint, timestamptz) IS
+'An account''s status at a moment (see lifecycle_status); NULL for an account that is not in the model''s account table. Used by <schema>.account_status_at().';
+
+CREATE FUNCTION @extschema@.lifecycle_history(account regclass, history regclass, events regclass, account_id bigint)
     RETURNS TABLE (status @extschema@.account_status, valid_from timestamptz, valid_until timestamptz)
     AS 'MODULE_PATHNAME', 'lf_lifecycle_history' LANGUAGE C STABLE STRICT PARALLEL SAFE ROWS 5;
-COMMENT ON FUNCTION @extschema@.lifecycle_history(regclass, regclass, bigint) IS
-'An account''s status history derived from the facts of a model (see lifecycle_status): one row per stretch, in time order; the first is prospect with valid_from NULL, the last has valid_until NULL. Used by <schema>.account_status_history().';
+COMMENT ON FUNCTION @extschema@.lifecycle_history(regclass, regclass, regclass, bigint) IS
+'An account''s status history derived from the facts of a model (see lifecycle_status): one row per stretch, in time order; the first is prospect with valid_from NULL, the last has valid_until NULL; no rows for an account that is not in the model''s account table. Used by <schema>.account_status_history().';
 
 CREATE FUNCTION @extschema@.lifecycle_refresh(account regclass, contact regclass, lead regclass,
                                               history regclass, events regclass, recompute_motion boolean)
@@ -56,85 +63,135 @@ $fn$;
 COMMENT ON FUNCTION @extschema@.contact_status_rule(boolean, boolean, boolean) IS
 'The contact status rule: customer while the contact''s account is a customer; else lead while the contact has an open lead; else subscriber if it opted in, contact if not.';
 
+CREATE FUNCTION @extschema@.lifecycle_refresh_account(account regclass, contact regclass, lead regclass,
+                                                      history regclass, events regclass, account_id bigint,
+                                                      status @extschema@.account_status, status_since timestamptz,
+                                                      recompute_motion boolean)
+    RETURNS boolean
+    AS 'MODULE_PATHNAME', 'lf_lifecycle_refresh_account' LANGUAGE C;
+COMMENT ON FUNCTION @extschema@.lifecycle_refresh_account(regclass, regclass, regclass, regclass, regclass, bigint, @extschema@.account_status, timestamptz, boolean) IS
+'The refresh of one account of a model, given its stored status and status_since (see lifecycle_refresh); returns whether the stored status changed. Called per row of a query over the account table by leadfunnel.refresh_lifecycle() for a distributed model, so that on Citus it runs on the node holding the account, on its shards.';
+
 CREATE FUNCTION @extschema@.model_add_lifecycle(target_schema name) RETURNS void
     LANGUAGE plpgsql
     SET search_path = pg_catalog, pg_temp
 AS $fn$
 DECLARE
     s text := @extschema@.model_schema(target_schema);
+    on_citus boolean;
+    unsafe_triggers text;
+    shard_mode text;
+    ddl text;
+    args text;
 BEGIN
     -- a model that has the lifecycle objects already keeps them (upgrade_model
     -- runs every model_add_* function on every model)
     IF to_regclass(format('%s.account_event', s)) IS NOT NULL THEN
         RETURN;
     END IF;
+    on_citus := EXISTS (SELECT 1 FROM pg_extension WHERE extname OPERATOR(pg_catalog.=) 'citus');
+    IF on_citus THEN
+        -- (Citus's catalog, read only where it exists)
+        EXECUTE 'SELECT EXISTS (SELECT 1 FROM pg_catalog.pg_dist_partition
+                                 WHERE logicalrelid::oid OPERATOR(pg_catalog.=) $1)'
+           INTO on_citus USING format('%s.account', s)::regclass::oid;
+    END IF;
+    IF on_citus THEN
+        -- Citus refuses triggers on distributed tables unless this is on
+        -- (create_model sets it too; upgrade_model does not)
+        unsafe_triggers := current_setting('citus.enable_unsafe_triggers');
+        PERFORM set_config('citus.enable_unsafe_triggers', 'on', true);
+        -- DDL over distributed tables and then functions, in one transaction:
+        -- Citus needs one connection per node for it
+        shard_mode := current_setting('citus.multi_shard_modify_mode');
+        PERFORM set_config('citus.multi_shard_modify_mode', 'sequential', true);
+    END IF;
+
+    -- One statement per EXECUTE (Citus propagates DDL to the workers as its
+    -- query string).  The table first, without its foreign key; distributed
+    -- (co-located with account) before the foreign key and the triggers.
     EXECUTE format($ddl$
         CREATE TABLE %1$s.account_event (
-            account_id  bigint NOT NULL REFERENCES %1$s.account (account_id) ON DELETE CASCADE,
+            account_id  bigint NOT NULL,
             event_at    timestamptz NOT NULL,
             event       text NOT NULL CONSTRAINT account_event_kind CHECK (event IN ('churned', 'advocate', 'not_advocate')),
             recorded_at timestamptz NOT NULL DEFAULT now(),
             recorded_by name NOT NULL DEFAULT current_user,
             PRIMARY KEY (account_id, event_at, event)
-        );
-        COMMENT ON TABLE %1$s.account_event IS 'Lifecycle facts of accounts besides wins: churns and advocate changes, written by the account trigger when churned_at or is_advocate change. Insert rows yourself to backfill past changes, then call leadfunnel.refresh_lifecycle().';
-        COMMENT ON COLUMN %1$s.account_event.account_id IS 'Account the event belongs to.';
-        COMMENT ON COLUMN %1$s.account_event.event_at IS 'When it happened (churned_at for a churn; the transaction time of the change of is_advocate).';
-        COMMENT ON COLUMN %1$s.account_event.event IS 'churned, advocate (is_advocate set) or not_advocate (is_advocate cleared).';
-        COMMENT ON COLUMN %1$s.account_event.recorded_at IS 'When the row was written.';
-        COMMENT ON COLUMN %1$s.account_event.recorded_by IS 'Role that wrote the row.';
+        )$ddl$, s);
+    FOREACH ddl IN ARRAY ARRAY[
+        $d$COMMENT ON TABLE %1$s.account_event IS 'Lifecycle facts of accounts besides wins: churns and advocate changes, written by the account trigger when churned_at or is_advocate change. Insert rows yourself to backfill past changes, then call leadfunnel.refresh_lifecycle().'$d$,
+        $d$COMMENT ON COLUMN %1$s.account_event.account_id IS 'Account the event belongs to.'$d$,
+        $d$COMMENT ON COLUMN %1$s.account_event.event_at IS 'When it happened (churned_at for a churn; the transaction time of the change of is_advocate).'$d$,
+        $d$COMMENT ON COLUMN %1$s.account_event.event IS 'churned, advocate (is_advocate set) or not_advocate (is_advocate cleared).'$d$,
+        $d$COMMENT ON COLUMN %1$s.account_event.recorded_at IS 'When the row was written.'$d$,
+        $d$COMMENT ON COLUMN %1$s.account_event.recorded_by IS 'Role that wrote the row.'$d$
+    ] LOOP
+        EXECUTE format(ddl, s);
+    END LOOP;
+    PERFORM @extschema@.model_distribute_table(target_schema, 'account_event');
+    EXECUTE format('ALTER TABLE %1$s.account_event ADD CONSTRAINT account_event_account_id_fkey
+                        FOREIGN KEY (account_id) REFERENCES %1$s.account (account_id) ON DELETE CASCADE', s);
 
+    args := format('%L, %L, %L, %L, %L', s || '.account', s || '.contact', s || '.lead',
+                   s || '.lead_stage_history', s || '.account_event');
+    FOREACH ddl IN ARRAY ARRAY[
         -- wins are the history rows entering won: found per account by this index
-        CREATE INDEX lead_stage_history_won ON %1$s.lead_stage_history (account_id, entered_at)
-            WHERE to_stage = 'won';
+        $d$CREATE INDEX lead_stage_history_won ON %1$s.lead_stage_history (account_id, entered_at)
+            WHERE to_stage = 'won'$d$,
         -- a contact's open leads
-        CREATE INDEX lead_account_contact ON %1$s.lead (account_id, contact_id)
-            WHERE contact_id IS NOT NULL;
+        $d$CREATE INDEX lead_account_contact ON %1$s.lead (account_id, contact_id)
+            WHERE contact_id IS NOT NULL$d$,
 
-        CREATE TRIGGER lead_motion BEFORE INSERT OR UPDATE OF motion ON %1$s.lead
-            FOR EACH ROW EXECUTE FUNCTION @extschema@.lead_motion(%2$L, %3$L, %4$L, %5$L, %6$L);
+        -- the triggers name the model's tables; on Citus they fire on the
+        -- shards and map each table to its co-located shard (colocation.c)
+        $d$CREATE TRIGGER lead_motion BEFORE INSERT OR UPDATE OF motion ON %1$s.lead
+            FOR EACH ROW EXECUTE FUNCTION @extschema@.lead_motion(%2$s)$d$,
         -- AFTER triggers fire in name order: these must follow lead_stage_record,
         -- which writes the history row of a won move that they read
-        CREATE TRIGGER lead_to_lifecycle_insert AFTER INSERT ON %1$s.lead
-            FOR EACH ROW EXECUTE FUNCTION @extschema@.lead_lifecycle(%2$L, %3$L, %4$L, %5$L, %6$L);
-        CREATE TRIGGER lead_to_lifecycle_update AFTER UPDATE OF stage, contact_id ON %1$s.lead
+        $d$CREATE TRIGGER lead_to_lifecycle_insert AFTER INSERT ON %1$s.lead
+            FOR EACH ROW EXECUTE FUNCTION @extschema@.lead_lifecycle(%2$s)$d$,
+        $d$CREATE TRIGGER lead_to_lifecycle_update AFTER UPDATE OF stage, contact_id ON %1$s.lead
             FOR EACH ROW
             WHEN ((OLD.stage IS DISTINCT FROM NEW.stage AND (OLD.stage >= 'won' OR NEW.stage >= 'won')
                    AND (NEW.contact_id IS NOT NULL OR NEW.stage = 'won'))
                   OR OLD.contact_id IS DISTINCT FROM NEW.contact_id)
-            EXECUTE FUNCTION @extschema@.lead_lifecycle(%2$L, %3$L, %4$L, %5$L, %6$L);
-        CREATE TRIGGER account_status_guard BEFORE INSERT OR UPDATE OF status, status_since, churned_at ON %1$s.account
-            FOR EACH ROW EXECUTE FUNCTION @extschema@.account_lifecycle(%2$L, %3$L, %4$L, %5$L, %6$L);
-        CREATE TRIGGER account_lifecycle_record AFTER INSERT OR UPDATE OF is_advocate, churned_at ON %1$s.account
-            FOR EACH ROW EXECUTE FUNCTION @extschema@.account_lifecycle(%2$L, %3$L, %4$L, %5$L, %6$L);
-        CREATE TRIGGER contact_status_derive BEFORE INSERT OR UPDATE OF opt_in, status, account_id ON %1$s.contact
-            FOR EACH ROW EXECUTE FUNCTION @extschema@.contact_lifecycle(%2$L, %3$L, %4$L, %5$L, %6$L);
+            EXECUTE FUNCTION @extschema@.lead_lifecycle(%2$s)$d$,
+        $d$CREATE TRIGGER account_status_guard BEFORE INSERT OR UPDATE OF status, status_since, churned_at ON %1$s.account
+            FOR EACH ROW EXECUTE FUNCTION @extschema@.account_lifecycle(%2$s)$d$,
+        $d$CREATE TRIGGER account_lifecycle_record AFTER INSERT OR UPDATE OF is_advocate, churned_at ON %1$s.account
+            FOR EACH ROW EXECUTE FUNCTION @extschema@.account_lifecycle(%2$s)$d$,
+        $d$CREATE TRIGGER contact_status_derive BEFORE INSERT OR UPDATE OF opt_in, status, account_id ON %1$s.contact
+            FOR EACH ROW EXECUTE FUNCTION @extschema@.contact_lifecycle(%2$s)$d$,
 
-        CREATE FUNCTION %1$s.account_status_at(account_id bigint, at timestamptz)
+        -- The tables are passed as regclass: on a Citus worker running a
+        -- pushed-down query these are the shells, and the C functions read
+        -- the shards holding the account instead (colocation.c).  The
+        -- functions' bodies query no table themselves: Citus cannot plan a
+        -- SQL function's parameters against a distributed table, nor run
+        -- such a query inside a query pushed down to a shard.
+        $d$CREATE FUNCTION %1$s.account_status_at(account_id bigint, at timestamptz)
             RETURNS @extschema@.account_status
             LANGUAGE sql STABLE STRICT PARALLEL SAFE
             SET search_path = pg_catalog, pg_temp
         AS $f$
-            SELECT (@extschema@.lifecycle_status(%5$L::regclass, %6$L::regclass, a.account_id, $2)).status
-              FROM %1$s.account a WHERE a.account_id OPERATOR(pg_catalog.=) $1
-        $f$;
-        COMMENT ON FUNCTION %1$s.account_status_at(bigint, timestamptz) IS
-        'The account''s lifecycle status as it was at the given moment, derived from its wins, churns and advocate changes with the windows in force (leadfunnel.settings); NULL for an unknown account.';
+            SELECT @extschema@.lifecycle_status_at(%5$L::regclass, %3$L::regclass, %4$L::regclass, $1, $2)
+        $f$$d$,
+        $d$COMMENT ON FUNCTION %1$s.account_status_at(bigint, timestamptz) IS
+        'The account''s lifecycle status as it was at the given moment, derived from its wins, churns and advocate changes with the windows in force (leadfunnel.settings); NULL for an unknown account.'$d$,
 
-        CREATE FUNCTION %1$s.account_status_history(account_id bigint)
+        $d$CREATE FUNCTION %1$s.account_status_history(account_id bigint)
             RETURNS TABLE (status @extschema@.account_status, valid_from timestamptz, valid_until timestamptz)
             LANGUAGE sql STABLE STRICT PARALLEL SAFE ROWS 5
             SET search_path = pg_catalog, pg_temp
         AS $f$
             SELECT h.status, h.valid_from, h.valid_until
-              FROM %1$s.account a,
-                   LATERAL @extschema@.lifecycle_history(%5$L::regclass, %6$L::regclass, a.account_id) h
-             WHERE a.account_id OPERATOR(pg_catalog.=) $1
-        $f$;
-        COMMENT ON FUNCTION %1$s.account_status_history(bigint) IS
-        'The account''s status history: one row per stretch of one status, in time order (valid_from NULL: since the beginning; valid_until NULL: still holds). No rows for an unknown account.';
+              FROM @extschema@.lifecycle_history(%5$L::regclass, %3$L::regclass, %4$L::regclass, $1) h
+        $f$$d$,
+        $d$COMMENT ON FUNCTION %1$s.account_status_history(bigint) IS
+        'The account''s status history: one row per stretch of one status, in time order (valid_from NULL: since the beginning; valid_until NULL: still holds). No rows for an unknown account.'$d$,
 
-        CREATE VIEW %1$s.account_lifecycle WITH (security_invoker = true) AS
+        $d$CREATE VIEW %1$s.account_lifecycle WITH (security_invoker = true) AS
         SELECT a.account_id,
                st.status,
                st.status_since,
@@ -144,7 +201,7 @@ BEGIN
                w.first_won_at,
                w.last_won_at
           FROM %1$s.account a
-         CROSS JOIN LATERAL @extschema@.lifecycle_status(%5$L::regclass, %6$L::regclass, a.account_id, now()) st
+         CROSS JOIN LATERAL @extschema@.lifecycle_status(%3$L::regclass, %4$L::regclass, a.account_id, now()) st
           LEFT JOIN (SELECT account_id,
                             count(*) FILTER (WHERE stage < 'won') AS open_leads,
                             count(*) FILTER (WHERE stage = 'won') AS won_leads,
@@ -152,17 +209,19 @@ BEGIN
                        FROM %1$s.lead GROUP BY account_id) l ON l.account_id = a.account_id
           LEFT JOIN (SELECT account_id, min(entered_at) AS first_won_at, max(entered_at) AS last_won_at
                        FROM %1$s.lead_stage_history WHERE to_stage = 'won'
-                      GROUP BY account_id) w ON w.account_id = a.account_id;
-        COMMENT ON VIEW %1$s.account_lifecycle IS 'One row per account: its lifecycle status evaluated now (honouring the windows, unlike the stored account.status, which is as of the account''s last event) and its leads.';
-        COMMENT ON COLUMN %1$s.account_lifecycle.account_id IS 'Account.';
-        COMMENT ON COLUMN %1$s.account_lifecycle.status IS 'Lifecycle status now (at the transaction''s start, now()).';
-        COMMENT ON COLUMN %1$s.account_lifecycle.status_since IS 'Since when the status holds; NULL for a prospect (since the beginning).';
-        COMMENT ON COLUMN %1$s.account_lifecycle.open_leads IS 'Leads in an open stage (visitor .. opportunity).';
-        COMMENT ON COLUMN %1$s.account_lifecycle.won_leads IS 'Leads in stage won.';
-        COMMENT ON COLUMN %1$s.account_lifecycle.closed_lost_leads IS 'Leads closed without a win (recycled, disqualified, lost).';
-        COMMENT ON COLUMN %1$s.account_lifecycle.first_won_at IS 'First time a lead of the account was won; NULL if never.';
-        COMMENT ON COLUMN %1$s.account_lifecycle.last_won_at IS 'Last time a lead of the account was won; NULL if never.';
-    $ddl$, s, s || '.account', s || '.contact', s || '.lead', s || '.lead_stage_history', s || '.account_event');
+                      GROUP BY account_id) w ON w.account_id = a.account_id$d$,
+        $d$COMMENT ON VIEW %1$s.account_lifecycle IS 'One row per account: its lifecycle status evaluated now (honouring the windows, unlike the stored account.status, which is as of the account''s last event) and its leads.'$d$,
+        $d$COMMENT ON COLUMN %1$s.account_lifecycle.account_id IS 'Account.'$d$,
+        $d$COMMENT ON COLUMN %1$s.account_lifecycle.status IS 'Lifecycle status now (at the transaction''s start, now()).'$d$,
+        $d$COMMENT ON COLUMN %1$s.account_lifecycle.status_since IS 'Since when the status holds; NULL for a prospect (since the beginning).'$d$,
+        $d$COMMENT ON COLUMN %1$s.account_lifecycle.open_leads IS 'Leads in an open stage (visitor .. opportunity).'$d$,
+        $d$COMMENT ON COLUMN %1$s.account_lifecycle.won_leads IS 'Leads in stage won.'$d$,
+        $d$COMMENT ON COLUMN %1$s.account_lifecycle.closed_lost_leads IS 'Leads closed without a win (recycled, disqualified, lost).'$d$,
+        $d$COMMENT ON COLUMN %1$s.account_lifecycle.first_won_at IS 'First time a lead of the account was won; NULL if never.'$d$,
+        $d$COMMENT ON COLUMN %1$s.account_lifecycle.last_won_at IS 'Last time a lead of the account was won; NULL if never.'$d$
+    ] LOOP
+        EXECUTE format(ddl, s, args, s || '.lead_stage_history', s || '.account_event', s || '.account');
+    END LOOP;
 
     -- a model with data (an upgrade from 0.1.0): its current facts, then every status
     EXECUTE format($q$
@@ -172,6 +231,11 @@ BEGIN
         SELECT account_id, now(), 'advocate' FROM %1$s.account WHERE is_advocate
     $q$, s);
     PERFORM @extschema@.refresh_lifecycle(target_schema, true);
+
+    IF on_citus THEN
+        PERFORM set_config('citus.enable_unsafe_triggers', unsafe_triggers, true);
+        PERFORM set_config('citus.multi_shard_modify_mode', shard_mode, true);
+    END IF;
 END
 $fn$;
 COMMENT ON FUNCTION @extschema@.model_add_lifecycle(name) IS
@@ -184,11 +248,26 @@ CREATE FUNCTION @extschema@.refresh_lifecycle(target_schema name, recompute_moti
 AS $fn$
 DECLARE
     s text := @extschema@.model_schema(target_schema);
+    changed bigint;
 BEGIN
-    RETURN @extschema@.lifecycle_refresh(
-        format('%s.account', s)::regclass, format('%s.contact', s)::regclass, format('%s.lead', s)::regclass,
-        format('%s.lead_stage_history', s)::regclass, format('%s.account_event', s)::regclass,
-        coalesce(recompute_motion, false));
+    IF NOT @extschema@.model_is_distributed(target_schema) THEN
+        RETURN @extschema@.lifecycle_refresh(
+            format('%s.account', s)::regclass, format('%s.contact', s)::regclass, format('%s.lead', s)::regclass,
+            format('%s.lead_stage_history', s)::regclass, format('%s.account_event', s)::regclass,
+            coalesce(recompute_motion, false));
+    END IF;
+    -- A distributed model: one call per account, in a query over the account
+    -- table that Citus pushes down to the shards, so each account is
+    -- refreshed on the node that holds it, where the guards of the
+    -- maintained columns let the refresh write them.
+    EXECUTE format($q$
+        SELECT count(*) FILTER (WHERE @extschema@.lifecycle_refresh_account(
+                   %2$L::regclass, %3$L::regclass, %4$L::regclass, %5$L::regclass, %6$L::regclass,
+                   a.account_id, a.status, a.status_since, $1))
+          FROM %1$s.account a
+    $q$, s, s || '.account', s || '.contact', s || '.lead', s || '.lead_stage_history', s || '.account_event')
+      INTO changed USING coalesce(recompute_motion, false);
+    RETURN changed;
 END
 $fn$;
 COMMENT ON FUNCTION @extschema@.refresh_lifecycle(name, boolean) IS
@@ -206,13 +285,18 @@ BEGIN
     -- about one customer in ten churns 30..330 days after its last win (before the demo's end);
     -- about one in ten of the customers now is an advocate.  Chosen by a hash of the
     -- account and the seed, so the result is deterministic without touching random().
+    -- (The churn moment is computed in the FROM subquery: Citus refuses
+    -- STABLE expressions over columns, such as timestamptz + interval, in
+    -- the SET list or WHERE clause of an UPDATE of a distributed table.)
     EXECUTE format($q$
-        UPDATE %1$s.account a SET churned_at = w.last_won + make_interval(days => 30 + ((a.account_id * 7919 + $1) %% 300)::int)
-          FROM (SELECT account_id, max(entered_at) AS last_won FROM %1$s.lead_stage_history
-                 WHERE to_stage = 'won' GROUP BY account_id) w
+        UPDATE %1$s.account a SET churned_at = w.churn_at
+          FROM (SELECT account_id,
+                       max(entered_at) + make_interval(days => 30 + ((account_id * 7919 + $1) %% 300)::int) AS churn_at
+                  FROM %1$s.lead_stage_history
+                 WHERE to_stage = 'won' AND (account_id * 2654435761 + $1) %% 10 = 0
+                 GROUP BY account_id) w
          WHERE w.account_id = a.account_id AND a.churned_at IS NULL
-           AND (a.account_id * 2654435761 + $1) %% 10 = 0
-           AND w.last_won + make_interval(days => 30 + ((a.account_id * 7919 + $1) %% 300)::int) <= '2025-12-31 18:00:00+00'
+           AND w.churn_at <= '2025-12-31 18:00:00+00'
     $q$, s) USING abs(salt);
     EXECUTE format($q$
         UPDATE %1$s.account a SET is_advocate = true
