@@ -77,6 +77,61 @@ check("every model column has a comment", all(r[4] for r in cols))
 check("stage is reported as the USER-DEFINED lead_stage enum",
       ("lead", "stage", "USER-DEFINED", "lead_stage") in [(r[0], r[1], r[2], r[3]) for r in cols])
 
+# the views a BI tool or a backend reads, with native types
+CONTRACT_VIEWS = {
+    "funnel_summary": ["funnel", "stage", "reached", "conversion_from_previous", "conversion_from_top"],
+    "conversion_by_segment": ["period", "funnel", "campaign_id", "product_area", "region", "stage", "reached",
+                              "conversion_from_previous"],
+    "cycle_times": ["funnel", "measure", "stage", "n", "mean", "p50", "p90", "p95", "max"],
+    "dropoff": ["funnel", "last_open_stage", "outcome", "leads", "share"],
+    "campaign_pipeline": ["campaign_id", "sourced_leads", "touched_leads", "sourced_pipeline", "touched_pipeline",
+                          "sourced_won", "touched_won"],
+    "campaign_attribution": ["campaign_id", "model", "attributed_leads", "attributed_pipeline", "attributed_won"],
+    "account_lifecycle": ["account_id", "status", "status_since", "open_leads", "won_leads", "closed_lost_leads",
+                          "first_won_at", "last_won_at"],
+}
+cur.execute("SELECT leadfunnel.create_model('bi')")
+cur.execute("SELECT * FROM leadfunnel.generate_demo('bi', 600, 0.5)")
+cur.execute("""SELECT v.table_name, array_agg(c.column_name::text ORDER BY c.ordinal_position),
+                      bool_and(col_description(format('bi.%I', v.table_name)::regclass, c.ordinal_position) IS NOT NULL),
+                      obj_description(format('bi.%I', v.table_name)::regclass, 'pg_class') IS NOT NULL
+                 FROM information_schema.views v JOIN information_schema.columns c USING (table_schema, table_name)
+                WHERE v.table_schema = 'bi' GROUP BY v.table_name""")
+reflected = {name: (cols, commented, view_comment) for name, cols, commented, view_comment in cur.fetchall()}
+for view, columns in CONTRACT_VIEWS.items():
+    check(f"view {view} is listed with the contract columns", view in reflected and reflected[view][0] == columns)
+    check(f"view {view} and each of its columns carry a comment", view in reflected and reflected[view][1] and reflected[view][2])
+
+cur.execute("SELECT funnel, stage, reached, conversion_from_previous, conversion_from_top FROM bi.funnel_summary "
+            "WHERE funnel = 'enterprise' AND stage = 'mql'")
+funnel, stage, reached, conv_prev, conv_top = cur.fetchone()
+check("funnel_summary: counts as int, ratios as Decimal in 0..1",
+      isinstance(reached, int) and isinstance(conv_prev, decimal.Decimal) and 0 <= conv_prev <= 1 and 0 <= conv_top <= 1)
+cur.execute("SELECT n, mean, p50, p90, p95, max FROM bi.cycle_times WHERE measure = 'lead_duration' AND funnel = 'enterprise'")
+n, *durations = cur.fetchone()
+check("cycle_times: n as int, durations as timedelta, quantiles ordered",
+      isinstance(n, int) and all(isinstance(d, datetime.timedelta) for d in durations)
+      and durations[1] <= durations[2] <= durations[3] <= durations[4])
+cur.execute("SELECT period FROM bi.conversion_by_segment LIMIT 1")
+check("conversion_by_segment: period as date", isinstance(cur.fetchone()[0], datetime.date))
+cur.execute("SELECT share FROM bi.dropoff LIMIT 1")
+check("dropoff: share as Decimal", isinstance(cur.fetchone()[0], decimal.Decimal))
+cur.execute("SELECT model, sum(attributed_leads) FROM bi.campaign_attribution GROUP BY model ORDER BY model")
+credit = cur.fetchall()
+check("campaign_attribution: every model, fractional credit as Decimal",
+      len(credit) == 7 and all(isinstance(total, decimal.Decimal) for _, total in credit))
+check("campaign_attribution: every model credits the same attributed leads",
+      len({round(total, 6) for _, total in credit}) == 1)
+cur.execute("SELECT touched_leads, touched_pipeline FROM bi.campaign_pipeline ORDER BY touched_leads DESC LIMIT 1")
+touched_leads, touched_pipeline = cur.fetchone()
+check("campaign_pipeline: touched leads as int, pipeline as Decimal",
+      isinstance(touched_leads, int) and touched_leads > 0 and isinstance(touched_pipeline, decimal.Decimal))
+cur.execute("SELECT status, status_since, first_won_at FROM bi.account_lifecycle WHERE first_won_at IS NOT NULL LIMIT 1")
+status, since, first_won = cur.fetchone()
+check("account_lifecycle: status as str, times as aware datetime",
+      status in ("new_customer", "active_customer", "advocate", "former_customer")
+      and isinstance(first_won, datetime.datetime) and first_won.tzinfo is not None)
+
 conn.close()
 print(f"client_psycopg2: {len(failures)} failed")
 sys.exit(1 if failures else 0)
