@@ -66,28 +66,7 @@ SELECT try(format('SELECT %L::leadfunnel.window_funnel_state', v)) FROM (VALUES
 CREATE TABLE recv_sketch (sketch leadfunnel.cycle_time_sketch);
 CREATE TABLE recv_reach (reach leadfunnel.funnel_reach_state);
 CREATE TABLE recv_wf (wf leadfunnel.window_funnel_state);
-CREATE TABLE recv_file AS SELECT lo_from_bytea(0, '') AS lo;
-CREATE FUNCTION recv_try(tbl text, payload bytea) RETURNS text LANGUAGE plpgsql AS $$
-DECLARE
-    f text := current_setting('data_directory') || '/lf_recv86.bin';
-    fd int;
-    st text; msg text; det text;
-BEGIN
-    fd := lo_open((SELECT r.lo FROM recv_file r), x'60000'::int);
-    PERFORM lo_truncate(fd, 0);
-    PERFORM lowrite(fd, '\x5047434f50590aff0d0a00'::bytea || '\x0000000000000000'::bytea || '\x0001'::bytea
-                        || int4send(length(payload)) || payload || '\xffff'::bytea);
-    PERFORM lo_close(fd);
-    PERFORM lo_export((SELECT r.lo FROM recv_file r), f);
-    EXECUTE format('COPY %I FROM %L (FORMAT binary)', tbl, f);
-    EXECUTE format('SELECT string_agg(x::text, '','') FROM %I x', tbl) INTO msg;
-    EXECUTE format('TRUNCATE %I', tbl);
-    RETURN 'ok ' || msg;
-EXCEPTION WHEN OTHERS THEN
-    GET STACKED DIAGNOSTICS st = RETURNED_SQLSTATE, msg = MESSAGE_TEXT, det = PG_EXCEPTION_DETAIL;
-    RETURN st || ': ' || msg || coalesce(' (' || nullif(det, '') || ')', '');
-END $$;
-SELECT what, recv_try(tbl, payload) FROM (VALUES
+SELECT what, copy_in_binary(tbl, payload) AS outcome FROM (VALUES
     ('sketch: empty', 'recv_sketch', ''::bytea),
     ('sketch: version 2', 'recv_sketch', '\x02'::bytea || substr(leadfunnel.cycle_time_sketch_send('v1 n=1 zero=0 max=3600000000 max_n=1 sum=3600000000 bins=1112:1'), 2)),
     ('sketch: header only', 'recv_sketch', substr(leadfunnel.cycle_time_sketch_send('v1 n=1 zero=0 max=3600000000 max_n=1 sum=3600000000 bins=1112:1'), 1, 9)),
@@ -103,9 +82,7 @@ SELECT what, recv_try(tbl, payload) FROM (VALUES
     ('window: short', 'recv_wf', substr(leadfunnel.window_funnel_state_send('{window:1,mql:1}'), 1, 7)),
     ('window: negative window', 'recv_wf', overlay(leadfunnel.window_funnel_state_send('{window:1,mql:1}') PLACING int8send(-1) FROM 2 FOR 8))
   ) v(what, tbl, payload);
-SELECT lo_unlink(lo) FROM recv_file;
-DROP TABLE recv_file, recv_sketch, recv_reach, recv_wf;
-DROP FUNCTION recv_try(text, bytea);
+DROP TABLE recv_sketch, recv_reach, recv_wf;
 
 -- window_funnel
 SELECT try($$SELECT leadfunnel.window_funnel(NULL, '2024-01-01', 'mql')$$);
