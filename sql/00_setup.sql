@@ -37,3 +37,28 @@ EXCEPTION WHEN OTHERS THEN
         || coalesce(E'\n  DETAIL: ' || nullif(detail, ''), '')
         || coalesce(E'\n  HINT: ' || nullif(hint, ''), '');
 END $$;
+
+-- Another helper: load one value into the one-column table tbl through
+-- COPY ... FROM file (FORMAT binary), so that the column type's receive
+-- function reads payload; returns 'ok: <the value as text>' (the table is
+-- emptied again) or 'SQLSTATE: message (detail)'.
+CREATE FUNCTION public.copy_in_binary(tbl text, payload bytea) RETURNS text LANGUAGE plpgsql AS $$
+DECLARE
+    f text := current_setting('data_directory') || '/lf_copy_in.bin';
+    lo oid;
+    val text; state text; msg text; detail text;
+BEGIN
+    lo := lo_from_bytea(0, '\x5047434f50590aff0d0a00'::bytea || '\x0000000000000000'::bytea || '\x0001'::bytea
+                           || int4send(length(payload)) || payload || '\xffff'::bytea);
+    PERFORM lo_export(lo, f);
+    PERFORM lo_unlink(lo);
+    BEGIN
+        EXECUTE format('COPY %I FROM %L (FORMAT binary)', tbl, f);
+        EXECUTE format('SELECT string_agg(x::text, '','') FROM %I x', tbl) INTO val;
+        EXECUTE format('TRUNCATE %I', tbl);
+        RETURN 'ok: ' || val;
+    EXCEPTION WHEN OTHERS THEN
+        GET STACKED DIAGNOSTICS state = RETURNED_SQLSTATE, msg = MESSAGE_TEXT, detail = PG_EXCEPTION_DETAIL;
+        RETURN state || ': ' || msg || coalesce(' (' || nullif(detail, '') || ')', '');
+    END;
+END $$;

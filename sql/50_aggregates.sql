@@ -214,35 +214,12 @@ SELECT try(format('SELECT %L::leadfunnel.window_funnel_state', v)) FROM (VALUES
 
 -- damaged binary forms: truncations and corruptions of valid values are
 -- refused with 22P03 or read as a valid value; nothing else happens
-CREATE FUNCTION copy_binary_file(payload bytea) RETURNS bytea LANGUAGE sql AS $$
-    SELECT '\x5047434f50590aff0d0a00'::bytea || '\x0000000000000000'::bytea || '\x0001'::bytea
-           || int4send(length(payload)) || payload || '\xffff'::bytea
-$$;
 CREATE TABLE recv_target (reach leadfunnel.funnel_reach_state);
 CREATE TABLE recv_sketch (sketch leadfunnel.cycle_time_sketch);
 CREATE TABLE recv_wf (wf leadfunnel.window_funnel_state);
-CREATE TABLE recv_file AS SELECT lo_from_bytea(0, '') AS lo;
-CREATE FUNCTION recv_outcome(tbl text, payload bytea) RETURNS text LANGUAGE plpgsql AS $$
-DECLARE
-    f text := current_setting('data_directory') || '/lf_recv.bin';
-    lo oid := (SELECT r.lo FROM recv_file r);
-    fd int;
-    st text;
-BEGIN
-    fd := lo_open(lo, x'60000'::int);
-    PERFORM lo_truncate(fd, 0);
-    PERFORM lowrite(fd, copy_binary_file(payload));
-    PERFORM lo_close(fd);
-    PERFORM lo_export(lo, f);
-    BEGIN
-        EXECUTE format('COPY %I FROM %L (FORMAT binary)', tbl, f);
-        EXECUTE format('TRUNCATE %I', tbl);
-        RETURN 'ok';
-    EXCEPTION WHEN OTHERS THEN
-        GET STACKED DIAGNOSTICS st = RETURNED_SQLSTATE;
-        RETURN st;
-    END;
-END $$;
+CREATE FUNCTION recv_outcome(tbl text, payload bytea) RETURNS text LANGUAGE sql AS $$
+    SELECT split_part(public.copy_in_binary(tbl, payload), ':', 1)
+$$;
 SELECT recv_outcome('recv_sketch', leadfunnel.cycle_time_sketch_send(sketch)) AS valid_value, count(*)
   FROM stored_states GROUP BY 1;
 SELECT tbl, outcome, count(*)
@@ -259,8 +236,7 @@ SELECT tbl, outcome, count(*)
                 SELECT recv_outcome(s.tbl, s.v || '\x00'::bytea)) o(outcome)
  GROUP BY tbl, outcome ORDER BY tbl, outcome;
 
-SELECT lo_unlink(lo) FROM recv_file;
-DROP TABLE recv_file, wf_events, agg_data, split_states, stored_states, stored_copy, recv_target, recv_sketch, recv_wf;
-DROP FUNCTION agg_answers(), copy_binary_file(bytea), recv_outcome(text, bytea);
+DROP TABLE wf_events, agg_data, split_states, stored_states, stored_copy, recv_target, recv_sketch, recv_wf;
+DROP FUNCTION agg_answers(), recv_outcome(text, bytea);
 DROP AGGREGATE reach_state(leadfunnel.lead_stage), reach_merge(leadfunnel.funnel_reach_state),
     wf_state(interval, timestamptz, leadfunnel.lead_stage), wf_merge(leadfunnel.window_funnel_state);

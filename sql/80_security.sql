@@ -24,18 +24,111 @@ CREATE FUNCTION public.int8eq_evil(bigint, bigint) RETURNS boolean LANGUAGE plpg
 CREATE OPERATOR public.= (LEFTARG = bigint, RIGHTARG = bigint, FUNCTION = public.int8eq_evil);
 CREATE FUNCTION public.setseed(float8) RETURNS void LANGUAGE plpgsql AS
     $$ BEGIN INSERT INTO public.hijacked VALUES ('setseed'); END $$;
+-- look-alikes of what the lifecycle, analytics and attribution code calls or
+-- compares: exact signatures, so public would win were it searched
+CREATE FUNCTION public.stage_lt_evil(leadfunnel.lead_stage, leadfunnel.lead_stage) RETURNS boolean LANGUAGE plpgsql AS
+    $$ BEGIN INSERT INTO public.hijacked VALUES ('lead_stage <'); RETURN $1::text < $2::text; END $$;
+CREATE OPERATOR public.< (LEFTARG = leadfunnel.lead_stage, RIGHTARG = leadfunnel.lead_stage, FUNCTION = public.stage_lt_evil);
+CREATE FUNCTION public.stage_le_evil(leadfunnel.lead_stage, leadfunnel.lead_stage) RETURNS boolean LANGUAGE plpgsql AS
+    $$ BEGIN INSERT INTO public.hijacked VALUES ('lead_stage <='); RETURN $1::text <= $2::text; END $$;
+CREATE OPERATOR public.<= (LEFTARG = leadfunnel.lead_stage, RIGHTARG = leadfunnel.lead_stage, FUNCTION = public.stage_le_evil);
+CREATE FUNCTION public.stage_ge_evil(leadfunnel.lead_stage, leadfunnel.lead_stage) RETURNS boolean LANGUAGE plpgsql AS
+    $$ BEGIN INSERT INTO public.hijacked VALUES ('lead_stage >='); RETURN $1::text >= $2::text; END $$;
+CREATE OPERATOR public.>= (LEFTARG = leadfunnel.lead_stage, RIGHTARG = leadfunnel.lead_stage, FUNCTION = public.stage_ge_evil);
+CREATE FUNCTION public.ts_le_evil(timestamptz, timestamptz) RETURNS boolean LANGUAGE plpgsql AS
+    $$ BEGIN INSERT INTO public.hijacked VALUES ('timestamptz <='); RETURN $1 OPERATOR(pg_catalog.<=) $2; END $$;
+CREATE OPERATOR public.<= (LEFTARG = timestamptz, RIGHTARG = timestamptz, FUNCTION = public.ts_le_evil);
+CREATE FUNCTION public.ts_mi_evil(timestamptz, timestamptz) RETURNS interval LANGUAGE plpgsql AS
+    $$ BEGIN INSERT INTO public.hijacked VALUES ('timestamptz -'); RETURN $1 OPERATOR(pg_catalog.-) $2; END $$;
+CREATE OPERATOR public.- (LEFTARG = timestamptz, RIGHTARG = timestamptz, FUNCTION = public.ts_mi_evil);
+CREATE FUNCTION public.text_eq_evil(text, text) RETURNS boolean LANGUAGE plpgsql AS
+    $$ BEGIN INSERT INTO public.hijacked VALUES ('text ='); RETURN $1 OPERATOR(pg_catalog.=) $2; END $$;
+CREATE OPERATOR public.= (LEFTARG = text, RIGHTARG = text, FUNCTION = public.text_eq_evil);
+CREATE FUNCTION public.current_setting(text) RETURNS text LANGUAGE plpgsql AS
+    $$ BEGIN INSERT INTO public.hijacked VALUES ('current_setting'); RETURN pg_catalog.current_setting($1); END $$;
+CREATE FUNCTION public.date_trunc(text, timestamptz) RETURNS timestamptz LANGUAGE plpgsql AS
+    $$ BEGIN INSERT INTO public.hijacked VALUES ('date_trunc'); RETURN pg_catalog.date_trunc($1, $2); END $$;
+CREATE FUNCTION public.array_position(leadfunnel.lead_stage[], leadfunnel.lead_stage) RETURNS int LANGUAGE plpgsql AS
+    $$ BEGIN INSERT INTO public.hijacked VALUES ('array_position'); RETURN pg_catalog.array_position($1, $2); END $$;
+CREATE FUNCTION public.cardinality(timestamptz[]) RETURNS int LANGUAGE plpgsql AS
+    $$ BEGIN INSERT INTO public.hijacked VALUES ('cardinality'); RETURN pg_catalog.cardinality($1); END $$;
+CREATE FUNCTION public.make_interval(days int) RETURNS interval LANGUAGE plpgsql AS
+    $$ BEGIN INSERT INTO public.hijacked VALUES ('make_interval'); RETURN pg_catalog.make_interval(days => $1); END $$;
 RESET ROLE;
 -- A superuser with public first on the search_path uses the extension.
+-- Every function of the extension is called (counted through track_functions),
+-- directly or by the triggers, views and aggregates that use it.
 SET search_path = public, pg_catalog;
+BEGIN;
+SET LOCAL track_functions = 'all';
 SELECT leadfunnel.create_model('sec');
 SELECT sum(rows_added) > 0 AS generated FROM leadfunnel.generate_demo('sec', 50, 0.2);
 SELECT count(*) AS violations FROM leadfunnel.verify_model('sec');
-SELECT leadfunnel.allowed_next('enterprise', 'mql');
+SELECT leadfunnel.allowed_next('enterprise', 'mql'), leadfunnel.entry_stages('self_serve'), leadfunnel.funnel_stages('inside_sales');
+-- lifecycle: win, churn, advocate, a contact, as-of, history, refresh, upgrade
+INSERT INTO sec.account (account_id, name, region) VALUES (800, 'sec', 'EMEA');
+INSERT INTO sec.contact (contact_id, account_id, opt_in) VALUES (800, 800, true);
+INSERT INTO sec.lead (lead_id, account_id, contact_id, funnel, created_at) VALUES (800, 800, 800, 'self_serve', '2024-01-01');
+UPDATE sec.lead SET stage = 'mql', stage_entered_at = '2024-01-02' WHERE lead_id = 800;
+UPDATE sec.lead SET stage = 'won', stage_entered_at = '2024-01-03' WHERE lead_id = 800;
+UPDATE sec.account SET is_advocate = true WHERE account_id = 800;
+UPDATE sec.account SET churned_at = '2024-06-01' WHERE account_id = 800;
+SELECT sec.account_status_at(800, '2024-02-01') AS status_then, (SELECT count(*) FROM sec.account_status_history(800)) AS stretches;
+SELECT leadfunnel.refresh_lifecycle('sec', true) >= 0 AS refreshed, leadfunnel.upgrade_model('sec') IS NOT NULL AS upgraded;
+SELECT leadfunnel.lifecycle_refresh_account('sec.account', 'sec.contact', 'sec.lead', 'sec.lead_stage_history', 'sec.account_event', 800, 'prospect', NULL, false) AS refreshed_one;
+SELECT leadfunnel.model_is_distributed('sec'), leadfunnel.colocated_table('sec.lead', 'sec.lead_stage_history');
+SAVEPOINT config;
+SELECT leadfunnel.set_setting('customer_term', '400 days'), leadfunnel.setting_value('customer_term');
+INSERT INTO leadfunnel.funnel (name, stages) VALUES ('sec_funnel', '{lead,mql,won}');
+INSERT INTO leadfunnel.funnel_transition VALUES ('sec_funnel', 'mql', 'lead');
+SELECT leadfunnel.allowed_next('sec_funnel', 'mql');
+ROLLBACK TO SAVEPOINT config;
+-- every view of the model
+DO $$ DECLARE v record; n bigint; BEGIN
+    FOR v IN SELECT viewname FROM pg_views WHERE schemaname = 'sec' LOOP
+        EXECUTE pg_catalog.format('SELECT count(*) FROM sec.%I', v.viewname) INTO n;
+    END LOOP;
+END $$;
+-- aggregates and the functions on their states, called directly too
+SELECT s.stage, s.reached FROM leadfunnel.funnel_reach_steps(leadfunnel.funnel_reach_final(
+           leadfunnel.funnel_reach_remove(leadfunnel.funnel_reach_combine(leadfunnel.funnel_reach_add(NULL, 'mql'), leadfunnel.funnel_reach_add(NULL, 'won')), 'won')),
+         '{visitor,mql,won}') s;
+SELECT (leadfunnel.cycle_time_final(leadfunnel.cycle_time_remove(leadfunnel.cycle_time_combine(
+            leadfunnel.cycle_time_add(NULL, interval '1 day'), leadfunnel.cycle_time_add(NULL, interval '2 days')), interval '1 day'))).n,
+       leadfunnel.cycle_time_quantile(leadfunnel.cycle_time_compact(leadfunnel.cycle_time_add(NULL, interval '1 hour')), 0.5),
+       (leadfunnel.cycle_time_stats(leadfunnel.cycle_time_sketch_in(leadfunnel.cycle_time_sketch_out(leadfunnel.cycle_time_add(NULL, interval '1 hour'))))).max,
+       length(leadfunnel.cycle_time_sketch_send(leadfunnel.cycle_time_add(NULL, interval '1 hour'))) > 0 AS sent;
+SELECT leadfunnel.window_funnel_final(leadfunnel.window_funnel_combine(leadfunnel.window_funnel_add(NULL, '1 day', '2024-01-01', 'lead'),
+                                                                     leadfunnel.window_funnel_add(NULL, '1 day', '2024-01-01 12:00', 'mql'))),
+       leadfunnel.window_funnel_state_in(leadfunnel.window_funnel_state_out(leadfunnel.window_funnel_add(NULL, '1 day', '2024-01-01', 'lead')))::text,
+       leadfunnel.funnel_reach_state_in(leadfunnel.funnel_reach_state_out(leadfunnel.funnel_reach_add(NULL, 'mql')))::text,
+       length(leadfunnel.funnel_reach_state_send(leadfunnel.funnel_reach_add(NULL, 'mql'))) + length(leadfunnel.window_funnel_state_send(leadfunnel.window_funnel_add(NULL, '1 day', '2024-01-01', 'lead'))) AS sent;
+SELECT leadfunnel.attribution_weights('w_shaped', '{2024-01-01,2024-01-02,2024-01-03}', '2024-01-02', NULL, NULL),
+       (SELECT count(*) FROM leadfunnel.touch_credit('{2024-01-01,2024-01-02}', NULL, '2024-01-02', NULL, NULL)) AS touch_rows,
+       (SELECT count(*) FROM leadfunnel.campaign_credit('{2024-01-01,2024-01-02}', NULL, '{1,2}', '2024-01-02', NULL, NULL)) AS campaign_rows,
+       leadfunnel.contact_status_rule(false, false, true);
+-- functions of leadfunnel no statement reached: only those that cannot be
+-- called from SQL (internal arguments: binary receive, the support functions
+-- of the internal-state aggregate attribution_totals, which the views use) and
+-- the append-only guard, whose every call ends in an error (not counted)
+SELECT p.proname FROM pg_proc p
+ WHERE p.pronamespace = 'leadfunnel'::regnamespace AND p.prokind = 'f'
+   AND NOT EXISTS (SELECT 1 FROM pg_stat_xact_user_functions f WHERE f.funcid = p.oid AND f.calls > 0)
+ ORDER BY 1;
+COMMIT;
 SELECT what, count(*) FROM public.hijacked GROUP BY what;
 RESET search_path;
 DROP OPERATOR public.= (bigint, bigint);
+DROP OPERATOR public.< (leadfunnel.lead_stage, leadfunnel.lead_stage), public.<= (leadfunnel.lead_stage, leadfunnel.lead_stage),
+    public.>= (leadfunnel.lead_stage, leadfunnel.lead_stage), public.<= (timestamptz, timestamptz), public.- (timestamptz, timestamptz),
+    public.= (text, text);
 DROP FUNCTION public.int8eq_evil(bigint, bigint), public.format(text, text), public.format(text, name, name),
-    public.quote_ident(text), public.now(), public.setseed(float8);
+    public.quote_ident(text), public.now(), public.setseed(float8),
+    public.stage_lt_evil(leadfunnel.lead_stage, leadfunnel.lead_stage), public.stage_le_evil(leadfunnel.lead_stage, leadfunnel.lead_stage),
+    public.stage_ge_evil(leadfunnel.lead_stage, leadfunnel.lead_stage), public.ts_le_evil(timestamptz, timestamptz),
+    public.ts_mi_evil(timestamptz, timestamptz), public.text_eq_evil(text, text), public.current_setting(text),
+    public.date_trunc(text, timestamptz), public.array_position(leadfunnel.lead_stage[], leadfunnel.lead_stage),
+    public.cardinality(timestamptz[]), public.make_interval(int);
 DROP TABLE public.hijacked;
 REVOKE CREATE ON SCHEMA public FROM regress_lf_mallory;
 DROP ROLE regress_lf_mallory;

@@ -329,12 +329,14 @@ lf_funnel_reach_inv(PG_FUNCTION_ARGS)
 	int			s;
 
 	LF_KEEP_STATE_IF_ARG1_NULL(fcinfo);
-	if (PG_ARGISNULL(0))
-		elog(ERROR, "funnel_reach inverse transition without a state");
-	st = reach_mutable(fcinfo);
 	s = lf_stage_from_oid(PG_GETARG_OID(1));
-	if (st->counts[s] <= 0)
-		elog(ERROR, "funnel_reach inverse transition removes a row it never saw");
+	st = PG_ARGISNULL(0) ? NULL : reach_mutable(fcinfo);
+	if (st == NULL || st->counts[s] <= 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("funnel_reach state holds no row in stage \"%s\" to remove", lf_stage_names[s]),
+				 errdetail("funnel_reach_remove is the inverse transition function of funnel_reach; it removes a row that was added before."),
+				 errhint("Remove only rows added with funnel_reach_add.")));
 	st->counts[s]--;
 	PG_RETURN_POINTER(st);
 }

@@ -35,6 +35,7 @@
 #include "funcapi.h"
 #include "libpq/pqformat.h"
 #include "utils/builtins.h"
+#include "utils/float.h"
 #include "utils/timestamp.h"
 
 #include "leadfunnel.h"
@@ -270,6 +271,21 @@ lf_cycle_time_add(PG_FUNCTION_ARGS)
 }
 
 /*
+ * A duration to remove that the sketch does not hold: cannot happen in a
+ * window aggregate, but cycle_time_remove can be called directly.
+ */
+static void
+sk_remove_error(FunctionCallInfo fcinfo)
+{
+	ereport(ERROR,
+			(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+			 errmsg("cycle_time sketch holds no duration %s to remove",
+					DatumGetCString(DirectFunctionCall1(interval_out, PG_GETARG_DATUM(1)))),
+			 errdetail("cycle_time_remove is the inverse transition function of cycle_time; it removes a duration that was added before."),
+			 errhint("Remove only durations added with cycle_time_add.")));
+}
+
+/*
  * Inverse transition for window frames: forget one duration.  Returns NULL
  * (the window aggregate then recomputes the frame) when the last copy of the
  * maximum leaves, as the next largest duration is not known exactly.
@@ -283,12 +299,12 @@ lf_cycle_time_remove(PG_FUNCTION_ARGS)
 
 	LF_KEEP_STATE_IF_ARG1_NULL(fcinfo);
 	if (PG_ARGISNULL(0))
-		elog(ERROR, "cycle_time inverse transition without a state");
+		sk_remove_error(fcinfo);
 	sk_init_constants();
 	v = sk_duration(fcinfo, 1);
 	s = sk_mutable(fcinfo);
 	if (s->count <= 0 || v > s->max)
-		elog(ERROR, "cycle_time inverse transition removes a duration it never saw");
+		sk_remove_error(fcinfo);
 	if (v == s->max && s->max_count == 1 && s->count > 1)
 		PG_RETURN_NULL();
 
@@ -299,7 +315,7 @@ lf_cycle_time_remove(PG_FUNCTION_ARGS)
 		int			b = sk_bin(v);
 
 		if (b < s->lo || b > s->hi || SK_BIN(s, b) <= 0)
-			elog(ERROR, "cycle_time inverse transition removes a duration it never saw");
+			sk_remove_error(fcinfo);
 		SK_BIN(s, b)--;
 		while (s->lo <= s->hi && SK_BIN(s, s->lo) == 0)
 			s->lo++;
@@ -447,7 +463,7 @@ lf_cycle_time_quantile(PG_FUNCTION_ARGS)
 	if (!(q >= 0 && q <= 1))
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("quantile must be between 0 and 1, not %g", q)));
+				 errmsg("quantile must be between 0 and 1, not %s", float8out_internal(q))));
 	if (s->count == 0)
 		PG_RETURN_NULL();
 	sk_init_constants();

@@ -280,8 +280,13 @@ CREATE FUNCTION @extschema@.generate_demo_lifecycle(target_schema name, seed flo
 AS $fn$
 DECLARE
     s text := @extschema@.model_schema(target_schema);
-    salt bigint := floor(coalesce(seed, 0) * 1000000)::bigint;
+    salt bigint;
 BEGIN
+    IF seed IS NULL OR seed < -1 OR seed > 1 THEN
+        RAISE EXCEPTION 'demo seed must be between -1 and 1'
+            USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    salt := floor(seed * 1000000)::bigint;
     -- about one customer in ten churns 30..330 days after its last win (before the demo's end);
     -- about one in ten of the customers now is an advocate.  Chosen by a hash of the
     -- account and the seed, so the result is deterministic without touching random().

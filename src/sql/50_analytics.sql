@@ -130,9 +130,28 @@ COMMENT ON AGGREGATE @extschema@.funnel_reach(@extschema@.lead_stage) IS
 CREATE FUNCTION @extschema@.funnel_reach_steps(reach bigint[], stages @extschema@.lead_stage[] DEFAULT NULL)
     RETURNS TABLE (stage @extschema@.lead_stage, reached bigint,
                    conversion_from_previous numeric, conversion_from_top numeric)
-    LANGUAGE sql STABLE PARALLEL SAFE
+    LANGUAGE plpgsql STABLE PARALLEL SAFE
     SET search_path = pg_catalog, pg_temp
 AS $fn$
+BEGIN
+    IF reach IS NULL THEN
+        RETURN;
+    END IF;
+    -- a funnel_reach result (or a sum of them): nine counts, none negative,
+    -- none above the previous one; anything else would give ratios outside 0..1
+    IF array_ndims(reach) IS DISTINCT FROM 1 OR cardinality(reach) OPERATOR(pg_catalog.<>) 9
+       OR array_lower(reach, 1) OPERATOR(pg_catalog.<>) 1
+       OR EXISTS (SELECT 1 FROM unnest(reach) WITH ORDINALITY AS r(n, i)
+                   WHERE r.n IS NULL OR r.n OPERATOR(pg_catalog.<) 0
+                      OR (r.i OPERATOR(pg_catalog.>) 1
+                          AND r.n OPERATOR(pg_catalog.>) reach[r.i OPERATOR(pg_catalog.-) 1])) THEN
+        RAISE EXCEPTION 'reach must be a result of funnel_reach'
+            USING ERRCODE = 'invalid_parameter_value',
+                  DETAIL = format('A reach array holds 9 counts (visitor .. won), none NULL or negative, each at most the previous one; %s was given.',
+                                  reach),
+                  HINT = 'Pass leadfunnel.funnel_reach(max_stage), or a sum of such arrays.';
+    END IF;
+    RETURN QUERY
     SELECT st.stage, st.reached,
            st.reached::numeric OPERATOR(pg_catalog./) nullif(lag(st.reached) OVER w, 0),
            st.reached::numeric OPERATOR(pg_catalog./) nullif(first_value(st.reached) OVER w, 0)
@@ -141,10 +160,11 @@ AS $fn$
               FROM unnest(coalesce(stages, enum_range('visitor'::@extschema@.lead_stage, 'won'))) AS u(stage)
              WHERE u.stage OPERATOR(pg_catalog.<=) 'won'::@extschema@.lead_stage) st
     WINDOW w AS (ORDER BY st.stage)
-    ORDER BY st.stage
+    ORDER BY st.stage;
+END
 $fn$;
 COMMENT ON FUNCTION @extschema@.funnel_reach_steps(bigint[], @extschema@.lead_stage[]) IS
-'Unpacks a funnel_reach result into one row per stage (the given open-or-won stages, in enum order, or all of visitor .. won): reached, conversion from the previous listed stage and from the first (numeric fractions, NULL where the denominator is 0; the first stage has no previous one).';
+'Unpacks a funnel_reach result into one row per stage (the given open-or-won stages, in enum order, or all of visitor .. won): reached, conversion from the previous listed stage and from the first (numeric fractions, NULL where the denominator is 0; the first stage has no previous one). NULL reach: no rows; an array that is not a funnel_reach result (not 9 counts, NULL or negative counts, a count above the previous one): SQLSTATE 22023.';
 
 -- ---------------------------------------------------------------------------
 -- cycle_time(interval) -> cycle_time_stats, and the sketch functions

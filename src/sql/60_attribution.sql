@@ -276,6 +276,10 @@ BEGIN
         RAISE EXCEPTION 'demo seed must be between -1 and 1'
             USING ERRCODE = 'invalid_parameter_value';
     END IF;
+    IF after_lead_id IS NULL THEN
+        RAISE EXCEPTION 'argument "after_lead_id" of generate_demo_touches must not be null'
+            USING ERRCODE = 'null_value_not_allowed', HINT = 'Pass 0 for touches of every lead.';
+    END IF;
     PERFORM setseed(seed);
     EXECUTE format('SELECT coalesce(max(touch_id), 0) FROM %s.touch', s) INTO base_touch;
 

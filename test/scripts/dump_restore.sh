@@ -46,7 +46,7 @@ SQL
 }
 view_answers "$src" > "$LF_TMP/views.src"
 view_answers "$dst" > "$LF_TMP/views.dst"
-echo "views compared: $(wc -l < "$LF_TMP/views.src")"
+echo "views compared: $(wc -l < "$LF_TMP/views.src") ($(cut -d' ' -f1 "$LF_TMP/views.src" | paste -sd' '))"
 [ -s "$LF_TMP/views.src" ] || { echo "FAIL: no view found to compare"; status=1; }
 cmp -s "$LF_TMP/views.src" "$LF_TMP/views.dst" \
     || { diff "$LF_TMP/views.src" "$LF_TMP/views.dst"; echo "FAIL: views answer differently after the restore"; status=1; }
