@@ -53,41 +53,53 @@ CREATE TYPE @extschema@.attribution_total AS (
 COMMENT ON TYPE @extschema@.attribution_total IS
 'One campaign''s credit under one attribution model, summed over leads: result element of the aggregate attribution_totals.';
 
-CREATE FUNCTION @extschema@.attribution_totals_trans(internal, timestamptz[], bigint[], bigint[], timestamptz, timestamptz, timestamptz, interval, float8, float8)
-    RETURNS internal AS 'MODULE_PATHNAME', 'lf_attribution_totals_trans' LANGUAGE C IMMUTABLE PARALLEL SAFE;
-COMMENT ON FUNCTION @extschema@.attribution_totals_trans(internal, timestamptz[], bigint[], bigint[], timestamptz, timestamptz, timestamptz, interval, float8, float8) IS
+CREATE TYPE @extschema@.attribution_totals_state;
+CREATE FUNCTION @extschema@.attribution_totals_state_in(cstring) RETURNS @extschema@.attribution_totals_state
+    AS 'MODULE_PATHNAME', 'lf_attribution_totals_state_in' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+CREATE FUNCTION @extschema@.attribution_totals_state_out(@extschema@.attribution_totals_state) RETURNS cstring
+    AS 'MODULE_PATHNAME', 'lf_attribution_totals_state_out' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+CREATE FUNCTION @extschema@.attribution_totals_state_recv(internal) RETURNS @extschema@.attribution_totals_state
+    AS 'MODULE_PATHNAME', 'lf_attribution_totals_state_recv' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+CREATE FUNCTION @extschema@.attribution_totals_state_send(@extschema@.attribution_totals_state) RETURNS bytea
+    AS 'MODULE_PATHNAME', 'lf_attribution_totals_state_send' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+CREATE TYPE @extschema@.attribution_totals_state (
+    INTERNALLENGTH = VARIABLE,
+    INPUT = @extschema@.attribution_totals_state_in, OUTPUT = @extschema@.attribution_totals_state_out,
+    RECEIVE = @extschema@.attribution_totals_state_recv, SEND = @extschema@.attribution_totals_state_send,
+    ALIGNMENT = double, STORAGE = extended
+);
+COMMENT ON TYPE @extschema@.attribution_totals_state IS
+'State of the attribution_totals aggregate: per campaign, 21 sums (for each attribution model: credit, credit times pipeline amount, credit times won amount) as 128-bit fixed-point integers in units of 2^-40, so that sums do not depend on the order of rows or on how states are combined. Text form v1 <campaign_id|null>:<21 integers>,... (campaigns in increasing order, null last); binary form: version byte 1, int32 count, per campaign a null flag byte, int64 id and 21 int128 (high, low int64).';
+COMMENT ON FUNCTION @extschema@.attribution_totals_state_in(cstring) IS 'Input function of attribution_totals_state (checks version, order, counts and ranges; SQLSTATE 22P02).';
+COMMENT ON FUNCTION @extschema@.attribution_totals_state_out(@extschema@.attribution_totals_state) IS 'Output function of attribution_totals_state.';
+COMMENT ON FUNCTION @extschema@.attribution_totals_state_recv(internal) IS 'Binary receive function of attribution_totals_state (checks version, sizes, order and ranges; SQLSTATE 22P03).';
+COMMENT ON FUNCTION @extschema@.attribution_totals_state_send(@extschema@.attribution_totals_state) IS 'Binary send function of attribution_totals_state.';
+
+CREATE FUNCTION @extschema@.attribution_totals_trans(@extschema@.attribution_totals_state, timestamptz[], bigint[], bigint[], timestamptz, timestamptz, timestamptz, interval, float8, float8)
+    RETURNS @extschema@.attribution_totals_state AS 'MODULE_PATHNAME', 'lf_attribution_totals_trans' LANGUAGE C IMMUTABLE PARALLEL SAFE;
+COMMENT ON FUNCTION @extschema@.attribution_totals_trans(@extschema@.attribution_totals_state, timestamptz[], bigint[], bigint[], timestamptz, timestamptz, timestamptz, interval, float8, float8) IS
 'Transition function of the aggregate attribution_totals: adds one lead''s campaign credit under every model.';
-CREATE FUNCTION @extschema@.attribution_totals_combine(internal, internal)
-    RETURNS internal AS 'MODULE_PATHNAME', 'lf_attribution_totals_combine' LANGUAGE C IMMUTABLE PARALLEL SAFE;
-COMMENT ON FUNCTION @extschema@.attribution_totals_combine(internal, internal) IS
-'Combine function of the aggregate attribution_totals: adds two partial states.';
-CREATE FUNCTION @extschema@.attribution_totals_serialize(internal)
-    RETURNS bytea AS 'MODULE_PATHNAME', 'lf_attribution_totals_serialize' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
-COMMENT ON FUNCTION @extschema@.attribution_totals_serialize(internal) IS
-'Serialization function of the aggregate attribution_totals (parallel query).';
-CREATE FUNCTION @extschema@.attribution_totals_deserialize(bytea, internal)
-    RETURNS internal AS 'MODULE_PATHNAME', 'lf_attribution_totals_deserialize' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
-COMMENT ON FUNCTION @extschema@.attribution_totals_deserialize(bytea, internal) IS
-'Deserialization function of the aggregate attribution_totals (parallel query).';
-CREATE FUNCTION @extschema@.attribution_totals_final(internal)
+CREATE FUNCTION @extschema@.attribution_totals_combine(@extschema@.attribution_totals_state, @extschema@.attribution_totals_state)
+    RETURNS @extschema@.attribution_totals_state AS 'MODULE_PATHNAME', 'lf_attribution_totals_combine' LANGUAGE C IMMUTABLE PARALLEL SAFE;
+COMMENT ON FUNCTION @extschema@.attribution_totals_combine(@extschema@.attribution_totals_state, @extschema@.attribution_totals_state) IS
+'Combine function of the aggregate attribution_totals: adds two partial states (exact: the result does not depend on how the rows were split).';
+CREATE FUNCTION @extschema@.attribution_totals_final(@extschema@.attribution_totals_state)
     RETURNS @extschema@.attribution_total[] AS 'MODULE_PATHNAME', 'lf_attribution_totals_final' LANGUAGE C IMMUTABLE PARALLEL SAFE;
-COMMENT ON FUNCTION @extschema@.attribution_totals_final(internal) IS
-'Final function of the aggregate attribution_totals: one element per campaign and model with non-zero credit.';
+COMMENT ON FUNCTION @extschema@.attribution_totals_final(@extschema@.attribution_totals_state) IS
+'Final function of the aggregate attribution_totals: one element per campaign and model with a non-zero sum, in campaign order (NULL campaign last) and model order.';
 
 CREATE AGGREGATE @extschema@.attribution_totals(
         touched_at timestamptz[], touch_id bigint[], campaign_id bigint[],
         lead_created_at timestamptz, opportunity_created_at timestamptz, closed_at timestamptz,
         half_life interval, pipeline_amount float8, won_amount float8) (
     SFUNC = @extschema@.attribution_totals_trans,
-    STYPE = internal,
+    STYPE = @extschema@.attribution_totals_state,
     FINALFUNC = @extschema@.attribution_totals_final,
     COMBINEFUNC = @extschema@.attribution_totals_combine,
-    SERIALFUNC = @extschema@.attribution_totals_serialize,
-    DESERIALFUNC = @extschema@.attribution_totals_deserialize,
     PARALLEL = SAFE
 );
 COMMENT ON AGGREGATE @extschema@.attribution_totals(timestamptz[], bigint[], bigint[], timestamptz, timestamptz, timestamptz, interval, float8, float8) IS
-'Over leads (one row per lead with its touch path, as campaign_credit takes it, plus its pipeline and won amounts or NULL): the credit of every campaign under every model summed over the leads, as an array of attribution_total (leads = sum of credit, pipeline and won = sums of credit times amount). State: 21 sums per campaign, whatever the number of leads. Used by the campaign_attribution view.';
+'Over leads (one row per lead with its touch path, as campaign_credit takes it, plus its pipeline and won amounts or NULL): the credit of every campaign under every model summed over the leads, as an array of attribution_total (leads = sum of credit, pipeline and won = sums of credit times amount), in campaign order. State: attribution_totals_state, 21 exact fixed-point sums per campaign (each lead''s contributions rounded to 2^-40), whatever the number of leads, so the answer does not depend on row order, parallel plans or Citus''s partial aggregation. Used by the campaign_attribution view.';
 
 CREATE FUNCTION @extschema@.model_add_attribution(target_schema name) RETURNS void
     LANGUAGE plpgsql
