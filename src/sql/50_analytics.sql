@@ -274,18 +274,20 @@ BEGIN
         $d$COMMENT ON COLUMN %1$s.funnel_summary.conversion_from_previous IS 'reached / reached of the funnel''s previous stage, 0..1; NULL for the first stage or when the previous stage has 0.'$d$,
         $d$COMMENT ON COLUMN %1$s.funnel_summary.conversion_from_top IS 'reached / reached of the funnel''s first stage, 0..1; NULL when that is 0.'$d$,
         $d$CREATE OR REPLACE VIEW %1$s.conversion_by_segment WITH (security_invoker = true) AS
+        WITH z AS MATERIALIZED (SELECT pg_catalog.current_setting('TimeZone') AS tz)
         SELECT g.period, g.funnel, g.campaign_id, g.product_area, g.region,
                st.stage, st.reached, st.conversion_from_previous
-          FROM (SELECT date_trunc('month', l.created_at)::date AS period, l.funnel,
+          FROM (SELECT date_trunc('month', l.created_at AT TIME ZONE z.tz)::date AS period, l.funnel,
                        l.source_campaign_id AS campaign_id, l.product_area, l.region,
                        @extschema@.funnel_reach(l.max_stage) AS reach
                   FROM %1$s.lead l
+                 CROSS JOIN z
                  GROUP BY 1, 2, 3, 4, 5) g
           LEFT JOIN @extschema@.funnel f ON f.name = g.funnel
          CROSS JOIN LATERAL @extschema@.funnel_reach_steps(g.reach, f.stages) st
          ORDER BY g.period, g.funnel, g.campaign_id, g.product_area, g.region, st.stage$d$,
         $d$COMMENT ON VIEW %1$s.conversion_by_segment IS 'The funnel per segment: one row per creation month, funnel, source campaign, product area and region that has leads, and each open-or-won stage of the funnel. NULL segment values form their own group.'$d$,
-        $d$COMMENT ON COLUMN %1$s.conversion_by_segment.period IS 'Month the lead was created (first day of the month, in the session''s TimeZone).'$d$,
+        $d$COMMENT ON COLUMN %1$s.conversion_by_segment.period IS 'Month the lead was created (first day of the month, in the session''s TimeZone; on Citus too, as the zone is read once on the coordinator).'$d$,
         $d$COMMENT ON COLUMN %1$s.conversion_by_segment.funnel IS 'Funnel (lead.funnel).'$d$,
         $d$COMMENT ON COLUMN %1$s.conversion_by_segment.campaign_id IS 'Source campaign (lead.source_campaign_id).'$d$,
         $d$COMMENT ON COLUMN %1$s.conversion_by_segment.product_area IS 'Product area of the lead.'$d$,

@@ -195,14 +195,14 @@ BEGIN
         $d$COMMENT ON COLUMN %1$s.touch_attribution.model IS 'Attribution model.'$d$,
         $d$COMMENT ON COLUMN %1$s.touch_attribution.credit IS 'Fraction of the lead credited to the touch under the model (0..1).'$d$,
         $d$CREATE OR REPLACE VIEW %1$s.campaign_pipeline WITH (security_invoker = true) AS
-        WITH sourced AS (
+        WITH sourced AS MATERIALIZED (
             SELECT l.source_campaign_id AS campaign_id, count(*) AS leads,
                    sum(l.amount) FILTER (WHERE l.max_stage OPERATOR(pg_catalog.>=) 'opportunity'::@extschema@.lead_stage) AS pipeline,
                    sum(l.amount) FILTER (WHERE l.stage OPERATOR(pg_catalog.=) 'won'::@extschema@.lead_stage) AS won
               FROM %1$s.lead l
              WHERE l.source_campaign_id IS NOT NULL
              GROUP BY l.source_campaign_id
-        ), touched AS (
+        ), touched AS MATERIALIZED (
             SELECT lt.campaign_id, count(*) AS leads,
                    sum(l.amount) FILTER (WHERE l.max_stage OPERATOR(pg_catalog.>=) 'opportunity'::@extschema@.lead_stage) AS pipeline,
                    sum(l.amount) FILTER (WHERE l.stage OPERATOR(pg_catalog.=) 'won'::@extschema@.lead_stage) AS won
@@ -230,12 +230,7 @@ BEGIN
         $d$COMMENT ON COLUMN %1$s.campaign_pipeline.sourced_won IS 'Sum of amount over sourced leads that were won.'$d$,
         $d$COMMENT ON COLUMN %1$s.campaign_pipeline.touched_won IS 'Sum of amount over touched leads that were won.'$d$,
         $d$CREATE OR REPLACE VIEW %1$s.campaign_attribution WITH (security_invoker = true) AS
-        WITH paths AS (
-            SELECT lt.account_id, lt.lead_id, array_agg(lt.touched_at) AS touched_at,
-                   array_agg(lt.touch_id) AS touch_id, array_agg(lt.campaign_id) AS campaign_id
-              FROM %1$s.lead_touch lt
-             GROUP BY lt.account_id, lt.lead_id
-        ), totals AS (
+        WITH totals AS MATERIALIZED (
             SELECT @extschema@.attribution_totals(
                        pa.touched_at, pa.touch_id, pa.campaign_id, l.created_at,
                        CASE WHEN l.max_stage OPERATOR(pg_catalog.>=) 'opportunity'::@extschema@.lead_stage THEN
@@ -246,7 +241,10 @@ BEGIN
                        l.closed_at, p.half_life,
                        CASE WHEN l.max_stage OPERATOR(pg_catalog.>=) 'opportunity'::@extschema@.lead_stage THEN l.amount::float8 END,
                        CASE WHEN l.stage OPERATOR(pg_catalog.=) 'won'::@extschema@.lead_stage THEN l.amount::float8 END) AS t
-              FROM paths pa
+              FROM (SELECT lt.account_id, lt.lead_id, array_agg(lt.touched_at) AS touched_at,
+                           array_agg(lt.touch_id) AS touch_id, array_agg(lt.campaign_id) AS campaign_id
+                      FROM %1$s.lead_touch lt
+                     GROUP BY lt.account_id, lt.lead_id) pa
               JOIN %1$s.lead l ON l.account_id OPERATOR(pg_catalog.=) pa.account_id AND l.lead_id OPERATOR(pg_catalog.=) pa.lead_id
              CROSS JOIN (SELECT @extschema@.setting_value('time_decay_half_life') AS half_life) p
         ), credit AS (
