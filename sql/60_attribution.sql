@@ -189,3 +189,75 @@ SET client_min_messages = warning;
 DROP SCHEMA attr, attr_demo1, attr_demo2 CASCADE;
 RESET client_min_messages;
 DROP FUNCTION public.aw;
+
+-- The state type of attribution_totals (what Citus ships between nodes as
+-- text): partial states over a split of demo leads, combined, equal the
+-- whole; text and binary forms round-trip exactly; bad forms are refused.
+SELECT leadfunnel.create_model('attr_state');
+SELECT count(*) > 0 AS demo FROM leadfunnel.generate_demo('attr_state', 200, 0.5);
+CREATE AGGREGATE pg_temp.totals_partial(timestamptz[], bigint[], bigint[], timestamptz, timestamptz, timestamptz, interval, float8, float8) (
+    SFUNC = leadfunnel.attribution_totals_trans, STYPE = leadfunnel.attribution_totals_state);
+CREATE AGGREGATE pg_temp.totals_merge(leadfunnel.attribution_totals_state) (
+    SFUNC = leadfunnel.attribution_totals_combine, STYPE = leadfunnel.attribution_totals_state,
+    FINALFUNC = leadfunnel.attribution_totals_final);
+CREATE TEMP VIEW totals_in AS
+SELECT p.lead_id, p.touched_at, p.touch_id, p.campaign_id, p.lead_created_at, p.opportunity_created_at, p.closed_at,
+       interval '7 days' AS hl, l.amount::float8 AS pipeline, CASE WHEN l.stage = 'won' THEN l.amount::float8 END AS won
+  FROM attr_state.lead_touch_path p JOIN attr_state.lead l USING (account_id, lead_id);
+CREATE TEMP TABLE totals_states AS
+SELECT lead_id % 4 AS part, pg_temp.totals_partial(touched_at, touch_id, campaign_id, lead_created_at, opportunity_created_at,
+                                                   closed_at, hl, pipeline, won) AS st
+  FROM totals_in GROUP BY 1;
+INSERT INTO totals_states VALUES (9, 'v1'), (10, 'v1 null:0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,1');
+SELECT (SELECT leadfunnel.attribution_totals(touched_at, touch_id, campaign_id, lead_created_at, opportunity_created_at,
+                                             closed_at, hl, pipeline, won) FROM totals_in)::text
+       = (SELECT pg_temp.totals_merge(st::text::leadfunnel.attribution_totals_state) FROM totals_states WHERE part < 9)::text
+       AS split_equals_whole,
+       (SELECT count(*) FROM totals_states WHERE st::text::leadfunnel.attribution_totals_state::text <> st::text) AS text_differs,
+       (SELECT st::text FROM totals_states WHERE part = 10) AS null_campaign;
+CREATE TEMP TABLE totals_copy (LIKE totals_states);
+DO $$
+DECLARE f text := current_setting('data_directory') || '/lf_totals.bin';
+BEGIN
+    EXECUTE format('COPY totals_states TO %L (FORMAT binary)', f);
+    EXECUTE format('COPY totals_copy FROM %L (FORMAT binary)', f);
+END $$;
+SELECT count(*) AS states, count(*) FILTER (WHERE s.st::text = c.st::text
+           AND leadfunnel.attribution_totals_state_send(s.st) = leadfunnel.attribution_totals_state_send(c.st)) AS binary_round_trips
+  FROM totals_states s JOIN totals_copy c USING (part);
+-- bad text forms: 22P02 with the reason
+SELECT try(format('SELECT %L::leadfunnel.attribution_totals_state', v)) FROM (VALUES
+    ('v2'), ('v1 '), ('v1 5:1,2,3'), ('v1 5:-1,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0'),
+    ('v1 5:0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0 3:0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0'),
+    ('v1 null:0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0 3:0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0'),
+    ('v1 5:85070591730234615865843651857942052864,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0'),
+    ('v1 5:0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0x')) v(v);
+-- damaged binary forms (truncated, flags and order spoiled): 22P03
+CREATE FUNCTION pg_temp.totals_recv(payload bytea) RETURNS text LANGUAGE plpgsql AS $$
+DECLARE
+    f text := current_setting('data_directory') || '/lf_totals_recv.bin';
+    lo oid := lo_from_bytea(0, '\x5047434f50590aff0d0a00'::bytea || '\x0000000000000000'::bytea || '\x0001'::bytea
+                               || int4send(length(payload)) || payload || '\xffff'::bytea);
+    st text := 'ok';
+BEGIN
+    PERFORM lo_export(lo, f);
+    PERFORM lo_unlink(lo);
+    BEGIN
+        EXECUTE format('COPY totals_copy (st) FROM %L (FORMAT binary)', f);
+    EXCEPTION WHEN OTHERS THEN
+        GET STACKED DIAGNOSTICS st = RETURNED_SQLSTATE;
+    END;
+    RETURN st;
+END $$;
+WITH v AS (SELECT leadfunnel.attribution_totals_state_send(st) AS b FROM totals_states WHERE part = 0)
+SELECT outcome, count(*) FROM (
+    SELECT pg_temp.totals_recv(substr(v.b, 1, n)) AS outcome FROM v, generate_series(0, length(v.b) - 1, 7) n
+    UNION ALL SELECT pg_temp.totals_recv(v.b || '\x00'::bytea) FROM v
+    UNION ALL SELECT pg_temp.totals_recv(overlay(v.b PLACING '\x02'::bytea FROM 6 FOR 1)) FROM v   -- null flag 2
+    UNION ALL SELECT pg_temp.totals_recv(overlay(v.b PLACING '\x7f'::bytea FROM 7 FOR 1)) FROM v   -- first campaign huge: order
+    UNION ALL SELECT pg_temp.totals_recv(overlay(v.b PLACING '\x02'::bytea FROM 1 FOR 1)) FROM v   -- version
+    UNION ALL SELECT pg_temp.totals_recv(v.b) FROM v) o
+ GROUP BY 1 ORDER BY 1;
+SET client_min_messages = warning;
+DROP SCHEMA attr_state CASCADE;
+RESET client_min_messages;

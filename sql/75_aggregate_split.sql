@@ -153,7 +153,21 @@ INSERT INTO agg_samples VALUES
     -- stored sketches, one per day of durations, rolled up
     ('leadfunnel.cycle_time_sketch',
      $$SELECT leadfunnel.cycle_time_sketch(make_interval(days => (g * 37) % 400, hours => g % 24)) AS a1
-         FROM generate_series(1, 500) g GROUP BY g % 50 ORDER BY g % 50$$);
+         FROM generate_series(1, 500) g GROUP BY g % 50 ORDER BY g % 50$$),
+    -- attribution_totals: one row per lead, its touch path (1..5 touches,
+    -- some without a campaign, some after closing), milestones, amounts
+    ('touched_at timestamp with time zone[], touch_id bigint[], campaign_id bigint[], lead_created_at timestamp with time zone, opportunity_created_at timestamp with time zone, closed_at timestamp with time zone, half_life interval, pipeline_amount double precision, won_amount double precision',
+     $$SELECT array_agg(timestamptz '2024-01-01' + ((g * 13 + k * 7) % 60) * interval '1 day' ORDER BY k) AS a1,
+              array_agg(g * 10 + k ORDER BY k) AS a2,
+              array_agg(CASE WHEN (g + k) % 11 = 0 THEN NULL ELSE 1 + (g * 3 + k) % 6 END ORDER BY k) AS a3,
+              timestamptz '2024-01-20' + (g % 10) * interval '1 day' AS a4,
+              CASE WHEN g % 3 = 0 THEN timestamptz '2024-02-10' END AS a5,
+              CASE WHEN g % 4 = 0 THEN timestamptz '2024-02-25' END AS a6,
+              interval '7 days' AS a7,
+              CASE WHEN g % 3 = 0 THEN 1000.5 * g END::float8 AS a8,
+              CASE WHEN g % 12 = 0 THEN 999.25 * g END::float8 AS a9
+         FROM generate_series(1, 300) g, generate_series(1, 1 + g % 5) k
+        GROUP BY g ORDER BY g$$);
 CREATE TEMP VIEW lf_aggregates AS
 SELECT p.oid::regprocedure AS agg, pg_get_function_identity_arguments(p.oid) AS sig, s.sample
   FROM pg_proc p JOIN pg_aggregate a ON a.aggfnoid = p.oid

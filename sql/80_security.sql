@@ -107,9 +107,14 @@ SELECT leadfunnel.attribution_weights('w_shaped', '{2024-01-01,2024-01-02,2024-0
        (SELECT count(*) FROM leadfunnel.touch_credit('{2024-01-01,2024-01-02}', NULL, '2024-01-02', NULL, NULL)) AS touch_rows,
        (SELECT count(*) FROM leadfunnel.campaign_credit('{2024-01-01,2024-01-02}', NULL, '{1,2}', '2024-01-02', NULL, NULL)) AS campaign_rows,
        leadfunnel.contact_status_rule(false, false, true);
+SELECT cardinality(leadfunnel.attribution_totals_final(leadfunnel.attribution_totals_combine(
+           leadfunnel.attribution_totals_state_in(leadfunnel.attribution_totals_state_out(
+               leadfunnel.attribution_totals_trans(NULL, '{2024-01-01}', '{1}', '{7}', '2024-01-02', NULL, NULL, '7 days', 100, NULL))),
+           leadfunnel.attribution_totals_trans(NULL, '{2024-01-01}', '{2}', '{7}', '2024-01-02', NULL, NULL, '7 days', 50, NULL)))) AS totals,
+       length(leadfunnel.attribution_totals_state_send(
+           leadfunnel.attribution_totals_trans(NULL, '{2024-01-01}', '{1}', '{7}', '2024-01-02', NULL, NULL, '7 days', 100, NULL))) > 0 AS sent;
 -- functions of leadfunnel no statement reached: only those that cannot be
--- called from SQL (internal arguments: binary receive, the support functions
--- of the internal-state aggregate attribution_totals, which the views use) and
+-- called from SQL (binary receive takes an internal buffer) and
 -- the append-only guard, whose every call ends in an error (not counted)
 SELECT p.proname FROM pg_proc p
  WHERE p.pronamespace = 'leadfunnel'::regnamespace AND p.prokind = 'f'

@@ -58,6 +58,7 @@
 #include "utils/timestamp.h"
 
 #include "leadfunnel.h"
+#include "aggregates.h"
 
 /* Most touches of one lead (bounds the memory of one call). */
 #define LF_MAX_TOUCHES	10000000
@@ -670,87 +671,213 @@ lf_campaign_credit(PG_FUNCTION_ARGS)
  * An aggregate over leads (one row per lead, its touch path as arrays): the
  * credit of each campaign under every model, summed over the leads, as
  * leads (sum of credit), pipeline (sum of credit times pipeline_amount,
- * NULL amounts left out) and won (same with won_amount).  The state is one
- * entry of 21 sums per campaign, whatever the number of leads; one lead's
- * path is held only while its row is processed.
+ * NULL amounts left out) and won (same with won_amount).  One lead's path is
+ * held only while its row is processed.
+ *
+ * The state is the real type leadfunnel.attribution_totals_state, so Citus
+ * can aggregate partially on its workers and ship the states as text.  It
+ * holds 21 sums per campaign (7 models x leads, pipeline, won) as 128-bit
+ * fixed-point integers in units of 2^-40: each lead's contribution is
+ * rounded to that grid once, and integer sums do not depend on the order in
+ * which rows arrive or states are combined, so a single node, a parallel plan
+ * and a Citus cluster give bit-identical answers (a float8 sum would differ in
+ * its last digits).  The range is +-2^86 (about 7.7e25) per sum.
+ *
+ * Layout: a fixed header, then int32 order[capacity] (entry numbers sorted
+ * by campaign, the NULL campaign last; padded to 8 bytes), then the entries
+ * in the order they were first seen.  A new campaign costs one binary search
+ * and a move of 4-byte order slots; the state grows by doubling.  Text and
+ * binary forms hold the entries in campaign order, without free slots.
  */
 #define NUM_SUMS 3				/* leads, pipeline, won */
+#define NUM_TOTALS (LF_NUM_MODELS * NUM_SUMS)
+#define TOT_TYPNAME "leadfunnel.attribution_totals_state"
+#define TOT_FRAC_BITS 40
+#define TOT_MIN_CAPACITY 16
+#define TOT_MAX_CAMPAIGNS 1000000
+#define TOT_LIMIT	((int128) 1 << 126)	/* |sum| < 2^126 units = 2^86 */
 
-typedef struct TotalsEntry
+typedef struct LfTotalsEntry
 {
-	int64		campaign;		/* hash key */
-	double		v[LF_NUM_MODELS * NUM_SUMS];
-} TotalsEntry;
+	int64		campaign;		/* 0 for the NULL campaign */
+	int32		isnull;			/* 1: the entry of NULL campaign ids */
+	int32		reserved;
+	int128		v[NUM_TOTALS];	/* model m: leads [3m], pipeline [3m+1], won [3m+2] */
+} LfTotalsEntry;
 
-typedef struct TotalsState
+typedef struct LfTotals
 {
-	HTAB	   *hash;
-	bool		has_null;		/* the entry of NULL campaign ids is in use */
-	TotalsEntry null_entry;
-} TotalsState;
+	int32		vl_len_;
+	uint8		version;
+	uint8		flags;			/* reserved, 0 */
+	uint16		reserved;
+	int32		n;				/* entries in use */
+	int32		capacity;		/* entries allocated */
+	char		data[FLEXIBLE_ARRAY_MEMBER];	/* order[], then entries[] */
+} LfTotals;
 
-static TotalsState *
-totals_new(MemoryContext cxt)
+#define TOT_ORDER_BYTES(cap)	MAXALIGN(sizeof(int32) * (cap))
+#define TOT_SIZE(cap)	(offsetof(LfTotals, data) + TOT_ORDER_BYTES(cap) + sizeof(LfTotalsEntry) * (cap))
+#define TOT_ORDER(t)	((int32 *) (t)->data)
+#define TOT_ENTRIES(t)	((LfTotalsEntry *) ((t)->data + TOT_ORDER_BYTES((t)->capacity)))
+#define TOT_AT(t, k)	(&TOT_ENTRIES(t)[TOT_ORDER(t)[k]])
+#define DatumGetTotals(d) ((LfTotals *) PG_DETOAST_DATUM(d))
+
+StaticAssertDecl(offsetof(LfTotals, data) % MAXIMUM_ALIGNOF == 0, "entries must be aligned");
+
+static LfTotals *
+tot_new(int capacity)
 {
-	TotalsState *st = MemoryContextAllocZero(cxt, sizeof(TotalsState));
-	HASHCTL		ctl;
+	LfTotals   *t = palloc0(TOT_SIZE(capacity));
 
-	ctl.keysize = sizeof(int64);
-	ctl.entrysize = sizeof(TotalsEntry);
-	ctl.hcxt = cxt;
-	st->hash = hash_create("leadfunnel attribution totals", 64, &ctl,
-						   HASH_ELEM | HASH_BLOBS | HASH_CONTEXT);
-	return st;
+	SET_VARSIZE(t, TOT_SIZE(capacity));
+	t->version = LF_STATE_VERSION;
+	t->capacity = capacity;
+	return t;
 }
 
-static TotalsEntry *
-totals_entry(TotalsState *st, int64 campaign, bool isnull)
+/* Campaign order: by id, the NULL campaign last. */
+static inline int
+tot_cmp(int64 c1, bool n1, int64 c2, bool n2)
 {
-	TotalsEntry *e;
-	bool		found;
+	if (n1 != n2)
+		return n1 ? 1 : -1;
+	if (n1 || c1 == c2)
+		return 0;
+	return c1 < c2 ? -1 : 1;
+}
+
+/*
+ * The entry of a campaign, created if missing.  May replace *tp by a larger
+ * copy in the current memory context (the executor copies a new transition
+ * value into its own context).
+ */
+static LfTotalsEntry *
+tot_entry(LfTotals **tp, int64 campaign, bool isnull)
+{
+	LfTotals   *t = *tp;
+	int			lo = 0;
+	int			hi = t->n;
+	int32	   *order;
+	LfTotalsEntry *e;
 
 	if (isnull)
+		campaign = 0;
+	while (lo < hi)
 	{
-		if (!st->has_null)
-		{
-			memset(&st->null_entry, 0, sizeof(TotalsEntry));
-			st->has_null = true;
-		}
-		return &st->null_entry;
+		int			mid = lo + (hi - lo) / 2;
+		LfTotalsEntry *m = TOT_AT(t, mid);
+		int			c = tot_cmp(m->campaign, m->isnull != 0, campaign, isnull);
+
+		if (c == 0)
+			return m;
+		if (c < 0)
+			lo = mid + 1;
+		else
+			hi = mid;
 	}
-	e = hash_search(st->hash, &campaign, HASH_ENTER, &found);
-	if (!found)
-		memset(e->v, 0, sizeof(e->v));
+	if (t->n >= t->capacity)
+	{
+		int			cap = Max(t->capacity * 2, TOT_MIN_CAPACITY);
+		LfTotals   *g;
+
+		if (t->n >= TOT_MAX_CAMPAIGNS)
+			ereport(ERROR,
+					(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+					 errmsg("attribution_totals cannot hold more than %d campaigns", TOT_MAX_CAMPAIGNS),
+					 errhint("Aggregate fewer campaigns per group (e.g. GROUP BY channel).")));
+		cap = Min(cap, TOT_MAX_CAMPAIGNS);
+		g = tot_new(cap);
+		g->n = t->n;
+		memcpy(TOT_ORDER(g), TOT_ORDER(t), sizeof(int32) * t->n);
+		memcpy(TOT_ENTRIES(g), TOT_ENTRIES(t), sizeof(LfTotalsEntry) * t->n);
+		*tp = t = g;
+	}
+	order = TOT_ORDER(t);
+	memmove(&order[lo + 1], &order[lo], sizeof(int32) * (t->n - lo));
+	order[lo] = t->n;
+	e = &TOT_ENTRIES(t)[t->n];
+	memset(e, 0, sizeof(LfTotalsEntry));
+	e->campaign = campaign;
+	e->isnull = isnull ? 1 : 0;
+	t->n++;
 	return e;
 }
 
-static void
-totals_add(TotalsState *st, const TotalsEntry *src, bool isnull)
+static pg_attribute_noreturn() void
+tot_overflow(void)
 {
-	TotalsEntry *e = totals_entry(st, src->campaign, isnull);
-
-	for (int k = 0; k < LF_NUM_MODELS * NUM_SUMS; k++)
-		e->v[k] += src->v[k];
+	ereport(ERROR,
+			(errcode(ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE),
+			 errmsg("attribution_totals sum out of range"),
+			 errdetail("Each sum of credit or of credit times amount must stay within +-7.7e25 (2^86).")));
 }
 
-static MemoryContext
-totals_context(FunctionCallInfo fcinfo, const char *fname)
+static inline void
+tot_add(int128 *acc, int128 v)
 {
-	MemoryContext aggcxt;
+	if (__builtin_add_overflow(*acc, v, acc) || *acc >= TOT_LIMIT || *acc <= -TOT_LIMIT)
+		tot_overflow();
+}
 
-	if (!AggCheckCallContext(fcinfo, &aggcxt))
-		elog(ERROR, "%s called in non-aggregate context", fname);
-	return aggcxt;
+/* One contribution on the fixed-point grid (rounded once, to 2^-40). */
+static inline int128
+tot_fixed(double x)
+{
+	double		scaled = ldexp(x, TOT_FRAC_BITS);
+
+	if (isnan(scaled) || fabs(scaled) >= ldexp(1.0, 126))
+	{
+		if (isnan(scaled))
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("attribution_totals cannot take a NaN amount")));
+		tot_overflow();
+	}
+	return (int128) rint(scaled);
+}
+
+static inline double
+tot_double(int128 v)
+{
+	return ldexp((double) v, -TOT_FRAC_BITS);
+}
+
+static void
+tot_merge(LfTotals **tp, const LfTotals *o)
+{
+	for (int k = 0; k < o->n; k++)
+	{
+		const LfTotalsEntry *src = TOT_AT(o, k);
+		LfTotalsEntry *e = tot_entry(tp, src->campaign, src->isnull != 0);
+
+		for (int i = 0; i < NUM_TOTALS; i++)
+			tot_add(&e->v[i], src->v[i]);
+	}
+}
+
+/* Whether entry e may follow prev (NULL: e is first) in a shipped state; else why not. */
+static const char *
+tot_check_entry(const LfTotalsEntry *prev, const LfTotalsEntry *e)
+{
+	if (prev && tot_cmp(prev->campaign, prev->isnull != 0, e->campaign, e->isnull != 0) >= 0)
+		return "Campaigns must be in increasing order, each once, the null campaign last.";
+	for (int m = 0; m < LF_NUM_MODELS; m++)
+		if (e->v[m * NUM_SUMS] < 0)
+			return "A credit sum is negative.";
+	for (int i = 0; i < NUM_TOTALS; i++)
+		if (e->v[i] >= TOT_LIMIT || e->v[i] <= -TOT_LIMIT)
+			return "A sum is out of range.";
+	return NULL;
 }
 
 PG_FUNCTION_INFO_V1(lf_attribution_totals_trans);
 Datum
 lf_attribution_totals_trans(PG_FUNCTION_ARGS)
 {
-	MemoryContext aggcxt = totals_context(fcinfo, "attribution_totals_trans");
-	TotalsState *st;
+	LfTotals   *t;
 
-	st = PG_ARGISNULL(0) ? totals_new(aggcxt) : (TotalsState *) PG_GETARG_POINTER(0);
+	t = PG_ARGISNULL(0) ? tot_new(TOT_MIN_CAPACITY) : (LfTotals *) lf_mutable_state(fcinfo);
 	if (!PG_ARGISNULL(1) && !PG_ARGISNULL(3) && !PG_ARGISNULL(7))
 	{
 		/* per-row allocations go to the per-tuple context, reset per row */
@@ -765,162 +892,234 @@ lf_attribution_totals_trans(PG_FUNCTION_ARGS)
 		campaign_credit_compute(fcinfo, &p, 3, &cc);
 		for (int g = 0; g < cc.ngroups; g++)
 		{
-			TotalsEntry *e = totals_entry(st, cc.campaign[g], cc.isnull[g]);
+			LfTotalsEntry *e = tot_entry(&t, cc.campaign[g], cc.isnull[g]);
 
 			for (int m = 0; m < LF_NUM_MODELS; m++)
 			{
 				double		credit = cc.credit[m * cc.ngroups + g];
 
-				e->v[m * NUM_SUMS] += credit;
+				tot_add(&e->v[m * NUM_SUMS], tot_fixed(credit));
 				if (has_pipeline)
-					e->v[m * NUM_SUMS + 1] += credit * pipeline;
+					tot_add(&e->v[m * NUM_SUMS + 1], tot_fixed(credit * pipeline));
 				if (has_won)
-					e->v[m * NUM_SUMS + 2] += credit * won;
+					tot_add(&e->v[m * NUM_SUMS + 2], tot_fixed(credit * won));
 			}
 		}
 	}
-	PG_RETURN_POINTER(st);
+	PG_RETURN_POINTER(t);
 }
 
 PG_FUNCTION_INFO_V1(lf_attribution_totals_combine);
 Datum
 lf_attribution_totals_combine(PG_FUNCTION_ARGS)
 {
-	MemoryContext aggcxt = totals_context(fcinfo, "attribution_totals_combine");
-	TotalsState *st;
-	TotalsState *other;
-	HASH_SEQ_STATUS seq;
-	TotalsEntry *e;
+	LfTotals   *t;
 
-	if (PG_ARGISNULL(1))
-	{
-		if (PG_ARGISNULL(0))
-			PG_RETURN_NULL();
-		PG_RETURN_POINTER(PG_GETARG_POINTER(0));
-	}
-	other = (TotalsState *) PG_GETARG_POINTER(1);
-	/* the first state may be NULL: copy the second into the aggregate context */
-	st = PG_ARGISNULL(0) ? totals_new(aggcxt) : (TotalsState *) PG_GETARG_POINTER(0);
-	hash_seq_init(&seq, other->hash);
-	while ((e = hash_seq_search(&seq)) != NULL)
-		totals_add(st, e, false);
-	if (other->has_null)
-		totals_add(st, &other->null_entry, true);
-	PG_RETURN_POINTER(st);
+	LF_KEEP_STATE_IF_ARG1_NULL(fcinfo);
+	if (PG_ARGISNULL(0))
+		PG_RETURN_DATUM(PG_GETARG_DATUM(1));	/* the executor copies it into its context */
+	t = (LfTotals *) lf_mutable_state(fcinfo);
+	tot_merge(&t, DatumGetTotals(PG_GETARG_DATUM(1)));
+	PG_RETURN_POINTER(t);
 }
 
-PG_FUNCTION_INFO_V1(lf_attribution_totals_serialize);
-Datum
-lf_attribution_totals_serialize(PG_FUNCTION_ARGS)
-{
-	TotalsState *st;
-	StringInfoData buf;
-	HASH_SEQ_STATUS seq;
-	TotalsEntry *e;
-
-	totals_context(fcinfo, "attribution_totals_serialize");
-	st = (TotalsState *) PG_GETARG_POINTER(0);
-	pq_begintypsend(&buf);
-	pq_sendint32(&buf, (int32) hash_get_num_entries(st->hash));
-	pq_sendbyte(&buf, st->has_null ? 1 : 0);
-	hash_seq_init(&seq, st->hash);
-	while ((e = hash_seq_search(&seq)) != NULL)
-	{
-		pq_sendint64(&buf, e->campaign);
-		for (int k = 0; k < LF_NUM_MODELS * NUM_SUMS; k++)
-			pq_sendfloat8(&buf, e->v[k]);
-	}
-	if (st->has_null)
-		for (int k = 0; k < LF_NUM_MODELS * NUM_SUMS; k++)
-			pq_sendfloat8(&buf, st->null_entry.v[k]);
-	PG_RETURN_BYTEA_P(pq_endtypsend(&buf));
-}
-
-PG_FUNCTION_INFO_V1(lf_attribution_totals_deserialize);
-Datum
-lf_attribution_totals_deserialize(PG_FUNCTION_ARGS)
-{
-	MemoryContext aggcxt = totals_context(fcinfo, "attribution_totals_deserialize");
-	bytea	   *bytes = PG_GETARG_BYTEA_PP(0);
-	StringInfoData buf;
-	TotalsState *st = totals_new(aggcxt);
-	TotalsEntry e;
-	int32		n;
-
-	buf.data = VARDATA_ANY(bytes);
-	buf.len = VARSIZE_ANY_EXHDR(bytes);
-	buf.maxlen = buf.len;
-	buf.cursor = 0;
-	n = pq_getmsgint(&buf, 4);
-	st->has_null = pq_getmsgbyte(&buf) != 0;
-	for (int32 i = 0; i < n; i++)
-	{
-		e.campaign = pq_getmsgint64(&buf);
-		for (int k = 0; k < LF_NUM_MODELS * NUM_SUMS; k++)
-			e.v[k] = pq_getmsgfloat8(&buf);
-		totals_add(st, &e, false);
-	}
-	if (st->has_null)
-	{
-		st->has_null = false;
-		e.campaign = 0;
-		for (int k = 0; k < LF_NUM_MODELS * NUM_SUMS; k++)
-			e.v[k] = pq_getmsgfloat8(&buf);
-		totals_add(st, &e, true);
-	}
-	pq_getmsgend(&buf);
-	PG_RETURN_POINTER(st);
-}
-
-static void
-totals_rows(const TotalsEntry *e, bool isnull, TupleDesc desc, Datum *out, int *n)
+static int
+tot_rows(const LfTotalsEntry *e, TupleDesc desc, Datum *out, int n)
 {
 	for (int m = 0; m < LF_NUM_MODELS; m++)
 	{
 		Datum		values[5];
-		bool		nulls[5] = {isnull, false, false, false, false};
+		bool		nulls[5] = {e->isnull != 0, false, false, false, false};
 
-		if (e->v[m * NUM_SUMS] == 0.0)
+		if (e->v[m * NUM_SUMS] == 0 && e->v[m * NUM_SUMS + 1] == 0 && e->v[m * NUM_SUMS + 2] == 0)
 			continue;
 		values[0] = Int64GetDatum(e->campaign);
 		values[1] = ObjectIdGetDatum(lf_enum_label(LF_ENUM_MODEL, m));
-		values[2] = Float8GetDatum(e->v[m * NUM_SUMS]);
-		values[3] = Float8GetDatum(e->v[m * NUM_SUMS + 1]);
-		values[4] = Float8GetDatum(e->v[m * NUM_SUMS + 2]);
-		out[(*n)++] = HeapTupleGetDatum(heap_form_tuple(desc, values, nulls));
+		values[2] = Float8GetDatum(tot_double(e->v[m * NUM_SUMS]));
+		values[3] = Float8GetDatum(tot_double(e->v[m * NUM_SUMS + 1]));
+		values[4] = Float8GetDatum(tot_double(e->v[m * NUM_SUMS + 2]));
+		out[n++] = HeapTupleGetDatum(heap_form_tuple(desc, values, nulls));
 	}
+	return n;
 }
 
+/* attribution_totals_final(state): one element per campaign and model with a non-zero sum, in campaign order. */
 PG_FUNCTION_INFO_V1(lf_attribution_totals_final);
 Datum
 lf_attribution_totals_final(PG_FUNCTION_ARGS)
 {
-	TotalsState *st;
+	LfTotals   *t;
 	Oid			arraytype = get_fn_expr_rettype(fcinfo->flinfo);
-	Oid			rowtype = OidIsValid(arraytype) ? get_element_type(arraytype) : InvalidOid;
+	Oid			rowtype;
 	TupleDesc	desc;
-	HASH_SEQ_STATUS seq;
-	TotalsEntry *e;
 	Datum	   *out;
 	int			n = 0;
 	int16		typlen;
 	bool		typbyval;
 	char		typalign;
 
-	totals_context(fcinfo, "attribution_totals_final");
+	/* called without an expression (Citus's coordinator combine): our own return type */
+	if (!OidIsValid(arraytype))
+		arraytype = get_func_rettype(fcinfo->flinfo->fn_oid);
+	rowtype = OidIsValid(arraytype) ? get_element_type(arraytype) : InvalidOid;
 	if (!OidIsValid(rowtype))
 		elog(ERROR, "could not determine the result type of attribution_totals");
 	if (PG_ARGISNULL(0))
 		PG_RETURN_ARRAYTYPE_P(construct_empty_array(rowtype));
-	st = (TotalsState *) PG_GETARG_POINTER(0);
+	t = DatumGetTotals(PG_GETARG_DATUM(0));
 	desc = lookup_rowtype_tupdesc_copy(rowtype, -1);
 	BlessTupleDesc(desc);
-	out = palloc(sizeof(Datum) * (hash_get_num_entries(st->hash) + 1) * LF_NUM_MODELS);
-	hash_seq_init(&seq, st->hash);
-	while ((e = hash_seq_search(&seq)) != NULL)
-		totals_rows(e, false, desc, out, &n);
-	if (st->has_null)
-		totals_rows(&st->null_entry, true, desc, out, &n);
+	out = palloc(sizeof(Datum) * Max(t->n, 1) * LF_NUM_MODELS);
+	for (int k = 0; k < t->n; k++)
+		n = tot_rows(TOT_AT(t, k), desc, out, n);
 	get_typlenbyvalalign(rowtype, &typlen, &typbyval, &typalign);
 	PG_RETURN_ARRAYTYPE_P(construct_array(out, n, rowtype, typlen, typbyval, typalign));
+}
+
+/*
+ * Text form: "v1", then per campaign in order " <campaign_id or null>:" and
+ * its 21 sums (integers, units of 2^-40) separated by commas.
+ */
+PG_FUNCTION_INFO_V1(lf_attribution_totals_state_out);
+Datum
+lf_attribution_totals_state_out(PG_FUNCTION_ARGS)
+{
+	LfTotals   *t = DatumGetTotals(PG_GETARG_DATUM(0));
+	StringInfoData buf;
+
+	initStringInfo(&buf);
+	appendStringInfo(&buf, "v%d", LF_STATE_VERSION);
+	for (int k = 0; k < t->n; k++)
+	{
+		const LfTotalsEntry *e = TOT_AT(t, k);
+
+		if (e->isnull)
+			appendStringInfoString(&buf, " null:");
+		else
+			appendStringInfo(&buf, " " INT64_FORMAT ":", e->campaign);
+		for (int i = 0; i < NUM_TOTALS; i++)
+		{
+			if (i > 0)
+				appendStringInfoChar(&buf, ',');
+			lf_append_int128(&buf, e->v[i]);
+		}
+	}
+	PG_RETURN_CSTRING(buf.data);
+}
+
+PG_FUNCTION_INFO_V1(lf_attribution_totals_state_in);
+Datum
+lf_attribution_totals_state_in(PG_FUNCTION_ARGS)
+{
+	char	   *str = PG_GETARG_CSTRING(0);
+	LfTextReader r;
+	LfTotals   *t;
+	int			n = 0;
+	const char *p;
+
+	lf_text_init(&r, TOT_TYPNAME, str);
+	lf_text_expect(&r, "v1");
+	/* one entry per space, so the count is known before reading */
+	for (p = r.p; *p; p++)
+		if (*p == ' ')
+			n++;
+	if (n > TOT_MAX_CAMPAIGNS)
+		lf_text_error(&r, "Too many campaigns.");
+	t = tot_new(n);
+	while (lf_text_accept(&r, " "))
+	{
+		LfTotalsEntry *e = &TOT_ENTRIES(t)[t->n];
+		const char *why;
+
+		if (lf_text_accept(&r, "null"))
+			e->isnull = 1;
+		else
+			e->campaign = lf_text_int64(&r);
+		lf_text_expect(&r, ":");
+		for (int i = 0; i < NUM_TOTALS; i++)
+		{
+			if (i > 0)
+				lf_text_expect(&r, ",");
+			e->v[i] = lf_text_int128(&r);
+		}
+		why = tot_check_entry(t->n > 0 ? e - 1 : NULL, e);
+		if (why)
+			lf_text_error(&r, why);
+		TOT_ORDER(t)[t->n] = t->n;
+		t->n++;
+	}
+	lf_text_end(&r);
+	PG_RETURN_POINTER(t);
+}
+
+/* Binary form: version byte 1, int32 count, per campaign: byte isnull, int64 id, 21 x (int64 high, int64 low). */
+#define TOT_WIRE_ENTRY (1 + 8 + NUM_TOTALS * 16)
+
+PG_FUNCTION_INFO_V1(lf_attribution_totals_state_send);
+Datum
+lf_attribution_totals_state_send(PG_FUNCTION_ARGS)
+{
+	LfTotals   *t = DatumGetTotals(PG_GETARG_DATUM(0));
+	StringInfoData buf;
+
+	pq_begintypsend(&buf);
+	pq_sendbyte(&buf, LF_STATE_VERSION);
+	pq_sendint32(&buf, t->n);
+	for (int k = 0; k < t->n; k++)
+	{
+		const LfTotalsEntry *e = TOT_AT(t, k);
+
+		pq_sendbyte(&buf, e->isnull ? 1 : 0);
+		pq_sendint64(&buf, e->campaign);
+		for (int i = 0; i < NUM_TOTALS; i++)
+		{
+			pq_sendint64(&buf, (int64) (e->v[i] >> 64));
+			pq_sendint64(&buf, (int64) (uint64) e->v[i]);
+		}
+	}
+	PG_RETURN_BYTEA_P(pq_endtypsend(&buf));
+}
+
+PG_FUNCTION_INFO_V1(lf_attribution_totals_state_recv);
+Datum
+lf_attribution_totals_state_recv(PG_FUNCTION_ARGS)
+{
+	StringInfo	buf = (StringInfo) PG_GETARG_POINTER(0);
+	LfTotals   *t;
+	int32		n;
+
+	lf_binary_version(buf, TOT_TYPNAME);
+	lf_binary_need(buf, 4, TOT_TYPNAME);
+	n = pq_getmsgint(buf, 4);
+	if (n < 0 || n > TOT_MAX_CAMPAIGNS)
+		lf_binary_error(TOT_TYPNAME, "The number of campaigns is out of range.");
+	lf_binary_need(buf, n * TOT_WIRE_ENTRY, TOT_TYPNAME);
+	t = tot_new(n);
+	for (int k = 0; k < n; k++)
+	{
+		LfTotalsEntry *e = &TOT_ENTRIES(t)[k];
+		int			isnull = pq_getmsgbyte(buf);
+		const char *why;
+
+		if (isnull != 0 && isnull != 1)
+			lf_binary_error(TOT_TYPNAME, "A null flag is neither 0 nor 1.");
+		e->isnull = isnull;
+		e->campaign = pq_getmsgint64(buf);
+		if (isnull && e->campaign != 0)
+			lf_binary_error(TOT_TYPNAME, "The null campaign has an id.");
+		for (int i = 0; i < NUM_TOTALS; i++)
+		{
+			int64		hi = pq_getmsgint64(buf);
+			uint64		lo = (uint64) pq_getmsgint64(buf);
+
+			e->v[i] = (int128) (((uint128) (uint64) hi << 64) | lo);
+		}
+		why = tot_check_entry(k > 0 ? e - 1 : NULL, e);
+		if (why)
+			lf_binary_error(TOT_TYPNAME, why);
+		TOT_ORDER(t)[k] = k;
+		t->n++;
+	}
+	lf_binary_end(buf, TOT_TYPNAME);
+	PG_RETURN_POINTER(t);
 }

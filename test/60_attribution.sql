@@ -123,7 +123,7 @@ SET LOCAL max_parallel_workers_per_gather = 2; SET LOCAL parallel_leader_partici
 SELECT ok((SELECT string_agg(x, ' ') FROM (SELECT * FROM pg_temp.explain_lines(
              $$SELECT leadfunnel.attribution_totals(t, NULL, camps, created, opp, closed, hl, id, NULL) FROM public.attr_paths$$)) e(x))
           ~ 'Partial Aggregate', 'attribution_totals runs as a partial aggregate in a parallel plan');
-SELECT cmp_ok(pg_temp.totals_diff(), '<', 1e-9::float8, 'attribution_totals = campaign_credit summed (parallel: combine, serialize, deserialize)');
+SELECT cmp_ok(pg_temp.totals_diff(), '<', 1e-9::float8, 'attribution_totals = campaign_credit summed (parallel: partial states combined)');
 RESET parallel_setup_cost; RESET parallel_tuple_cost; RESET min_parallel_table_scan_size;
 RESET max_parallel_workers_per_gather; RESET parallel_leader_participation;
 

@@ -272,45 +272,50 @@ CREATE FUNCTION @extschema@.model_add_analytics(target_schema name) RETURNS void
 AS $fn$
 DECLARE
     s text := @extschema@.model_schema(target_schema);
+    ddl text;
 BEGIN
-    EXECUTE format($ddl$
-        CREATE OR REPLACE VIEW %1$s.funnel_summary WITH (security_invoker = true) AS
+    -- One statement per EXECUTE: Citus propagates DDL to the workers as its
+    -- query string, which may hold only one statement.  The views only read
+    -- the model's tables, which create_model has distributed by now, so Citus
+    -- creates them on every node; CREATE OR REPLACE keeps this idempotent.
+    FOREACH ddl IN ARRAY ARRAY[
+        $d$CREATE OR REPLACE VIEW %1$s.funnel_summary WITH (security_invoker = true) AS
         SELECT r.funnel, st.stage, st.reached, st.conversion_from_previous, st.conversion_from_top
           FROM (SELECT l.funnel, @extschema@.funnel_reach(l.max_stage) AS reach
                   FROM %1$s.lead l
                  GROUP BY l.funnel) r
           LEFT JOIN @extschema@.funnel f ON f.name = r.funnel
          CROSS JOIN LATERAL @extschema@.funnel_reach_steps(r.reach, f.stages) st
-         ORDER BY r.funnel, st.stage;
-        COMMENT ON VIEW %1$s.funnel_summary IS 'The funnel: for each funnel that has leads, one row per open-or-won stage of the funnel (all of visitor .. won if the funnel is no longer defined), in funnel order. Reached = leads whose max_stage is at or beyond the stage.';
-        COMMENT ON COLUMN %1$s.funnel_summary.funnel IS 'Funnel (lead.funnel).';
-        COMMENT ON COLUMN %1$s.funnel_summary.stage IS 'Open-or-won stage of the funnel.';
-        COMMENT ON COLUMN %1$s.funnel_summary.reached IS 'Leads of the funnel whose max_stage is at or beyond this stage (enum order).';
-        COMMENT ON COLUMN %1$s.funnel_summary.conversion_from_previous IS 'reached / reached of the funnel''s previous stage, 0..1; NULL for the first stage or when the previous stage has 0.';
-        COMMENT ON COLUMN %1$s.funnel_summary.conversion_from_top IS 'reached / reached of the funnel''s first stage, 0..1; NULL when that is 0.';
-
-        CREATE OR REPLACE VIEW %1$s.conversion_by_segment WITH (security_invoker = true) AS
+         ORDER BY r.funnel, st.stage$d$,
+        $d$COMMENT ON VIEW %1$s.funnel_summary IS 'The funnel: for each funnel that has leads, one row per open-or-won stage of the funnel (all of visitor .. won if the funnel is no longer defined), in funnel order. Reached = leads whose max_stage is at or beyond the stage.'$d$,
+        $d$COMMENT ON COLUMN %1$s.funnel_summary.funnel IS 'Funnel (lead.funnel).'$d$,
+        $d$COMMENT ON COLUMN %1$s.funnel_summary.stage IS 'Open-or-won stage of the funnel.'$d$,
+        $d$COMMENT ON COLUMN %1$s.funnel_summary.reached IS 'Leads of the funnel whose max_stage is at or beyond this stage (enum order).'$d$,
+        $d$COMMENT ON COLUMN %1$s.funnel_summary.conversion_from_previous IS 'reached / reached of the funnel''s previous stage, 0..1; NULL for the first stage or when the previous stage has 0.'$d$,
+        $d$COMMENT ON COLUMN %1$s.funnel_summary.conversion_from_top IS 'reached / reached of the funnel''s first stage, 0..1; NULL when that is 0.'$d$,
+        $d$CREATE OR REPLACE VIEW %1$s.conversion_by_segment WITH (security_invoker = true) AS
+        WITH z AS MATERIALIZED (SELECT pg_catalog.current_setting('TimeZone') AS tz)
         SELECT g.period, g.funnel, g.campaign_id, g.product_area, g.region,
                st.stage, st.reached, st.conversion_from_previous
-          FROM (SELECT date_trunc('month', l.created_at)::date AS period, l.funnel,
+          FROM (SELECT date_trunc('month', l.created_at AT TIME ZONE z.tz)::date AS period, l.funnel,
                        l.source_campaign_id AS campaign_id, l.product_area, l.region,
                        @extschema@.funnel_reach(l.max_stage) AS reach
                   FROM %1$s.lead l
+                 CROSS JOIN z
                  GROUP BY 1, 2, 3, 4, 5) g
           LEFT JOIN @extschema@.funnel f ON f.name = g.funnel
          CROSS JOIN LATERAL @extschema@.funnel_reach_steps(g.reach, f.stages) st
-         ORDER BY g.period, g.funnel, g.campaign_id, g.product_area, g.region, st.stage;
-        COMMENT ON VIEW %1$s.conversion_by_segment IS 'The funnel per segment: one row per creation month, funnel, source campaign, product area and region that has leads, and each open-or-won stage of the funnel. NULL segment values form their own group.';
-        COMMENT ON COLUMN %1$s.conversion_by_segment.period IS 'Month the lead was created (first day of the month, in the session''s TimeZone).';
-        COMMENT ON COLUMN %1$s.conversion_by_segment.funnel IS 'Funnel (lead.funnel).';
-        COMMENT ON COLUMN %1$s.conversion_by_segment.campaign_id IS 'Source campaign (lead.source_campaign_id).';
-        COMMENT ON COLUMN %1$s.conversion_by_segment.product_area IS 'Product area of the lead.';
-        COMMENT ON COLUMN %1$s.conversion_by_segment.region IS 'Region of the lead.';
-        COMMENT ON COLUMN %1$s.conversion_by_segment.stage IS 'Open-or-won stage of the funnel.';
-        COMMENT ON COLUMN %1$s.conversion_by_segment.reached IS 'Leads of the segment whose max_stage is at or beyond this stage.';
-        COMMENT ON COLUMN %1$s.conversion_by_segment.conversion_from_previous IS 'reached / reached of the funnel''s previous stage in the same segment, 0..1; NULL for the first stage or when the previous stage has 0.';
-
-        CREATE OR REPLACE VIEW %1$s.cycle_times WITH (security_invoker = true) AS
+         ORDER BY g.period, g.funnel, g.campaign_id, g.product_area, g.region, st.stage$d$,
+        $d$COMMENT ON VIEW %1$s.conversion_by_segment IS 'The funnel per segment: one row per creation month, funnel, source campaign, product area and region that has leads, and each open-or-won stage of the funnel. NULL segment values form their own group.'$d$,
+        $d$COMMENT ON COLUMN %1$s.conversion_by_segment.period IS 'Month the lead was created (first day of the month, in the session''s TimeZone; on Citus too, as the zone is read once on the coordinator).'$d$,
+        $d$COMMENT ON COLUMN %1$s.conversion_by_segment.funnel IS 'Funnel (lead.funnel).'$d$,
+        $d$COMMENT ON COLUMN %1$s.conversion_by_segment.campaign_id IS 'Source campaign (lead.source_campaign_id).'$d$,
+        $d$COMMENT ON COLUMN %1$s.conversion_by_segment.product_area IS 'Product area of the lead.'$d$,
+        $d$COMMENT ON COLUMN %1$s.conversion_by_segment.region IS 'Region of the lead.'$d$,
+        $d$COMMENT ON COLUMN %1$s.conversion_by_segment.stage IS 'Open-or-won stage of the funnel.'$d$,
+        $d$COMMENT ON COLUMN %1$s.conversion_by_segment.reached IS 'Leads of the segment whose max_stage is at or beyond this stage.'$d$,
+        $d$COMMENT ON COLUMN %1$s.conversion_by_segment.conversion_from_previous IS 'reached / reached of the funnel''s previous stage in the same segment, 0..1; NULL for the first stage or when the previous stage has 0.'$d$,
+        $d$CREATE OR REPLACE VIEW %1$s.cycle_times WITH (security_invoker = true) AS
         SELECT c.funnel, c.measure, c.stage, (c.t).n, (c.t).mean, (c.t).p50, (c.t).p90, (c.t).p95, (c.t).max
           FROM (SELECT l.funnel, 'time_in_stage'::text AS measure, h.to_stage AS stage,
                        @extschema@.cycle_time(h.left_at - h.entered_at) AS t
@@ -328,19 +333,18 @@ BEGIN
                   FROM %1$s.lead l
                  WHERE l.stage = 'won'
                  GROUP BY l.funnel) c
-         ORDER BY c.funnel, c.measure, c.stage;
-        COMMENT ON VIEW %1$s.cycle_times IS 'Cycle times per funnel: time in each stage (completed stays in lead_stage_history), lead duration (created to closed, closed leads) and time to conversion (created to won). One row per group that has durations. Quantiles are within 1 %% of percentile_disc.';
-        COMMENT ON COLUMN %1$s.cycle_times.funnel IS 'Funnel (the lead''s current lead.funnel).';
-        COMMENT ON COLUMN %1$s.cycle_times.measure IS 'time_in_stage, lead_duration or time_to_conversion.';
-        COMMENT ON COLUMN %1$s.cycle_times.stage IS 'For time_in_stage the stage stayed in (left_at - entered_at of its completed history rows, closed stages such as recycled included); NULL for the other measures.';
-        COMMENT ON COLUMN %1$s.cycle_times.n IS 'Number of durations (stays or leads).';
-        COMMENT ON COLUMN %1$s.cycle_times.mean IS 'Exact mean duration, rounded to the microsecond.';
-        COMMENT ON COLUMN %1$s.cycle_times.p50 IS 'Median duration (estimate within 1 %% of percentile_disc(0.5)).';
-        COMMENT ON COLUMN %1$s.cycle_times.p90 IS '90th percentile of the durations (within 1 %% of percentile_disc(0.9)).';
-        COMMENT ON COLUMN %1$s.cycle_times.p95 IS '95th percentile of the durations (within 1 %% of percentile_disc(0.95)).';
-        COMMENT ON COLUMN %1$s.cycle_times.max IS 'Longest duration (exact).';
-
-        CREATE OR REPLACE VIEW %1$s.dropoff WITH (security_invoker = true) AS
+         ORDER BY c.funnel, c.measure, c.stage$d$,
+        $d$COMMENT ON VIEW %1$s.cycle_times IS 'Cycle times per funnel: time in each stage (completed stays in lead_stage_history), lead duration (created to closed, closed leads) and time to conversion (created to won). One row per group that has durations. Quantiles are within 1 %% of percentile_disc.'$d$,
+        $d$COMMENT ON COLUMN %1$s.cycle_times.funnel IS 'Funnel (the lead''s current lead.funnel).'$d$,
+        $d$COMMENT ON COLUMN %1$s.cycle_times.measure IS 'time_in_stage, lead_duration or time_to_conversion.'$d$,
+        $d$COMMENT ON COLUMN %1$s.cycle_times.stage IS 'For time_in_stage the stage stayed in (left_at - entered_at of its completed history rows, closed stages such as recycled included); NULL for the other measures.'$d$,
+        $d$COMMENT ON COLUMN %1$s.cycle_times.n IS 'Number of durations (stays or leads).'$d$,
+        $d$COMMENT ON COLUMN %1$s.cycle_times.mean IS 'Exact mean duration, rounded to the microsecond.'$d$,
+        $d$COMMENT ON COLUMN %1$s.cycle_times.p50 IS 'Median duration (estimate within 1 %% of percentile_disc(0.5)).'$d$,
+        $d$COMMENT ON COLUMN %1$s.cycle_times.p90 IS '90th percentile of the durations (within 1 %% of percentile_disc(0.9)).'$d$,
+        $d$COMMENT ON COLUMN %1$s.cycle_times.p95 IS '95th percentile of the durations (within 1 %% of percentile_disc(0.95)).'$d$,
+        $d$COMMENT ON COLUMN %1$s.cycle_times.max IS 'Longest duration (exact).'$d$,
+        $d$CREATE OR REPLACE VIEW %1$s.dropoff WITH (security_invoker = true) AS
         SELECT d.funnel, d.last_open_stage, d.outcome, d.leads,
                d.leads::numeric / nullif(sum(d.leads) OVER (PARTITION BY d.funnel), 0) AS share
           FROM (SELECT l.funnel, lo.stage AS last_open_stage, l.stage AS outcome, count(*) AS leads
@@ -353,14 +357,16 @@ BEGIN
                                       LIMIT 1) lo ON true
                  WHERE l.stage >= 'recycled'
                  GROUP BY 1, 2, 3) d
-         ORDER BY d.funnel, d.last_open_stage, d.outcome;
-        COMMENT ON VIEW %1$s.dropoff IS 'Where leads drop out: closed-not-won leads (current stage recycled, disqualified or lost) per funnel, by the last open stage they were in before closing and by outcome.';
-        COMMENT ON COLUMN %1$s.dropoff.funnel IS 'Funnel (lead.funnel).';
-        COMMENT ON COLUMN %1$s.dropoff.last_open_stage IS 'The open stage the lead was in right before its final close: the latest open stage in its history (for a recycled lead that was reopened and closed again, the stage it closed from the last time).';
-        COMMENT ON COLUMN %1$s.dropoff.outcome IS 'How the lead closed: recycled, disqualified or lost (its current stage).';
-        COMMENT ON COLUMN %1$s.dropoff.leads IS 'Number of leads.';
-        COMMENT ON COLUMN %1$s.dropoff.share IS 'leads / all closed-not-won leads of the funnel, 0..1.';
-    $ddl$, s);
+         ORDER BY d.funnel, d.last_open_stage, d.outcome$d$,
+        $d$COMMENT ON VIEW %1$s.dropoff IS 'Where leads drop out: closed-not-won leads (current stage recycled, disqualified or lost) per funnel, by the last open stage they were in before closing and by outcome.'$d$,
+        $d$COMMENT ON COLUMN %1$s.dropoff.funnel IS 'Funnel (lead.funnel).'$d$,
+        $d$COMMENT ON COLUMN %1$s.dropoff.last_open_stage IS 'The open stage the lead was in right before its final close: the latest open stage in its history (for a recycled lead that was reopened and closed again, the stage it closed from the last time).'$d$,
+        $d$COMMENT ON COLUMN %1$s.dropoff.outcome IS 'How the lead closed: recycled, disqualified or lost (its current stage).'$d$,
+        $d$COMMENT ON COLUMN %1$s.dropoff.leads IS 'Number of leads.'$d$,
+        $d$COMMENT ON COLUMN %1$s.dropoff.share IS 'leads / all closed-not-won leads of the funnel, 0..1.'$d$
+    ] LOOP
+        EXECUTE format(ddl, s);
+    END LOOP;
 END
 $fn$;
 COMMENT ON FUNCTION @extschema@.model_add_analytics(name) IS

@@ -53,41 +53,53 @@ CREATE TYPE @extschema@.attribution_total AS (
 COMMENT ON TYPE @extschema@.attribution_total IS
 'One campaign''s credit under one attribution model, summed over leads: result element of the aggregate attribution_totals.';
 
-CREATE FUNCTION @extschema@.attribution_totals_trans(internal, timestamptz[], bigint[], bigint[], timestamptz, timestamptz, timestamptz, interval, float8, float8)
-    RETURNS internal AS 'MODULE_PATHNAME', 'lf_attribution_totals_trans' LANGUAGE C IMMUTABLE PARALLEL SAFE;
-COMMENT ON FUNCTION @extschema@.attribution_totals_trans(internal, timestamptz[], bigint[], bigint[], timestamptz, timestamptz, timestamptz, interval, float8, float8) IS
+CREATE TYPE @extschema@.attribution_totals_state;
+CREATE FUNCTION @extschema@.attribution_totals_state_in(cstring) RETURNS @extschema@.attribution_totals_state
+    AS 'MODULE_PATHNAME', 'lf_attribution_totals_state_in' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+CREATE FUNCTION @extschema@.attribution_totals_state_out(@extschema@.attribution_totals_state) RETURNS cstring
+    AS 'MODULE_PATHNAME', 'lf_attribution_totals_state_out' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+CREATE FUNCTION @extschema@.attribution_totals_state_recv(internal) RETURNS @extschema@.attribution_totals_state
+    AS 'MODULE_PATHNAME', 'lf_attribution_totals_state_recv' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+CREATE FUNCTION @extschema@.attribution_totals_state_send(@extschema@.attribution_totals_state) RETURNS bytea
+    AS 'MODULE_PATHNAME', 'lf_attribution_totals_state_send' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+CREATE TYPE @extschema@.attribution_totals_state (
+    INTERNALLENGTH = VARIABLE,
+    INPUT = @extschema@.attribution_totals_state_in, OUTPUT = @extschema@.attribution_totals_state_out,
+    RECEIVE = @extschema@.attribution_totals_state_recv, SEND = @extschema@.attribution_totals_state_send,
+    ALIGNMENT = double, STORAGE = extended
+);
+COMMENT ON TYPE @extschema@.attribution_totals_state IS
+'State of the attribution_totals aggregate: per campaign, 21 sums (for each attribution model: credit, credit times pipeline amount, credit times won amount) as 128-bit fixed-point integers in units of 2^-40, so that sums do not depend on the order of rows or on how states are combined. Text form v1 <campaign_id|null>:<21 integers>,... (campaigns in increasing order, null last); binary form: version byte 1, int32 count, per campaign a null flag byte, int64 id and 21 int128 (high, low int64).';
+COMMENT ON FUNCTION @extschema@.attribution_totals_state_in(cstring) IS 'Input function of attribution_totals_state (checks version, order, counts and ranges; SQLSTATE 22P02).';
+COMMENT ON FUNCTION @extschema@.attribution_totals_state_out(@extschema@.attribution_totals_state) IS 'Output function of attribution_totals_state.';
+COMMENT ON FUNCTION @extschema@.attribution_totals_state_recv(internal) IS 'Binary receive function of attribution_totals_state (checks version, sizes, order and ranges; SQLSTATE 22P03).';
+COMMENT ON FUNCTION @extschema@.attribution_totals_state_send(@extschema@.attribution_totals_state) IS 'Binary send function of attribution_totals_state.';
+
+CREATE FUNCTION @extschema@.attribution_totals_trans(@extschema@.attribution_totals_state, timestamptz[], bigint[], bigint[], timestamptz, timestamptz, timestamptz, interval, float8, float8)
+    RETURNS @extschema@.attribution_totals_state AS 'MODULE_PATHNAME', 'lf_attribution_totals_trans' LANGUAGE C IMMUTABLE PARALLEL SAFE;
+COMMENT ON FUNCTION @extschema@.attribution_totals_trans(@extschema@.attribution_totals_state, timestamptz[], bigint[], bigint[], timestamptz, timestamptz, timestamptz, interval, float8, float8) IS
 'Transition function of the aggregate attribution_totals: adds one lead''s campaign credit under every model.';
-CREATE FUNCTION @extschema@.attribution_totals_combine(internal, internal)
-    RETURNS internal AS 'MODULE_PATHNAME', 'lf_attribution_totals_combine' LANGUAGE C IMMUTABLE PARALLEL SAFE;
-COMMENT ON FUNCTION @extschema@.attribution_totals_combine(internal, internal) IS
-'Combine function of the aggregate attribution_totals: adds two partial states.';
-CREATE FUNCTION @extschema@.attribution_totals_serialize(internal)
-    RETURNS bytea AS 'MODULE_PATHNAME', 'lf_attribution_totals_serialize' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
-COMMENT ON FUNCTION @extschema@.attribution_totals_serialize(internal) IS
-'Serialization function of the aggregate attribution_totals (parallel query).';
-CREATE FUNCTION @extschema@.attribution_totals_deserialize(bytea, internal)
-    RETURNS internal AS 'MODULE_PATHNAME', 'lf_attribution_totals_deserialize' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
-COMMENT ON FUNCTION @extschema@.attribution_totals_deserialize(bytea, internal) IS
-'Deserialization function of the aggregate attribution_totals (parallel query).';
-CREATE FUNCTION @extschema@.attribution_totals_final(internal)
+CREATE FUNCTION @extschema@.attribution_totals_combine(@extschema@.attribution_totals_state, @extschema@.attribution_totals_state)
+    RETURNS @extschema@.attribution_totals_state AS 'MODULE_PATHNAME', 'lf_attribution_totals_combine' LANGUAGE C IMMUTABLE PARALLEL SAFE;
+COMMENT ON FUNCTION @extschema@.attribution_totals_combine(@extschema@.attribution_totals_state, @extschema@.attribution_totals_state) IS
+'Combine function of the aggregate attribution_totals: adds two partial states (exact: the result does not depend on how the rows were split).';
+CREATE FUNCTION @extschema@.attribution_totals_final(@extschema@.attribution_totals_state)
     RETURNS @extschema@.attribution_total[] AS 'MODULE_PATHNAME', 'lf_attribution_totals_final' LANGUAGE C IMMUTABLE PARALLEL SAFE;
-COMMENT ON FUNCTION @extschema@.attribution_totals_final(internal) IS
-'Final function of the aggregate attribution_totals: one element per campaign and model with non-zero credit.';
+COMMENT ON FUNCTION @extschema@.attribution_totals_final(@extschema@.attribution_totals_state) IS
+'Final function of the aggregate attribution_totals: one element per campaign and model with a non-zero sum, in campaign order (NULL campaign last) and model order.';
 
 CREATE AGGREGATE @extschema@.attribution_totals(
         touched_at timestamptz[], touch_id bigint[], campaign_id bigint[],
         lead_created_at timestamptz, opportunity_created_at timestamptz, closed_at timestamptz,
         half_life interval, pipeline_amount float8, won_amount float8) (
     SFUNC = @extschema@.attribution_totals_trans,
-    STYPE = internal,
+    STYPE = @extschema@.attribution_totals_state,
     FINALFUNC = @extschema@.attribution_totals_final,
     COMBINEFUNC = @extschema@.attribution_totals_combine,
-    SERIALFUNC = @extschema@.attribution_totals_serialize,
-    DESERIALFUNC = @extschema@.attribution_totals_deserialize,
     PARALLEL = SAFE
 );
 COMMENT ON AGGREGATE @extschema@.attribution_totals(timestamptz[], bigint[], bigint[], timestamptz, timestamptz, timestamptz, interval, float8, float8) IS
-'Over leads (one row per lead with its touch path, as campaign_credit takes it, plus its pipeline and won amounts or NULL): the credit of every campaign under every model summed over the leads, as an array of attribution_total (leads = sum of credit, pipeline and won = sums of credit times amount). State: 21 sums per campaign, whatever the number of leads. Used by the campaign_attribution view.';
+'Over leads (one row per lead with its touch path, as campaign_credit takes it, plus its pipeline and won amounts or NULL): the credit of every campaign under every model summed over the leads, as an array of attribution_total (leads = sum of credit, pipeline and won = sums of credit times amount), in campaign order. State: attribution_totals_state, 21 exact fixed-point sums per campaign (each lead''s contributions rounded to 2^-40), whatever the number of leads, so the answer does not depend on row order, parallel plans or Citus''s partial aggregation. Used by the campaign_attribution view.';
 
 CREATE FUNCTION @extschema@.model_add_attribution(target_schema name) RETURNS void
     LANGUAGE plpgsql
@@ -95,15 +107,19 @@ CREATE FUNCTION @extschema@.model_add_attribution(target_schema name) RETURNS vo
 AS $fn$
 DECLARE
     s text := @extschema@.model_schema(target_schema);
+    ddl text;
 BEGIN
     -- the account-level touches of an account in time order (kept if present,
     -- as upgrade_model runs this on models that have it)
     IF to_regclass(format('%s.touch_account_touched_at_idx', s)) IS NULL THEN
         EXECUTE format('CREATE INDEX touch_account_touched_at_idx ON %s.touch (account_id, touched_at) WHERE lead_id IS NULL', s);
     END IF;
-    EXECUTE format($ddl$
-
-        CREATE OR REPLACE VIEW %1$s.lead_touch WITH (security_invoker = true) AS
+    -- One statement per EXECUTE: Citus propagates DDL to the workers as its
+    -- query string, which may hold only one statement.  The views only read
+    -- the model's tables, which create_model has distributed by now, so Citus
+    -- creates them on every node; CREATE OR REPLACE keeps this idempotent.
+    FOREACH ddl IN ARRAY ARRAY[
+        $d$CREATE OR REPLACE VIEW %1$s.lead_touch WITH (security_invoker = true) AS
         WITH p AS MATERIALIZED (SELECT @extschema@.setting_value('attribution_lookback') AS lookback)
         SELECT l.lead_id, l.account_id, t.touch_id, t.campaign_id, t.touched_at, false AS is_account_touch
           FROM %1$s.lead l
@@ -116,17 +132,16 @@ BEGIN
           FROM %1$s.lead l
           JOIN %1$s.touch t ON t.account_id OPERATOR(pg_catalog.=) l.account_id AND t.lead_id IS NULL
          WHERE t.touched_at OPERATOR(pg_catalog.>=) l.created_at
-           AND (l.closed_at IS NULL OR t.touched_at OPERATOR(pg_catalog.<=) l.closed_at);
-        COMMENT ON VIEW %1$s.lead_touch IS
-            'Touches that count for each lead: the lead''s own touches from attribution_lookback before its creation until it closed, and account-level (ABM) touches of its account while it was open (from created_at to closed_at, both included). One row per lead and touch.';
-        COMMENT ON COLUMN %1$s.lead_touch.lead_id IS 'Lead the touch counts for.';
-        COMMENT ON COLUMN %1$s.lead_touch.account_id IS 'Account of the lead.';
-        COMMENT ON COLUMN %1$s.lead_touch.touch_id IS 'The touch.';
-        COMMENT ON COLUMN %1$s.lead_touch.campaign_id IS 'Campaign that made the touch.';
-        COMMENT ON COLUMN %1$s.lead_touch.touched_at IS 'When the touch happened.';
-        COMMENT ON COLUMN %1$s.lead_touch.is_account_touch IS 'True for an account-level (ABM) touch, which counts for every lead of the account open at that time.';
-
-        CREATE OR REPLACE VIEW %1$s.lead_touch_path WITH (security_invoker = true) AS
+           AND (l.closed_at IS NULL OR t.touched_at OPERATOR(pg_catalog.<=) l.closed_at)$d$,
+        $d$COMMENT ON VIEW %1$s.lead_touch IS
+            'Touches that count for each lead: the lead''s own touches from attribution_lookback before its creation until it closed, and account-level (ABM) touches of its account while it was open (from created_at to closed_at, both included). One row per lead and touch.'$d$,
+        $d$COMMENT ON COLUMN %1$s.lead_touch.lead_id IS 'Lead the touch counts for.'$d$,
+        $d$COMMENT ON COLUMN %1$s.lead_touch.account_id IS 'Account of the lead.'$d$,
+        $d$COMMENT ON COLUMN %1$s.lead_touch.touch_id IS 'The touch.'$d$,
+        $d$COMMENT ON COLUMN %1$s.lead_touch.campaign_id IS 'Campaign that made the touch.'$d$,
+        $d$COMMENT ON COLUMN %1$s.lead_touch.touched_at IS 'When the touch happened.'$d$,
+        $d$COMMENT ON COLUMN %1$s.lead_touch.is_account_touch IS 'True for an account-level (ABM) touch, which counts for every lead of the account open at that time.'$d$,
+        $d$CREATE OR REPLACE VIEW %1$s.lead_touch_path WITH (security_invoker = true) AS
         SELECT l.lead_id, l.account_id, l.created_at AS lead_created_at,
                CASE WHEN l.max_stage OPERATOR(pg_catalog.>=) 'opportunity'::@extschema@.lead_stage THEN
                    (SELECT min(h.entered_at) FROM %1$s.lead_stage_history h
@@ -146,20 +161,19 @@ BEGIN
                             array_agg(lt.is_account_touch ORDER BY lt.touched_at, lt.touch_id) AS is_account_touch
                        FROM %1$s.lead_touch lt
                       GROUP BY lt.account_id, lt.lead_id) pa
-            ON pa.account_id OPERATOR(pg_catalog.=) l.account_id AND pa.lead_id OPERATOR(pg_catalog.=) l.lead_id;
-        COMMENT ON VIEW %1$s.lead_touch_path IS
-            'Each lead with its touch path: the touches that count for it (see lead_touch) as arrays ordered by time and touch_id, and its milestone times, ready for leadfunnel.attribution_weights. Leads without touches have empty arrays (unattributed).';
-        COMMENT ON COLUMN %1$s.lead_touch_path.lead_id IS 'Lead.';
-        COMMENT ON COLUMN %1$s.lead_touch_path.account_id IS 'Account of the lead.';
-        COMMENT ON COLUMN %1$s.lead_touch_path.lead_created_at IS 'When the lead was created (lead-creation milestone).';
-        COMMENT ON COLUMN %1$s.lead_touch_path.opportunity_created_at IS 'When the lead first entered stage opportunity (opportunity-creation milestone); NULL if it never did.';
-        COMMENT ON COLUMN %1$s.lead_touch_path.closed_at IS 'When the lead closed (closing milestone); NULL while open.';
-        COMMENT ON COLUMN %1$s.lead_touch_path.touched_at IS 'Times of the touches that count, ascending.';
-        COMMENT ON COLUMN %1$s.lead_touch_path.touch_id IS 'The touches, in the order of touched_at.';
-        COMMENT ON COLUMN %1$s.lead_touch_path.campaign_id IS 'Campaign of each touch, in the order of touched_at.';
-        COMMENT ON COLUMN %1$s.lead_touch_path.is_account_touch IS 'Whether each touch is account-level (ABM), in the order of touched_at.';
-
-        CREATE OR REPLACE VIEW %1$s.touch_attribution WITH (security_invoker = true) AS
+            ON pa.account_id OPERATOR(pg_catalog.=) l.account_id AND pa.lead_id OPERATOR(pg_catalog.=) l.lead_id$d$,
+        $d$COMMENT ON VIEW %1$s.lead_touch_path IS
+            'Each lead with its touch path: the touches that count for it (see lead_touch) as arrays ordered by time and touch_id, and its milestone times, ready for leadfunnel.attribution_weights. Leads without touches have empty arrays (unattributed).'$d$,
+        $d$COMMENT ON COLUMN %1$s.lead_touch_path.lead_id IS 'Lead.'$d$,
+        $d$COMMENT ON COLUMN %1$s.lead_touch_path.account_id IS 'Account of the lead.'$d$,
+        $d$COMMENT ON COLUMN %1$s.lead_touch_path.lead_created_at IS 'When the lead was created (lead-creation milestone).'$d$,
+        $d$COMMENT ON COLUMN %1$s.lead_touch_path.opportunity_created_at IS 'When the lead first entered stage opportunity (opportunity-creation milestone); NULL if it never did.'$d$,
+        $d$COMMENT ON COLUMN %1$s.lead_touch_path.closed_at IS 'When the lead closed (closing milestone); NULL while open.'$d$,
+        $d$COMMENT ON COLUMN %1$s.lead_touch_path.touched_at IS 'Times of the touches that count, ascending.'$d$,
+        $d$COMMENT ON COLUMN %1$s.lead_touch_path.touch_id IS 'The touches, in the order of touched_at.'$d$,
+        $d$COMMENT ON COLUMN %1$s.lead_touch_path.campaign_id IS 'Campaign of each touch, in the order of touched_at.'$d$,
+        $d$COMMENT ON COLUMN %1$s.lead_touch_path.is_account_touch IS 'Whether each touch is account-level (ABM), in the order of touched_at.'$d$,
+        $d$CREATE OR REPLACE VIEW %1$s.touch_attribution WITH (security_invoker = true) AS
         SELECT pa.lead_id, pa.account_id,
                pa.touch_id[c.touch_index] AS touch_id,
                pa.campaign_id[c.touch_index] AS campaign_id,
@@ -169,27 +183,26 @@ BEGIN
           FROM %1$s.lead_touch_path pa
          CROSS JOIN (SELECT @extschema@.setting_value('time_decay_half_life') AS half_life) p
          CROSS JOIN LATERAL @extschema@.touch_credit(pa.touched_at, pa.touch_id, pa.lead_created_at,
-                                                     pa.opportunity_created_at, pa.closed_at, p.half_life) c;
-        COMMENT ON VIEW %1$s.touch_attribution IS
-            'Credit of each touch that counts for a lead, under every attribution model: per lead and model the credits sum to 1. Join lead (product_area, region, created_at) and campaign for any dimension.';
-        COMMENT ON COLUMN %1$s.touch_attribution.lead_id IS 'Lead credited.';
-        COMMENT ON COLUMN %1$s.touch_attribution.account_id IS 'Account of the lead.';
-        COMMENT ON COLUMN %1$s.touch_attribution.touch_id IS 'The touch.';
-        COMMENT ON COLUMN %1$s.touch_attribution.campaign_id IS 'Campaign of the touch.';
-        COMMENT ON COLUMN %1$s.touch_attribution.touched_at IS 'When the touch happened.';
-        COMMENT ON COLUMN %1$s.touch_attribution.is_account_touch IS 'True for an account-level (ABM) touch.';
-        COMMENT ON COLUMN %1$s.touch_attribution.model IS 'Attribution model.';
-        COMMENT ON COLUMN %1$s.touch_attribution.credit IS 'Fraction of the lead credited to the touch under the model (0..1).';
-
-        CREATE OR REPLACE VIEW %1$s.campaign_pipeline WITH (security_invoker = true) AS
-        WITH sourced AS (
+                                                     pa.opportunity_created_at, pa.closed_at, p.half_life) c$d$,
+        $d$COMMENT ON VIEW %1$s.touch_attribution IS
+            'Credit of each touch that counts for a lead, under every attribution model: per lead and model the credits sum to 1. Join lead (product_area, region, created_at) and campaign for any dimension.'$d$,
+        $d$COMMENT ON COLUMN %1$s.touch_attribution.lead_id IS 'Lead credited.'$d$,
+        $d$COMMENT ON COLUMN %1$s.touch_attribution.account_id IS 'Account of the lead.'$d$,
+        $d$COMMENT ON COLUMN %1$s.touch_attribution.touch_id IS 'The touch.'$d$,
+        $d$COMMENT ON COLUMN %1$s.touch_attribution.campaign_id IS 'Campaign of the touch.'$d$,
+        $d$COMMENT ON COLUMN %1$s.touch_attribution.touched_at IS 'When the touch happened.'$d$,
+        $d$COMMENT ON COLUMN %1$s.touch_attribution.is_account_touch IS 'True for an account-level (ABM) touch.'$d$,
+        $d$COMMENT ON COLUMN %1$s.touch_attribution.model IS 'Attribution model.'$d$,
+        $d$COMMENT ON COLUMN %1$s.touch_attribution.credit IS 'Fraction of the lead credited to the touch under the model (0..1).'$d$,
+        $d$CREATE OR REPLACE VIEW %1$s.campaign_pipeline WITH (security_invoker = true) AS
+        WITH sourced AS MATERIALIZED (
             SELECT l.source_campaign_id AS campaign_id, count(*) AS leads,
                    sum(l.amount) FILTER (WHERE l.max_stage OPERATOR(pg_catalog.>=) 'opportunity'::@extschema@.lead_stage) AS pipeline,
                    sum(l.amount) FILTER (WHERE l.stage OPERATOR(pg_catalog.=) 'won'::@extschema@.lead_stage) AS won
               FROM %1$s.lead l
              WHERE l.source_campaign_id IS NOT NULL
              GROUP BY l.source_campaign_id
-        ), touched AS (
+        ), touched AS MATERIALIZED (
             SELECT lt.campaign_id, count(*) AS leads,
                    sum(l.amount) FILTER (WHERE l.max_stage OPERATOR(pg_catalog.>=) 'opportunity'::@extschema@.lead_stage) AS pipeline,
                    sum(l.amount) FILTER (WHERE l.stage OPERATOR(pg_catalog.=) 'won'::@extschema@.lead_stage) AS won
@@ -206,24 +219,18 @@ BEGIN
                coalesce(tt.won, 0) AS touched_won
           FROM %1$s.campaign c
           LEFT JOIN sourced so ON so.campaign_id OPERATOR(pg_catalog.=) c.campaign_id
-          LEFT JOIN touched tt ON tt.campaign_id OPERATOR(pg_catalog.=) c.campaign_id;
-        COMMENT ON VIEW %1$s.campaign_pipeline IS
-            'Per campaign, the leads it generated (sourced: lead.source_campaign_id) and the leads it touched (any touch that counts for the lead, see lead_touch, ABM touches included; each lead once per campaign), with their pipeline (amount of leads that reached opportunity) and won amounts.';
-        COMMENT ON COLUMN %1$s.campaign_pipeline.campaign_id IS 'Campaign.';
-        COMMENT ON COLUMN %1$s.campaign_pipeline.sourced_leads IS 'Leads whose source campaign it is.';
-        COMMENT ON COLUMN %1$s.campaign_pipeline.touched_leads IS 'Leads it touched before they closed (each lead counted once).';
-        COMMENT ON COLUMN %1$s.campaign_pipeline.sourced_pipeline IS 'Sum of amount over sourced leads that reached opportunity (won included).';
-        COMMENT ON COLUMN %1$s.campaign_pipeline.touched_pipeline IS 'Sum of amount over touched leads that reached opportunity (won included).';
-        COMMENT ON COLUMN %1$s.campaign_pipeline.sourced_won IS 'Sum of amount over sourced leads that were won.';
-        COMMENT ON COLUMN %1$s.campaign_pipeline.touched_won IS 'Sum of amount over touched leads that were won.';
-
-        CREATE OR REPLACE VIEW %1$s.campaign_attribution WITH (security_invoker = true) AS
-        WITH paths AS (
-            SELECT lt.account_id, lt.lead_id, array_agg(lt.touched_at) AS touched_at,
-                   array_agg(lt.touch_id) AS touch_id, array_agg(lt.campaign_id) AS campaign_id
-              FROM %1$s.lead_touch lt
-             GROUP BY lt.account_id, lt.lead_id
-        ), totals AS (
+          LEFT JOIN touched tt ON tt.campaign_id OPERATOR(pg_catalog.=) c.campaign_id$d$,
+        $d$COMMENT ON VIEW %1$s.campaign_pipeline IS
+            'Per campaign, the leads it generated (sourced: lead.source_campaign_id) and the leads it touched (any touch that counts for the lead, see lead_touch, ABM touches included; each lead once per campaign), with their pipeline (amount of leads that reached opportunity) and won amounts.'$d$,
+        $d$COMMENT ON COLUMN %1$s.campaign_pipeline.campaign_id IS 'Campaign.'$d$,
+        $d$COMMENT ON COLUMN %1$s.campaign_pipeline.sourced_leads IS 'Leads whose source campaign it is.'$d$,
+        $d$COMMENT ON COLUMN %1$s.campaign_pipeline.touched_leads IS 'Leads it touched before they closed (each lead counted once).'$d$,
+        $d$COMMENT ON COLUMN %1$s.campaign_pipeline.sourced_pipeline IS 'Sum of amount over sourced leads that reached opportunity (won included).'$d$,
+        $d$COMMENT ON COLUMN %1$s.campaign_pipeline.touched_pipeline IS 'Sum of amount over touched leads that reached opportunity (won included).'$d$,
+        $d$COMMENT ON COLUMN %1$s.campaign_pipeline.sourced_won IS 'Sum of amount over sourced leads that were won.'$d$,
+        $d$COMMENT ON COLUMN %1$s.campaign_pipeline.touched_won IS 'Sum of amount over touched leads that were won.'$d$,
+        $d$CREATE OR REPLACE VIEW %1$s.campaign_attribution WITH (security_invoker = true) AS
+        WITH totals AS MATERIALIZED (
             SELECT @extschema@.attribution_totals(
                        pa.touched_at, pa.touch_id, pa.campaign_id, l.created_at,
                        CASE WHEN l.max_stage OPERATOR(pg_catalog.>=) 'opportunity'::@extschema@.lead_stage THEN
@@ -234,7 +241,10 @@ BEGIN
                        l.closed_at, p.half_life,
                        CASE WHEN l.max_stage OPERATOR(pg_catalog.>=) 'opportunity'::@extschema@.lead_stage THEN l.amount::float8 END,
                        CASE WHEN l.stage OPERATOR(pg_catalog.=) 'won'::@extschema@.lead_stage THEN l.amount::float8 END) AS t
-              FROM paths pa
+              FROM (SELECT lt.account_id, lt.lead_id, array_agg(lt.touched_at) AS touched_at,
+                           array_agg(lt.touch_id) AS touch_id, array_agg(lt.campaign_id) AS campaign_id
+                      FROM %1$s.lead_touch lt
+                     GROUP BY lt.account_id, lt.lead_id) pa
               JOIN %1$s.lead l ON l.account_id OPERATOR(pg_catalog.=) pa.account_id AND l.lead_id OPERATOR(pg_catalog.=) pa.lead_id
              CROSS JOIN (SELECT @extschema@.setting_value('time_decay_half_life') AS half_life) p
         ), credit AS (
@@ -246,15 +256,17 @@ BEGIN
                coalesce(cr.won, 0)::numeric AS attributed_won
           FROM %1$s.campaign ca
          CROSS JOIN unnest(pg_catalog.enum_range(NULL::@extschema@.attribution_model)) m(model)
-          LEFT JOIN credit cr ON cr.campaign_id OPERATOR(pg_catalog.=) ca.campaign_id AND cr.model OPERATOR(pg_catalog.=) m.model;
-        COMMENT ON VIEW %1$s.campaign_attribution IS
-            'Per campaign and attribution model, the fractional credit of the leads its touches count for (see lead_touch and leadfunnel.attribution_weights; time_decay with the time_decay_half_life setting). Each lead with at least one touch hands out exactly 1 under every model, so for each model the sums over campaigns equal the totals over attributed leads, up to float8 rounding.';
-        COMMENT ON COLUMN %1$s.campaign_attribution.campaign_id IS 'Campaign.';
-        COMMENT ON COLUMN %1$s.campaign_attribution.model IS 'Attribution model.';
-        COMMENT ON COLUMN %1$s.campaign_attribution.attributed_leads IS 'Sum of the campaign''s credit over leads (fractional).';
-        COMMENT ON COLUMN %1$s.campaign_attribution.attributed_pipeline IS 'Sum of credit times amount over leads that reached opportunity (won included).';
-        COMMENT ON COLUMN %1$s.campaign_attribution.attributed_won IS 'Sum of credit times amount over won leads.';
-    $ddl$, s);
+          LEFT JOIN credit cr ON cr.campaign_id OPERATOR(pg_catalog.=) ca.campaign_id AND cr.model OPERATOR(pg_catalog.=) m.model$d$,
+        $d$COMMENT ON VIEW %1$s.campaign_attribution IS
+            'Per campaign and attribution model, the fractional credit of the leads its touches count for (see lead_touch and leadfunnel.attribution_weights; time_decay with the time_decay_half_life setting). Each lead with at least one touch hands out exactly 1 under every model, so for each model the sums over campaigns equal the totals over attributed leads, up to float8 rounding.'$d$,
+        $d$COMMENT ON COLUMN %1$s.campaign_attribution.campaign_id IS 'Campaign.'$d$,
+        $d$COMMENT ON COLUMN %1$s.campaign_attribution.model IS 'Attribution model.'$d$,
+        $d$COMMENT ON COLUMN %1$s.campaign_attribution.attributed_leads IS 'Sum of the campaign''s credit over leads (fractional).'$d$,
+        $d$COMMENT ON COLUMN %1$s.campaign_attribution.attributed_pipeline IS 'Sum of credit times amount over leads that reached opportunity (won included).'$d$,
+        $d$COMMENT ON COLUMN %1$s.campaign_attribution.attributed_won IS 'Sum of credit times amount over won leads.'$d$
+    ] LOOP
+        EXECUTE format(ddl, s);
+    END LOOP;
 END
 $fn$;
 COMMENT ON FUNCTION @extschema@.model_add_attribution(name) IS
