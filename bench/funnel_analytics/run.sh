@@ -1,11 +1,13 @@
 #!/usr/bin/env bash
 # Funnel and cycle-time questions over LEADS leads and ~5 history rows per lead,
 # side by side in one run on the same data:
-#   (a) ours   — funnel_reach(max_stage) per funnel, cycle_time(left_at - entered_at) per stage
+#   (a) ours   — funnel_reach(max_stage) per funnel, cycle_time(entered_at, left_at) per stage
+#   (i) ours, interval form — the same with cycle_time(left_at - entered_at) (what (a) was
+#                before the (started, ended) form; checked to give the same answer)
 #   (b) plain  — the same answers with count(*) FILTER per stage, avg, max and
 #                percentile_cont(ARRAY[0.5, 0.9, 0.95]) (one sort for the three quantiles)
 #   (c) count  — SELECT count(*) over the same rows (the scan limit)
-# with 0 parallel workers, and (a), (b), (c) again with 2 workers.  Each
+# with 0 parallel workers, and (a), (i), (b), (c) again with 2 workers.  Each
 # configuration runs ROUNDS times in rotating order; prints medians and ratios.
 # Usage: bench/funnel_analytics/run.sh [rounds] [leads]
 set -euo pipefail
@@ -59,6 +61,10 @@ lf_psql -d "$db" -At -c "SELECT format('%s leads, %s history rows (%s completed 
 # the two questions, three ways
 cat > "$LF_TMP/a.sql" <<'SQL'
 SELECT funnel, leadfunnel.funnel_reach(max_stage) FROM lead GROUP BY funnel;
+SELECT to_stage, leadfunnel.cycle_time(entered_at, left_at) FROM lead_stage_history WHERE left_at IS NOT NULL GROUP BY to_stage;
+SQL
+cat > "$LF_TMP/i.sql" <<'SQL'
+SELECT funnel, leadfunnel.funnel_reach(max_stage) FROM lead GROUP BY funnel;
 SELECT to_stage, leadfunnel.cycle_time(left_at - entered_at) FROM lead_stage_history WHERE left_at IS NOT NULL GROUP BY to_stage;
 SQL
 cat > "$LF_TMP/b.sql" <<'SQL'
@@ -82,10 +88,16 @@ run() {
     lf_psql -d "$db" -c "SET max_parallel_workers_per_gather = $2" -c '\timing on' -c '\o /dev/null' -f "$LF_TMP/$1.sql" \
         | sed -n 's/^Time: \([0-9.]*\) ms.*/\1/p' | tail -n 2 | awk '{s += $1} END {printf "%.1f\n", s}'
 }
-for f in a b c; do run $f 0 >/dev/null; done       # warm the cache
+# (a) and (i) answer the same: cycle_time(entered_at, left_at) = cycle_time(left_at - entered_at)
+same=$(lf_psql -d "$db" -At -c "SELECT count(*) FILTER (WHERE a IS DISTINCT FROM i) FROM (
+    SELECT to_stage, leadfunnel.cycle_time(entered_at, left_at)::text AS a, leadfunnel.cycle_time(left_at - entered_at)::text AS i
+      FROM lead_stage_history WHERE left_at IS NOT NULL GROUP BY to_stage) s")
+[ "$same" = 0 ] || { echo "cycle_time(entered_at, left_at) differs from cycle_time(left_at - entered_at) in $same stages" >&2; exit 1; }
+echo "(a) and (i) give the same answer in every stage" >&2
+for f in a i b c; do run $f 0 >/dev/null; done       # warm the cache
 results="$LF_TMP/results.txt"; : > "$results"
 for round in $(seq 1 "$ROUNDS"); do
-    for cfg in "a 0" "b 0" "c 0" "a 2" "b 2" "c 2"; do
+    for cfg in "a 0" "i 0" "b 0" "c 0" "a 2" "i 2" "b 2" "c 2"; do
         set -- $cfg
         ms=$(run "$1" "$2")
         echo "$1 $2 $ms" >> "$results"
@@ -94,10 +106,19 @@ for round in $(seq 1 "$ROUNDS"); do
 done
 
 med() { grep "^$1 $2 " "$results" | awk '{print $3}' | sort -n | awk '{v[NR]=$1} END {print (NR%2) ? v[(NR+1)/2] : (v[NR/2]+v[NR/2+1])/2}'; }
-a0=$(med a 0); b0=$(med b 0); c0=$(med c 0); a2=$(med a 2); b2=$(med b 2); c2=$(med c 2)
+a0=$(med a 0); i0=$(med i 0); b0=$(med b 0); c0=$(med c 0); a2=$(med a 2); i2=$(med i 2); b2=$(med b 2); c2=$(med c 2)
 echo
-echo "| workers | (a) ours | (b) plain SQL | (c) count(*) | (b)/(a) | (a)/(c) |"
-echo "|---|---|---|---|---|---|"
-awk -v a="$a0" -v b="$b0" -v c="$c0" 'BEGIN { printf "| 0 | %.0f ms | %.0f ms | %.0f ms | %.2fx | %.2fx |\n", a, b, c, b/a, a/c }'
-awk -v a="$a2" -v b="$b2" -v c="$c2" 'BEGIN { printf "| 2 | %.0f ms | %.0f ms | %.0f ms | %.2fx | %.2fx |\n", a, b, c, b/a, a/c }'
-awk -v x="$a0" -v y="$a2" 'BEGIN { printf "\n(a) with 0 workers / (a) with 2 workers: %.2fx\n", x/y }'
+echo "| workers | (a) ours | (i) ours, interval form | (b) plain SQL | (c) count(*) | (b)/(a) | (a)/(c) | (i)/(c) |"
+echo "|---|---|---|---|---|---|---|---|"
+awk -v a="$a0" -v i="$i0" -v b="$b0" -v c="$c0" 'BEGIN { printf "| 0 | %.0f ms | %.0f ms | %.0f ms | %.0f ms | %.2fx | %.2fx | %.2fx |\n", a, i, b, c, b/a, a/c, i/c }'
+awk -v a="$a2" -v i="$i2" -v b="$b2" -v c="$c2" 'BEGIN { printf "| 2 | %.0f ms | %.0f ms | %.0f ms | %.0f ms | %.2fx | %.2fx | %.2fx |\n", a, i, b, c, b/a, a/c, i/c }'
+echo
+awk -v x="$a0" -v y="$a2" 'BEGIN { printf "(a) with 0 workers / (a) with 2 workers: %.2fx\n", x/y }'
+awk -v x="$i0" -v y="$i2" 'BEGIN { printf "(i) with 0 workers / (i) with 2 workers: %.2fx\n", x/y }'
+awk -v x="$c0" -v y="$c2" 'BEGIN { printf "(c) with 0 workers / (c) with 2 workers: %.2fx (the scan itself)\n", x/y }'
+echo
+echo "single runs (ms):"
+for cfg in "a 0" "i 0" "b 0" "c 0" "a 2" "i 2" "b 2" "c 2"; do
+    set -- $cfg
+    echo "  ($1) workers=$2: $(grep "^$1 $2 " "$results" | awk '{printf "%s ", $3}')"
+done
