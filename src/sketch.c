@@ -2,7 +2,8 @@
  *
  * sketch.c
  *	  The cycle-time sketch: type leadfunnel.cycle_time_sketch, the
- *	  aggregates cycle_time(interval), cycle_time_sketch(interval) and
+ *	  aggregates cycle_time(interval), cycle_time_sketch(interval), their
+ *	  (started, ended) forms for timestamptz and timestamp, and
  *	  cycle_time_merge(cycle_time_sketch), and the functions that read a
  *	  sketch (cycle_time_stats, cycle_time_quantile).
  *
@@ -356,15 +357,7 @@ sk_span(FunctionCallInfo fcinfo, int argno)
 }
 
 /* A NULL start or end leaves the state as it is (as a NULL difference would). */
-#define SK_KEEP_STATE_IF_SPAN_NULL(fcinfo) \
-	do { \
-		if (PG_ARGISNULL(1) || PG_ARGISNULL(2)) \
-		{ \
-			if (PG_ARGISNULL(0)) \
-				PG_RETURN_NULL(); \
-			PG_RETURN_DATUM(PG_GETARG_DATUM(0)); \
-		} \
-	} while (0)
+#define SK_KEEP_STATE_IF_SPAN_NULL(fcinfo) LF_KEEP_STATE_IF(fcinfo, PG_ARGISNULL(1) || PG_ARGISNULL(2))
 
 #define sk_mutable(fcinfo) ((LfSketch *) lf_mutable_state(fcinfo))
 
@@ -397,19 +390,26 @@ sk_add(LfSketch *s, int64 v)
 	return s;
 }
 
+/* Transition: add the duration the caller read (argument 1 or 1..2 not NULL). */
+static Datum
+sk_transition(FunctionCallInfo fcinfo, int64 (*duration) (FunctionCallInfo, int))
+{
+	LfSketch   *s;
+	int64		v;
+
+	sk_init_constants();
+	v = duration(fcinfo, 1);
+	s = PG_ARGISNULL(0) ? sk_new(SK_MIN_CAPACITY) : sk_mutable(fcinfo);
+	PG_RETURN_POINTER(sk_add(s, v));
+}
+
 /* cycle_time_add(sketch, interval): transition of cycle_time and cycle_time_sketch. */
 PG_FUNCTION_INFO_V1(lf_cycle_time_add);
 Datum
 lf_cycle_time_add(PG_FUNCTION_ARGS)
 {
-	LfSketch   *s;
-	int64		v;
-
 	LF_KEEP_STATE_IF_ARG1_NULL(fcinfo);
-	sk_init_constants();
-	v = sk_duration(fcinfo, 1);
-	s = PG_ARGISNULL(0) ? sk_new(SK_MIN_CAPACITY) : sk_mutable(fcinfo);
-	PG_RETURN_POINTER(sk_add(s, v));
+	return sk_transition(fcinfo, sk_duration);
 }
 
 /*
@@ -421,14 +421,8 @@ PG_FUNCTION_INFO_V1(lf_cycle_time_add_span);
 Datum
 lf_cycle_time_add_span(PG_FUNCTION_ARGS)
 {
-	LfSketch   *s;
-	int64		v;
-
 	SK_KEEP_STATE_IF_SPAN_NULL(fcinfo);
-	sk_init_constants();
-	v = sk_span(fcinfo, 1);
-	s = PG_ARGISNULL(0) ? sk_new(SK_MIN_CAPACITY) : sk_mutable(fcinfo);
-	PG_RETURN_POINTER(sk_add(s, v));
+	return sk_transition(fcinfo, sk_span);
 }
 
 /*
@@ -473,23 +467,30 @@ sk_remove(LfSketch *s, int64 v)
 	return true;
 }
 
+/* Inverse transition: forget the duration the caller read (arguments not NULL). */
+static Datum
+sk_inverse(FunctionCallInfo fcinfo, int64 (*duration) (FunctionCallInfo, int))
+{
+	LfSketch   *s;
+	int64		v;
+
+	if (PG_ARGISNULL(0))
+		elog(ERROR, "cycle_time inverse transition without a state");
+	sk_init_constants();
+	v = duration(fcinfo, 1);
+	s = sk_mutable(fcinfo);
+	if (!sk_remove(s, v))
+		PG_RETURN_NULL();
+	PG_RETURN_POINTER(s);
+}
+
 /* cycle_time_remove(sketch, interval): inverse transition of cycle_time(interval). */
 PG_FUNCTION_INFO_V1(lf_cycle_time_remove);
 Datum
 lf_cycle_time_remove(PG_FUNCTION_ARGS)
 {
-	LfSketch   *s;
-	int64		v;
-
 	LF_KEEP_STATE_IF_ARG1_NULL(fcinfo);
-	if (PG_ARGISNULL(0))
-		elog(ERROR, "cycle_time inverse transition without a state");
-	sk_init_constants();
-	v = sk_duration(fcinfo, 1);
-	s = sk_mutable(fcinfo);
-	if (!sk_remove(s, v))
-		PG_RETURN_NULL();
-	PG_RETURN_POINTER(s);
+	return sk_inverse(fcinfo, sk_duration);
 }
 
 /* Inverse transition of cycle_time(started, ended). */
@@ -497,18 +498,8 @@ PG_FUNCTION_INFO_V1(lf_cycle_time_remove_span);
 Datum
 lf_cycle_time_remove_span(PG_FUNCTION_ARGS)
 {
-	LfSketch   *s;
-	int64		v;
-
 	SK_KEEP_STATE_IF_SPAN_NULL(fcinfo);
-	if (PG_ARGISNULL(0))
-		elog(ERROR, "cycle_time inverse transition without a state");
-	sk_init_constants();
-	v = sk_span(fcinfo, 1);
-	s = sk_mutable(fcinfo);
-	if (!sk_remove(s, v))
-		PG_RETURN_NULL();
-	PG_RETURN_POINTER(s);
+	return sk_inverse(fcinfo, sk_span);
 }
 
 /* Merge o into s; may return a larger copy of s. */
