@@ -390,8 +390,8 @@ sk_add(LfSketch *s, int64 v)
 	return s;
 }
 
-/* Transition: add the duration the caller read (argument 1 or 1..2 not NULL). */
-static Datum
+/* Transition: add the duration the caller read (argument 1 or 1..2 not NULL); inlined, so duration() is a direct call. */
+static pg_attribute_always_inline Datum
 sk_transition(FunctionCallInfo fcinfo, int64 (*duration) (FunctionCallInfo, int))
 {
 	LfSketch   *s;
@@ -468,7 +468,7 @@ sk_remove(LfSketch *s, int64 v)
 }
 
 /* Inverse transition: forget the duration the caller read (arguments not NULL). */
-static Datum
+static pg_attribute_always_inline Datum
 sk_inverse(FunctionCallInfo fcinfo, int64 (*duration) (FunctionCallInfo, int))
 {
 	LfSketch   *s;
