@@ -150,6 +150,17 @@ INSERT INTO agg_samples VALUES
      $$SELECT interval '30 days' AS a1, timestamptz '2024-01-01' + (g % 90) * interval '1 day' AS a2,
               (enum_range(NULL::leadfunnel.lead_stage))[1 + (g * 5) % 9] AS a3
          FROM generate_series(1, 500) g ORDER BY g$$),
+    -- cycle_time(started, ended) and cycle_time_sketch(started, ended), NULLs and zeros included
+    ('started timestamp with time zone, ended timestamp with time zone',
+     $$SELECT timestamptz '2024-01-01' + (g % 90) * interval '1 day' AS a1,
+              CASE WHEN g % 17 <> 0 THEN timestamptz '2024-01-01' + (g % 90) * interval '1 day'
+                                         + make_interval(days => (g * 37) % 400 * (g % 5), hours => g % 24) END AS a2
+         FROM generate_series(1, 500) g ORDER BY g$$),
+    ('started timestamp without time zone, ended timestamp without time zone',
+     $$SELECT timestamp '2024-01-01' + (g % 90) * interval '1 day' AS a1,
+              CASE WHEN g % 17 <> 0 THEN timestamp '2024-01-01' + (g % 90) * interval '1 day'
+                                         + make_interval(days => (g * 37) % 400 * (g % 5), hours => g % 24) END AS a2
+         FROM generate_series(1, 500) g ORDER BY g$$),
     -- stored sketches, one per day of durations, rolled up
     ('leadfunnel.cycle_time_sketch',
      $$SELECT leadfunnel.cycle_time_sketch(make_interval(days => (g * 37) % 400, hours => g % 24)) AS a1

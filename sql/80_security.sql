@@ -98,6 +98,12 @@ SELECT (leadfunnel.cycle_time_final(leadfunnel.cycle_time_remove(leadfunnel.cycl
        leadfunnel.cycle_time_quantile(leadfunnel.cycle_time_compact(leadfunnel.cycle_time_add(NULL, interval '1 hour')), 0.5),
        (leadfunnel.cycle_time_stats(leadfunnel.cycle_time_sketch_in(leadfunnel.cycle_time_sketch_out(leadfunnel.cycle_time_add(NULL, interval '1 hour'))))).max,
        length(leadfunnel.cycle_time_sketch_send(leadfunnel.cycle_time_add(NULL, interval '1 hour'))) > 0 AS sent;
+SELECT (leadfunnel.cycle_time_stats(leadfunnel.cycle_time_remove(leadfunnel.cycle_time_add(leadfunnel.cycle_time_add(NULL,
+            timestamptz '2024-01-01', timestamptz '2024-01-03'), timestamptz '2024-01-01', timestamptz '2024-01-02'),
+            timestamptz '2024-01-01', timestamptz '2024-01-02'))).max AS span_tz,
+       (leadfunnel.cycle_time_stats(leadfunnel.cycle_time_remove(leadfunnel.cycle_time_add(leadfunnel.cycle_time_add(NULL,
+            timestamp '2024-01-01', timestamp '2024-01-03'), timestamp '2024-01-01', timestamp '2024-01-02'),
+            timestamp '2024-01-01', timestamp '2024-01-02'))).max AS span;
 SELECT leadfunnel.window_funnel_final(leadfunnel.window_funnel_combine(leadfunnel.window_funnel_add(NULL, '1 day', '2024-01-01', 'lead'),
                                                                      leadfunnel.window_funnel_add(NULL, '1 day', '2024-01-01 12:00', 'mql'))),
        leadfunnel.window_funnel_state_in(leadfunnel.window_funnel_state_out(leadfunnel.window_funnel_add(NULL, '1 day', '2024-01-01', 'lead')))::text,

@@ -48,18 +48,19 @@ extern bool lf_in_aggregate(FunctionCallInfo fcinfo);
 extern struct varlena *lf_mutable_state(FunctionCallInfo fcinfo);
 
 /*
- * Transition and combine functions are not strict: a NULL second argument
- * (input row or state to merge) leaves the state as it is.
+ * Transition and combine functions are not strict: a NULL input (row or
+ * state to merge) leaves the state (argument 0) as it is.
  */
-#define LF_KEEP_STATE_IF_ARG1_NULL(fcinfo) \
+#define LF_KEEP_STATE_IF(fcinfo, input_is_null) \
 	do { \
-		if (PG_ARGISNULL(1)) \
+		if (input_is_null) \
 		{ \
 			if (PG_ARGISNULL(0)) \
 				PG_RETURN_NULL(); \
 			PG_RETURN_DATUM(PG_GETARG_DATUM(0)); \
 		} \
 	} while (0)
+#define LF_KEEP_STATE_IF_ARG1_NULL(fcinfo) LF_KEEP_STATE_IF(fcinfo, PG_ARGISNULL(1))
 
 /* A cursor over the text form of a state; errors are 22P02 naming the type. */
 typedef struct LfTextReader

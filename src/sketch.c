@@ -2,7 +2,8 @@
  *
  * sketch.c
  *	  The cycle-time sketch: type leadfunnel.cycle_time_sketch, the
- *	  aggregates cycle_time(interval), cycle_time_sketch(interval) and
+ *	  aggregates cycle_time(interval), cycle_time_sketch(interval), their
+ *	  (started, ended) forms for timestamptz and timestamp, and
  *	  cycle_time_merge(cycle_time_sketch), and the functions that read a
  *	  sketch (cycle_time_stats, cycle_time_quantile).
  *
@@ -34,8 +35,10 @@
 #include "common/int.h"
 #include "funcapi.h"
 #include "libpq/pqformat.h"
+#include "port/pg_bitutils.h"
 #include "utils/builtins.h"
 #include "utils/float.h"
+#include "utils/lsyscache.h"
 #include "utils/timestamp.h"
 
 #include "leadfunnel.h"
@@ -72,23 +75,119 @@ typedef struct LfSketch
 static double sk_log_gamma = 0;
 static double sk_gamma = 0;
 
-static void
-sk_init_constants(void)
-{
-	if (sk_log_gamma == 0)
-	{
-		sk_gamma = (1 + SK_ALPHA) / (1 - SK_ALPHA);
-		sk_log_gamma = log(sk_gamma);
-	}
-}
+/*
+ * The bin of a positive duration v is defined as
+ *
+ *		sk_bin_exact(v) = ceil(log(v) / log(gamma)), clamped to 0 .. 2206,
+ *
+ * which costs a log() per value.  The aggregates find the same bin with two
+ * table lookups instead: sk_bin_upper[b] is the largest duration whose
+ * exact bin is at most b (the integers of a bin are contiguous, as the
+ * formula is monotonic), and the top 8 significant bits of v (its octave and
+ * the next 7 bits) select a sub-bucket [p, p + 2^(e-7)) whose width is at
+ * most 1/128 of its start, less than a bin's width (gamma - 1 = 2 %), so the
+ * sub-bucket's values lie in the bin of its start or the next one:
+ *
+ *		b = sk_bin_start[sub-bucket]; while (v > sk_bin_upper[b]) b++;
+ *
+ * Both tables are computed from sk_bin_exact itself when a backend first
+ * needs them (binary searches, about 2,200 log() calls per table), so the
+ * lookup returns exactly the bin of the formula: sketches, their text and
+ * binary forms and the error bound are the same as with log() per value.
+ * The regression suite checks the lookup against the formula computed in
+ * SQL around every bin boundary.
+ */
+#define SK_SUB_BITS 7			/* mantissa bits below the leading one */
+#define SK_SMALL (1 << (SK_SUB_BITS + 1))	/* below this, v indexes directly */
+#define SK_NSUB ((62 - SK_SUB_BITS) << SK_SUB_BITS)	/* octaves 8 .. 62 */
 
-/* Bin of a positive duration. */
+static int64 sk_bin_upper[SK_NBINS];
+static int16 sk_bin_small[SK_SMALL];
+static int16 sk_bin_start[SK_NSUB];
+
 static inline int
-sk_bin(int64 v)
+sk_bin_exact(int64 v)
 {
 	int			b = (int) ceil(log((double) v) / sk_log_gamma);
 
 	return b < 0 ? 0 : (b >= SK_NBINS ? SK_NBINS - 1 : b);
+}
+
+/* The largest duration whose exact bin is at most b. */
+static int64
+sk_find_upper(int b)
+{
+	int64		lo = 1,
+				hi = PG_INT64_MAX;
+	double		x = exp(b * sk_log_gamma);
+
+	if (b >= SK_NBINS - 1)
+		return PG_INT64_MAX;
+	/* start from a narrow window around gamma^b when it brackets the boundary */
+	if (x < 9.0e18)
+	{
+		int64		wlo = Max((int64) (x * (1 - 1e-9)) - 2, 1);
+		int64		whi = (int64) (x * (1 + 1e-9)) + 2;
+
+		if (sk_bin_exact(wlo) <= b && sk_bin_exact(whi) > b)
+		{
+			lo = wlo;
+			hi = whi;
+		}
+	}
+	if (sk_bin_exact(lo) > b)
+		return 0;				/* no duration lies at or below bin b */
+	/* invariant: exact(lo) <= b < exact(hi) */
+	while (hi - lo > 1)
+	{
+		int64		mid = lo + (hi - lo) / 2;
+
+		if (sk_bin_exact(mid) <= b)
+			lo = mid;
+		else
+			hi = mid;
+	}
+	return lo;
+}
+
+static void
+sk_init_constants(void)
+{
+	if (sk_log_gamma != 0)
+		return;
+	sk_gamma = (1 + SK_ALPHA) / (1 - SK_ALPHA);
+	sk_log_gamma = log(sk_gamma);
+	for (int b = 0; b < SK_NBINS; b++)
+		sk_bin_upper[b] = sk_find_upper(b);
+	for (int v = 1; v < SK_SMALL; v++)
+		sk_bin_small[v] = (int16) sk_bin_exact(v);
+	for (int i = 0; i < SK_NSUB; i++)
+	{
+		int			shift = (i >> SK_SUB_BITS) + 1;	/* octave - SK_SUB_BITS */
+		int64		start = (int64) ((1 << SK_SUB_BITS) | (i & ((1 << SK_SUB_BITS) - 1))) << shift;
+
+		sk_bin_start[i] = (int16) sk_bin_exact(start);
+	}
+}
+
+/* Bin of a positive duration: sk_bin_exact(v) by table lookup. */
+static inline int
+sk_bin(int64 v)
+{
+	int			b;
+
+	Assert(v > 0);
+	if (v < SK_SMALL)
+		return sk_bin_small[v];
+	else
+	{
+		int			shift = pg_leftmost_one_pos64((uint64) v) - SK_SUB_BITS;
+
+		b = sk_bin_start[((shift - 1) << SK_SUB_BITS) | ((int) (v >> shift) & ((1 << SK_SUB_BITS) - 1))];
+	}
+	while (v > sk_bin_upper[b])
+		b++;
+	return b;
 }
 
 static inline double
@@ -209,20 +308,58 @@ sk_count_overflow(void)
 			 errmsg("cycle_time count out of range")));
 }
 
+static void
+sk_refuse_negative(Datum duration)
+{
+	ereport(ERROR,
+			(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+			 errmsg("cycle_time cannot take a negative duration: %s",
+					DatumGetCString(DirectFunctionCall1(interval_out, duration))),
+			 errdetail("Durations are measured from an earlier to a later time."),
+			 errhint("Leave out the rows whose end is before their start (WHERE ... >= interval '0'), or fix their times.")));
+}
+
 static int64
 sk_duration(FunctionCallInfo fcinfo, int argno)
 {
 	int64		v = lf_interval_usec(PG_GETARG_INTERVAL_P(argno));
 
 	if (v < 0)
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("cycle_time cannot take a negative duration: %s",
-						DatumGetCString(DirectFunctionCall1(interval_out, PG_GETARG_DATUM(argno)))),
-				 errdetail("Durations are measured from an earlier to a later time."),
-				 errhint("Leave out the rows whose end is before their start (WHERE ... >= interval '0'), or fix their times.")));
+		sk_refuse_negative(PG_GETARG_DATUM(argno));
 	return v;
 }
+
+/*
+ * The duration from argument argno (started) to argno + 1 (ended), both
+ * timestamptz or both timestamp: ended - started in microseconds, the value
+ * cycle_time(ended - started) reads from the interval timestamp subtraction
+ * returns, without building that interval.  Infinite times are refused as
+ * the subtraction refuses them; a difference beyond 64 bits (only between
+ * times ~292,000 years apart) is 22008 as for an interval that large.
+ */
+static int64
+sk_span(FunctionCallInfo fcinfo, int argno)
+{
+	int64		started = PG_GETARG_INT64(argno);
+	int64		ended = PG_GETARG_INT64(argno + 1);
+	int64		v;
+
+	if (TIMESTAMP_NOT_FINITE(started) || TIMESTAMP_NOT_FINITE(ended))
+		ereport(ERROR,
+				(errcode(ERRCODE_DATETIME_VALUE_OUT_OF_RANGE),
+				 errmsg("cannot subtract infinite timestamps")));
+	if (pg_sub_s64_overflow(ended, started, &v))
+		ereport(ERROR,
+				(errcode(ERRCODE_DATETIME_VALUE_OUT_OF_RANGE),
+				 errmsg("interval out of range for leadfunnel aggregates"),
+				 errdetail("Durations are counted in microseconds (a month as 30 days) and must fit in 64 bits.")));
+	if (v < 0)
+		sk_refuse_negative(IntervalPGetDatum(lf_usec_interval(v)));
+	return v;
+}
+
+/* A NULL start or end leaves the state as it is (as a NULL difference would). */
+#define SK_KEEP_STATE_IF_SPAN_NULL(fcinfo) LF_KEEP_STATE_IF(fcinfo, PG_ARGISNULL(1) || PG_ARGISNULL(2))
 
 #define sk_mutable(fcinfo) ((LfSketch *) lf_mutable_state(fcinfo))
 
@@ -255,58 +392,61 @@ sk_add(LfSketch *s, int64 v)
 	return s;
 }
 
+/* Transition: add the duration the caller read (argument 1 or 1..2 not NULL); inlined, so duration() is a direct call. */
+static pg_attribute_always_inline Datum
+sk_transition(FunctionCallInfo fcinfo, int64 (*duration) (FunctionCallInfo, int))
+{
+	LfSketch   *s;
+	int64		v;
+
+	sk_init_constants();
+	v = duration(fcinfo, 1);
+	s = PG_ARGISNULL(0) ? sk_new(SK_MIN_CAPACITY) : sk_mutable(fcinfo);
+	PG_RETURN_POINTER(sk_add(s, v));
+}
+
 /* cycle_time_add(sketch, interval): transition of cycle_time and cycle_time_sketch. */
 PG_FUNCTION_INFO_V1(lf_cycle_time_add);
 Datum
 lf_cycle_time_add(PG_FUNCTION_ARGS)
 {
-	LfSketch   *s;
-	int64		v;
-
 	LF_KEEP_STATE_IF_ARG1_NULL(fcinfo);
-	sk_init_constants();
-	v = sk_duration(fcinfo, 1);
-	s = PG_ARGISNULL(0) ? sk_new(SK_MIN_CAPACITY) : sk_mutable(fcinfo);
-	PG_RETURN_POINTER(sk_add(s, v));
+	return sk_transition(fcinfo, sk_duration);
 }
 
 /*
- * A duration to remove that the sketch does not hold: cannot happen in a
- * window aggregate, but cycle_time_remove can be called directly.
+ * cycle_time_add(sketch, started, ended): transition of cycle_time(started,
+ * ended) and cycle_time_sketch(started, ended), for timestamptz and
+ * timestamp; the same state as cycle_time_add(sketch, ended - started).
  */
-static void
-sk_remove_error(FunctionCallInfo fcinfo)
-{
-	ereport(ERROR,
-			(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-			 errmsg("cycle_time sketch holds no duration %s to remove",
-					DatumGetCString(DirectFunctionCall1(interval_out, PG_GETARG_DATUM(1)))),
-			 errdetail("cycle_time_remove is the inverse transition function of cycle_time; it removes a duration that was added before."),
-			 errhint("Remove only durations added with cycle_time_add.")));
-}
-
-/*
- * Inverse transition for window frames: forget one duration.  Returns NULL
- * (the window aggregate then recomputes the frame) when the last copy of the
- * maximum leaves, as the next largest duration is not known exactly.
- */
-PG_FUNCTION_INFO_V1(lf_cycle_time_remove);
+PG_FUNCTION_INFO_V1(lf_cycle_time_add_span);
 Datum
-lf_cycle_time_remove(PG_FUNCTION_ARGS)
+lf_cycle_time_add_span(PG_FUNCTION_ARGS)
 {
-	LfSketch   *s;
-	int64		v;
+	SK_KEEP_STATE_IF_SPAN_NULL(fcinfo);
+	return sk_transition(fcinfo, sk_span);
+}
 
-	LF_KEEP_STATE_IF_ARG1_NULL(fcinfo);
-	if (PG_ARGISNULL(0))
-		sk_remove_error(fcinfo);
-	sk_init_constants();
-	v = sk_duration(fcinfo, 1);
-	s = sk_mutable(fcinfo);
+/*
+ * Forget one duration v of s (inverse transition for window frames); false,
+ * and s unchanged, when the last copy of the maximum would leave a non-empty
+ * sketch: the next largest duration is not known exactly, so the caller
+ * returns NULL and the window aggregate recomputes the frame.
+ */
+typedef enum SkRemoved
+{
+	SK_REMOVED,					/* s holds one copy less of v */
+	SK_RECOMPUTE,				/* the last copy of the maximum: s unchanged */
+	SK_NOT_HELD					/* s holds no such duration: s unchanged */
+} SkRemoved;
+
+static SkRemoved
+sk_remove(LfSketch *s, int64 v)
+{
 	if (s->count <= 0 || v > s->max)
-		sk_remove_error(fcinfo);
+		return SK_NOT_HELD;
 	if (v == s->max && s->max_count == 1 && s->count > 1)
-		PG_RETURN_NULL();
+		return SK_RECOMPUTE;
 
 	if (v == 0)
 		s->zero_count--;
@@ -315,7 +455,7 @@ lf_cycle_time_remove(PG_FUNCTION_ARGS)
 		int			b = sk_bin(v);
 
 		if (b < s->lo || b > s->hi || SK_BIN(s, b) <= 0)
-			sk_remove_error(fcinfo);
+			return SK_NOT_HELD;
 		SK_BIN(s, b)--;
 		while (s->lo <= s->hi && SK_BIN(s, s->lo) == 0)
 			s->lo++;
@@ -333,7 +473,76 @@ lf_cycle_time_remove(PG_FUNCTION_ARGS)
 		s->max = 0;
 		s->max_count = 0;
 	}
+	return SK_REMOVED;
+}
+
+/*
+ * A duration to remove that the sketch does not hold (or no sketch): cannot
+ * happen in a window aggregate, but the inverse transition functions can be
+ * called directly.  The duration is named as the caller gave it.
+ */
+static void
+sk_remove_error(FunctionCallInfo fcinfo)
+{
+	StringInfoData given;
+
+	initStringInfo(&given);
+	for (int i = 1; i < PG_NARGS(); i++)
+	{
+		Oid			typoutput;
+		bool		varlena;
+
+		getTypeOutputInfo(get_fn_expr_argtype(fcinfo->flinfo, i), &typoutput, &varlena);
+		appendStringInfo(&given, "%s%s", i > 1 ? " to " : "",
+						 OidOutputFunctionCall(typoutput, PG_GETARG_DATUM(i)));
+	}
+	ereport(ERROR,
+			(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+			 errmsg("cycle_time sketch holds no duration %s to remove", given.data),
+			 errdetail("cycle_time_remove is the inverse transition function of cycle_time; it removes a duration that was added before."),
+			 errhint("Remove only durations added with cycle_time_add.")));
+}
+
+/* Inverse transition: forget the duration the caller read (arguments not NULL). */
+static pg_attribute_always_inline Datum
+sk_inverse(FunctionCallInfo fcinfo, int64 (*duration) (FunctionCallInfo, int))
+{
+	LfSketch   *s;
+	int64		v;
+
+	if (PG_ARGISNULL(0))
+		sk_remove_error(fcinfo);
+	sk_init_constants();
+	v = duration(fcinfo, 1);
+	s = sk_mutable(fcinfo);
+	switch (sk_remove(s, v))
+	{
+		case SK_REMOVED:
+			break;
+		case SK_RECOMPUTE:
+			PG_RETURN_NULL();
+		case SK_NOT_HELD:
+			sk_remove_error(fcinfo);
+	}
 	PG_RETURN_POINTER(s);
+}
+
+/* cycle_time_remove(sketch, interval): inverse transition of cycle_time(interval). */
+PG_FUNCTION_INFO_V1(lf_cycle_time_remove);
+Datum
+lf_cycle_time_remove(PG_FUNCTION_ARGS)
+{
+	LF_KEEP_STATE_IF_ARG1_NULL(fcinfo);
+	return sk_inverse(fcinfo, sk_duration);
+}
+
+/* Inverse transition of cycle_time(started, ended). */
+PG_FUNCTION_INFO_V1(lf_cycle_time_remove_span);
+Datum
+lf_cycle_time_remove_span(PG_FUNCTION_ARGS)
+{
+	SK_KEEP_STATE_IF_SPAN_NULL(fcinfo);
+	return sk_inverse(fcinfo, sk_span);
 }
 
 /* Merge o into s; may return a larger copy of s. */

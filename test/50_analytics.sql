@@ -16,7 +16,7 @@ SELECT has_type('leadfunnel', 'funnel_reach_state', 'state type funnel_reach_sta
 SELECT has_type('leadfunnel', 'window_funnel_state', 'state type window_funnel_state');
 
 -- what Citus needs to push partial aggregation down: a combine function, a real state type
-SELECT is(count(*), 6::bigint, 'every leadfunnel aggregate (attribution_totals too) has a combine function, a non-internal state type, no serial/deserial')
+SELECT is(count(*), 10::bigint, 'every leadfunnel aggregate (attribution_totals too) has a combine function, a non-internal state type, no serial/deserial')
   FROM pg_aggregate a JOIN pg_proc p ON p.oid = a.aggfnoid
  WHERE p.pronamespace = 'leadfunnel'::regnamespace
    AND a.aggcombinefn <> 0 AND a.aggtranstype <> 'internal'::regtype AND a.aggserialfn = 0;
@@ -24,7 +24,7 @@ SELECT is(count(*), 0::bigint, 'every aggregate and support function is PARALLEL
   FROM pg_proc p
  WHERE p.pronamespace = 'leadfunnel'::regnamespace AND p.proparallel <> 's'
    AND (p.prokind = 'a' OR p.proname ~ '^(funnel_reach|cycle_time|window_funnel)');
-SELECT is(count(*), 2::bigint, 'funnel_reach and cycle_time have moving-aggregate forms')
+SELECT is(count(*), 4::bigint, 'funnel_reach and cycle_time (interval; timestamptz and timestamp pairs) have moving-aggregate forms')
   FROM pg_aggregate a JOIN pg_proc p ON p.oid = a.aggfnoid
  WHERE p.pronamespace = 'leadfunnel'::regnamespace AND a.aggminvtransfn <> 0;
 SELECT is(count(*), 0::bigint, 'state types have send and receive functions')

@@ -122,6 +122,7 @@ CREATE AGGREGATE @extschema@.funnel_reach(@extschema@.lead_stage) (
     MINVFUNC = @extschema@.funnel_reach_remove,
     MSTYPE = @extschema@.funnel_reach_state,
     MFINALFUNC = @extschema@.funnel_reach_final,
+    MINITCOND = '{}',
     PARALLEL = SAFE
 );
 COMMENT ON AGGREGATE @extschema@.funnel_reach(@extschema@.lead_stage) IS
@@ -210,6 +211,7 @@ CREATE AGGREGATE @extschema@.cycle_time(interval) (
     MINVFUNC = @extschema@.cycle_time_remove,
     MSTYPE = @extschema@.cycle_time_sketch,
     MFINALFUNC = @extschema@.cycle_time_final,
+    MINITCOND = 'v1 n=0 zero=0 max=0 max_n=0 sum=0 bins=',
     PARALLEL = SAFE
 );
 COMMENT ON AGGREGATE @extschema@.cycle_time(interval) IS
@@ -318,18 +320,18 @@ BEGIN
         $d$CREATE OR REPLACE VIEW %1$s.cycle_times WITH (security_invoker = true) AS
         SELECT c.funnel, c.measure, c.stage, (c.t).n, (c.t).mean, (c.t).p50, (c.t).p90, (c.t).p95, (c.t).max
           FROM (SELECT l.funnel, 'time_in_stage'::text AS measure, h.to_stage AS stage,
-                       @extschema@.cycle_time(h.left_at - h.entered_at) AS t
+                       @extschema@.cycle_time(h.entered_at, h.left_at) AS t
                   FROM %1$s.lead_stage_history h
                   JOIN %1$s.lead l ON l.account_id = h.account_id AND l.lead_id = h.lead_id
                  WHERE h.left_at IS NOT NULL
                  GROUP BY l.funnel, h.to_stage
                 UNION ALL
-                SELECT l.funnel, 'lead_duration', NULL, @extschema@.cycle_time(l.closed_at - l.created_at)
+                SELECT l.funnel, 'lead_duration', NULL, @extschema@.cycle_time(l.created_at, l.closed_at)
                   FROM %1$s.lead l
                  WHERE l.closed_at IS NOT NULL
                  GROUP BY l.funnel
                 UNION ALL
-                SELECT l.funnel, 'time_to_conversion', NULL, @extschema@.cycle_time(l.closed_at - l.created_at)
+                SELECT l.funnel, 'time_to_conversion', NULL, @extschema@.cycle_time(l.created_at, l.closed_at)
                   FROM %1$s.lead l
                  WHERE l.stage = 'won'
                  GROUP BY l.funnel) c
@@ -371,3 +373,81 @@ END
 $fn$;
 COMMENT ON FUNCTION @extschema@.model_add_analytics(name) IS
 'Creates (or replaces) the funnel views funnel_summary, conversion_by_segment, cycle_times and dropoff in a model; called by create_model, and usable on a model made by an earlier version.';
+
+-- ---------------------------------------------------------------------------
+-- cycle_time(started, ended) and cycle_time_sketch(started, ended): the same
+-- aggregates over ended - started, without an interval per row (the
+-- subtraction builds and justifies a pass-by-reference interval for every
+-- row).  Same state, combine and final functions, so the results are those of
+-- cycle_time(ended - started), byte for byte.  Overloads for timestamptz and
+-- for timestamp, so that timestamp columns are not cast to timestamptz (which
+-- would depend on the session's time zone across daylight-saving changes).
+
+CREATE FUNCTION @extschema@.cycle_time_add(@extschema@.cycle_time_sketch, started timestamptz, ended timestamptz)
+    RETURNS @extschema@.cycle_time_sketch
+    AS 'MODULE_PATHNAME', 'lf_cycle_time_add_span' LANGUAGE C IMMUTABLE PARALLEL SAFE;
+COMMENT ON FUNCTION @extschema@.cycle_time_add(@extschema@.cycle_time_sketch, timestamptz, timestamptz) IS
+'Transition function of cycle_time(started, ended) and cycle_time_sketch(started, ended): adds the duration ended - started (NULL start or end: no change; end before start: SQLSTATE 22023; an infinite time: 22008).';
+CREATE FUNCTION @extschema@.cycle_time_add(@extschema@.cycle_time_sketch, started timestamp, ended timestamp)
+    RETURNS @extschema@.cycle_time_sketch
+    AS 'MODULE_PATHNAME', 'lf_cycle_time_add_span' LANGUAGE C IMMUTABLE PARALLEL SAFE;
+COMMENT ON FUNCTION @extschema@.cycle_time_add(@extschema@.cycle_time_sketch, timestamp, timestamp) IS
+'Transition function of cycle_time(started, ended) and cycle_time_sketch(started, ended) for timestamp without time zone: adds the duration ended - started (NULL start or end: no change; end before start: SQLSTATE 22023; an infinite time: 22008).';
+CREATE FUNCTION @extschema@.cycle_time_remove(@extschema@.cycle_time_sketch, started timestamptz, ended timestamptz)
+    RETURNS @extschema@.cycle_time_sketch
+    AS 'MODULE_PATHNAME', 'lf_cycle_time_remove_span' LANGUAGE C IMMUTABLE PARALLEL SAFE;
+COMMENT ON FUNCTION @extschema@.cycle_time_remove(@extschema@.cycle_time_sketch, timestamptz, timestamptz) IS
+'Inverse transition function of cycle_time(started, ended) (moving window frames); NULL when the last copy of the maximum leaves, so the frame is recomputed.';
+CREATE FUNCTION @extschema@.cycle_time_remove(@extschema@.cycle_time_sketch, started timestamp, ended timestamp)
+    RETURNS @extschema@.cycle_time_sketch
+    AS 'MODULE_PATHNAME', 'lf_cycle_time_remove_span' LANGUAGE C IMMUTABLE PARALLEL SAFE;
+COMMENT ON FUNCTION @extschema@.cycle_time_remove(@extschema@.cycle_time_sketch, timestamp, timestamp) IS
+'Inverse transition function of cycle_time(started, ended) for timestamp without time zone (moving window frames).';
+
+CREATE AGGREGATE @extschema@.cycle_time(started timestamptz, ended timestamptz) (
+    SFUNC = @extschema@.cycle_time_add,
+    STYPE = @extschema@.cycle_time_sketch,
+    FINALFUNC = @extschema@.cycle_time_final,
+    COMBINEFUNC = @extschema@.cycle_time_combine,
+    MSFUNC = @extschema@.cycle_time_add,
+    MINVFUNC = @extschema@.cycle_time_remove,
+    MSTYPE = @extschema@.cycle_time_sketch,
+    MFINALFUNC = @extschema@.cycle_time_final,
+    MINITCOND = 'v1 n=0 zero=0 max=0 max_n=0 sum=0 bins=',
+    PARALLEL = SAFE
+);
+COMMENT ON AGGREGATE @extschema@.cycle_time(timestamptz, timestamptz) IS
+'cycle_time(started, ended): the same result as cycle_time(ended - started), faster (no interval per row). Rows with a NULL start or end are skipped; an end before the start is an error (SQLSTATE 22023), as is an infinite time (22008).';
+CREATE AGGREGATE @extschema@.cycle_time(started timestamp, ended timestamp) (
+    SFUNC = @extschema@.cycle_time_add,
+    STYPE = @extschema@.cycle_time_sketch,
+    FINALFUNC = @extschema@.cycle_time_final,
+    COMBINEFUNC = @extschema@.cycle_time_combine,
+    MSFUNC = @extschema@.cycle_time_add,
+    MINVFUNC = @extschema@.cycle_time_remove,
+    MSTYPE = @extschema@.cycle_time_sketch,
+    MFINALFUNC = @extschema@.cycle_time_final,
+    MINITCOND = 'v1 n=0 zero=0 max=0 max_n=0 sum=0 bins=',
+    PARALLEL = SAFE
+);
+COMMENT ON AGGREGATE @extschema@.cycle_time(timestamp, timestamp) IS
+'cycle_time(started, ended) for timestamp without time zone: the same result as cycle_time(ended - started), faster. NULL start or end skipped; end before start: SQLSTATE 22023; an infinite time: 22008.';
+
+CREATE AGGREGATE @extschema@.cycle_time_sketch(started timestamptz, ended timestamptz) (
+    SFUNC = @extschema@.cycle_time_add,
+    STYPE = @extschema@.cycle_time_sketch,
+    FINALFUNC = @extschema@.cycle_time_compact,
+    COMBINEFUNC = @extschema@.cycle_time_combine,
+    PARALLEL = SAFE
+);
+COMMENT ON AGGREGATE @extschema@.cycle_time_sketch(timestamptz, timestamptz) IS
+'The sketch of the durations ended - started, the same as cycle_time_sketch(ended - started); NULL over no rows.';
+CREATE AGGREGATE @extschema@.cycle_time_sketch(started timestamp, ended timestamp) (
+    SFUNC = @extschema@.cycle_time_add,
+    STYPE = @extschema@.cycle_time_sketch,
+    FINALFUNC = @extschema@.cycle_time_compact,
+    COMBINEFUNC = @extschema@.cycle_time_combine,
+    PARALLEL = SAFE
+);
+COMMENT ON AGGREGATE @extschema@.cycle_time_sketch(timestamp, timestamp) IS
+'The sketch of the durations ended - started for timestamp without time zone, the same as cycle_time_sketch(ended - started); NULL over no rows.';
