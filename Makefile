@@ -25,7 +25,7 @@ EXTRA_CLEAN = build
 # sql/releases/ and these lists start again (doc/releasing.md).
 UPGRADE_FROM    = 0.1.0
 UPGRADE_NEW     = src/sql/15_settings.sql src/sql/40_lifecycle.sql src/sql/50_analytics.sql src/sql/60_attribution.sql src/sql/80_upgrade.sql
-UPGRADE_REPLACE = generate_demo verify_model create_model model_is_distributed model_distribute_table colocated_table
+UPGRADE_REPLACE = generate_demo verify_model create_model model_is_distributed model_distribute_table colocated_table citus_ddl_begin citus_ddl_end
 UPGRADE_SCRIPT  = build/$(EXTENSION)--$(UPGRADE_FROM)--$(EXTVERSION).sql
 DATA_built     += $(UPGRADE_SCRIPT)
 

@@ -120,7 +120,8 @@ SELECT cardinality(leadfunnel.attribution_totals_final(leadfunnel.attribution_to
        length(leadfunnel.attribution_totals_state_send(
            leadfunnel.attribution_totals_trans(NULL, '{2024-01-01}', '{1}', '{7}', '2024-01-02', NULL, NULL, '7 days', 100, NULL))) > 0 AS sent;
 -- functions of leadfunnel no statement reached: only those that cannot be
--- called from SQL (binary receive takes an internal buffer) and
+-- called from SQL (binary receive takes an internal buffer), the two helpers
+-- that change Citus settings (citus.* exists only where Citus is loaded) and
 -- the append-only guard, whose every call ends in an error (not counted)
 SELECT p.proname FROM pg_proc p
  WHERE p.pronamespace = 'leadfunnel'::regnamespace AND p.prokind = 'f'

@@ -23,6 +23,39 @@ CREATE FUNCTION @extschema@.colocated_table(fired_on regclass, target regclass) 
 COMMENT ON FUNCTION @extschema@.colocated_table(regclass, regclass) IS
 'The table a model trigger firing on fired_on writes to when its argument names target: target itself, or, when fired_on is a Citus shard, the shard of target co-located with it (SQLSTATE 55000 when there is none on this node). Shows how the transition trigger resolves its history table on a Citus worker.';
 
+-- Citus accepts triggers on distributed tables only with
+-- citus.enable_unsafe_triggers on, and DDL over distributed tables followed by
+-- more DDL in one transaction only over one connection per node (sequential
+-- modify mode).  The functions that build or extend a model on Citus raise
+-- both for their own transaction and put them back at their end.
+CREATE FUNCTION @extschema@.citus_ddl_begin() RETURNS text[]
+    LANGUAGE plpgsql
+    SET search_path = pg_catalog, pg_temp
+AS $fn$
+DECLARE
+    saved text[] := ARRAY[current_setting('citus.enable_unsafe_triggers'),
+                          current_setting('citus.multi_shard_modify_mode')];
+BEGIN
+    PERFORM set_config('citus.enable_unsafe_triggers', 'on', true);
+    PERFORM set_config('citus.multi_shard_modify_mode', 'sequential', true);
+    RETURN saved;
+END
+$fn$;
+COMMENT ON FUNCTION @extschema@.citus_ddl_begin() IS
+'On Citus: allows triggers on distributed tables and sequential modify mode for the current transaction, and returns the previous values for citus_ddl_end(). Used by create_model, upgrade_model and the model_add_* functions.';
+
+CREATE FUNCTION @extschema@.citus_ddl_end(saved text[]) RETURNS void
+    LANGUAGE plpgsql
+    SET search_path = pg_catalog, pg_temp
+AS $fn$
+BEGIN
+    PERFORM set_config('citus.enable_unsafe_triggers', saved[1], true);
+    PERFORM set_config('citus.multi_shard_modify_mode', saved[2], true);
+END
+$fn$;
+COMMENT ON FUNCTION @extschema@.citus_ddl_end(text[]) IS
+'On Citus: puts back the settings that citus_ddl_begin() changed.';
+
 CREATE FUNCTION @extschema@.create_model(target_schema name, distributed boolean DEFAULT false) RETURNS void
     LANGUAGE plpgsql
     SET search_path = pg_catalog, pg_temp
@@ -31,8 +64,7 @@ DECLARE
     s text;
     existing text;
     on_citus boolean;
-    unsafe_triggers text;
-    shard_mode text;
+    citus_saved text[];
     ddl text;
     fk text[];
 BEGIN
@@ -64,15 +96,7 @@ BEGIN
             USING HINT = 'See "Running on Citus" in the documentation to distribute its tables once Citus is installed.';
     END IF;
     IF on_citus THEN
-        -- Citus refuses triggers on distributed tables unless this is on; it is
-        -- checked only while tables are distributed and triggers created, so it
-        -- is raised for this function's DDL and restored at its end.
-        unsafe_triggers := current_setting('citus.enable_unsafe_triggers');
-        PERFORM set_config('citus.enable_unsafe_triggers', 'on', true);
-        -- foreign keys to a reference table after distributing tables in the
-        -- same transaction need one connection per node
-        shard_mode := current_setting('citus.multi_shard_modify_mode');
-        PERFORM set_config('citus.multi_shard_modify_mode', 'sequential', true);
+        citus_saved := @extschema@.citus_ddl_begin();
     END IF;
 
     EXECUTE format('CREATE SCHEMA IF NOT EXISTS %s', s);
@@ -287,8 +311,7 @@ BEGIN
     PERFORM @extschema@.model_add_attribution(target_schema);
 
     IF on_citus THEN
-        PERFORM set_config('citus.enable_unsafe_triggers', unsafe_triggers, true);
-        PERFORM set_config('citus.multi_shard_modify_mode', shard_mode, true);
+        PERFORM @extschema@.citus_ddl_end(citus_saved);
     END IF;
 END
 $fn$;

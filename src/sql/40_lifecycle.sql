@@ -79,8 +79,7 @@ AS $fn$
 DECLARE
     s text := @extschema@.model_schema(target_schema);
     on_citus boolean;
-    unsafe_triggers text;
-    shard_mode text;
+    citus_saved text[];
     ddl text;
     args text;
 BEGIN
@@ -97,14 +96,7 @@ BEGIN
            INTO on_citus USING format('%s.account', s)::regclass::oid;
     END IF;
     IF on_citus THEN
-        -- Citus refuses triggers on distributed tables unless this is on
-        -- (create_model sets it too; upgrade_model does not)
-        unsafe_triggers := current_setting('citus.enable_unsafe_triggers');
-        PERFORM set_config('citus.enable_unsafe_triggers', 'on', true);
-        -- DDL over distributed tables and then functions, in one transaction:
-        -- Citus needs one connection per node for it
-        shard_mode := current_setting('citus.multi_shard_modify_mode');
-        PERFORM set_config('citus.multi_shard_modify_mode', 'sequential', true);
+        citus_saved := @extschema@.citus_ddl_begin();
     END IF;
 
     -- One statement per EXECUTE (Citus propagates DDL to the workers as its
@@ -233,8 +225,7 @@ BEGIN
     PERFORM @extschema@.refresh_lifecycle(target_schema, true);
 
     IF on_citus THEN
-        PERFORM set_config('citus.enable_unsafe_triggers', unsafe_triggers, true);
-        PERFORM set_config('citus.multi_shard_modify_mode', shard_mode, true);
+        PERFORM @extschema@.citus_ddl_end(citus_saved);
     END IF;
 END
 $fn$;

@@ -18,8 +18,7 @@ DECLARE
     f record;
     done text[] := '{}';
     on_citus boolean := EXISTS (SELECT 1 FROM pg_extension WHERE extname OPERATOR(pg_catalog.=) 'citus');
-    shard_mode text;
-    unsafe_triggers text;
+    citus_saved text[];
 BEGIN
     SELECT c.relowner::regrole::name INTO owner
       FROM pg_class c
@@ -30,13 +29,9 @@ BEGIN
                   HINT = format('Run SET ROLE %I first, so that the new objects belong to the owner of the model.', owner);
     END IF;
     IF on_citus THEN
-        -- as create_model does: the concerns create tables, indexes, triggers and
-        -- functions over distributed tables in this one transaction, which Citus
-        -- allows only over one connection per node, and triggers only with this flag
-        shard_mode := current_setting('citus.multi_shard_modify_mode');
-        unsafe_triggers := current_setting('citus.enable_unsafe_triggers');
-        PERFORM set_config('citus.multi_shard_modify_mode', 'sequential', true);
-        PERFORM set_config('citus.enable_unsafe_triggers', 'on', true);
+        -- as create_model does: the concerns create tables, indexes, triggers
+        -- and functions over distributed tables in this one transaction
+        citus_saved := @extschema@.citus_ddl_begin();
     END IF;
     -- every model_add_<concern>(name) of the extension, in name order
     FOR f IN
@@ -56,8 +51,7 @@ BEGIN
         done := done OPERATOR(pg_catalog.||) format('%I.%I', f.nspname, f.proname);
     END LOOP;
     IF on_citus THEN
-        PERFORM set_config('citus.multi_shard_modify_mode', shard_mode, true);
-        PERFORM set_config('citus.enable_unsafe_triggers', unsafe_triggers, true);
+        PERFORM @extschema@.citus_ddl_end(citus_saved);
     END IF;
     RETURN done;
 END
