@@ -161,6 +161,23 @@ INSERT INTO agg_samples VALUES
               CASE WHEN g % 17 <> 0 THEN timestamp '2024-01-01' + (g % 90) * interval '1 day'
                                          + make_interval(days => (g * 37) % 400 * (g % 5), hours => g % 24) END AS a2
          FROM generate_series(1, 500) g ORDER BY g$$),
+    -- cycle_time_by_stage: stages (NULL included), NULL ends, zeros, durations from seconds to a year
+    ('stage leadfunnel.lead_stage, started timestamp with time zone, ended timestamp with time zone',
+     $$SELECT CASE WHEN g % 23 <> 0 THEN (enum_range(NULL::leadfunnel.lead_stage))[1 + (g * 7) % 12] END AS a1,
+              timestamptz '2024-01-01' + (g % 90) * interval '1 day' AS a2,
+              CASE WHEN g % 17 <> 0 THEN timestamptz '2024-01-01' + (g % 90) * interval '1 day'
+                                         + make_interval(days => (g * 37) % 400 * (g % 5), secs => g % 61) END AS a3
+         FROM generate_series(1, 500) g ORDER BY g$$),
+    ('stage leadfunnel.lead_stage, started timestamp without time zone, ended timestamp without time zone',
+     $$SELECT CASE WHEN g % 23 <> 0 THEN (enum_range(NULL::leadfunnel.lead_stage))[1 + (g * 7) % 12] END AS a1,
+              timestamp '2024-01-01' + (g % 90) * interval '1 day' AS a2,
+              CASE WHEN g % 17 <> 0 THEN timestamp '2024-01-01' + (g % 90) * interval '1 day'
+                                         + make_interval(days => (g * 37) % 400 * (g % 5), secs => g % 61) END AS a3
+         FROM generate_series(1, 500) g ORDER BY g$$),
+    ('stage leadfunnel.lead_stage, duration interval',
+     $$SELECT CASE WHEN g % 23 <> 0 THEN (enum_range(NULL::leadfunnel.lead_stage))[1 + (g * 5) % 12] END AS a1,
+              CASE WHEN g % 19 <> 0 THEN make_interval(days => (g * 37) % 400 * (g % 3), hours => g % 24) END AS a2
+         FROM generate_series(1, 500) g ORDER BY g$$),
     -- stored sketches, one per day of durations, rolled up
     ('leadfunnel.cycle_time_sketch',
      $$SELECT leadfunnel.cycle_time_sketch(make_interval(days => (g * 37) % 400, hours => g % 24)) AS a1

@@ -119,6 +119,12 @@ SELECT cardinality(leadfunnel.attribution_totals_final(leadfunnel.attribution_to
            leadfunnel.attribution_totals_trans(NULL, '{2024-01-01}', '{2}', '{7}', '2024-01-02', NULL, NULL, '7 days', 50, NULL)))) AS totals,
        length(leadfunnel.attribution_totals_state_send(
            leadfunnel.attribution_totals_trans(NULL, '{2024-01-01}', '{1}', '{7}', '2024-01-02', NULL, NULL, '7 days', 100, NULL))) > 0 AS sent;
+SELECT leadfunnel.cycle_time_by_stage_final(leadfunnel.cycle_time_by_stage_combine(
+           leadfunnel.cycle_time_by_stage_state_in(leadfunnel.cycle_time_by_stage_state_out(
+               leadfunnel.cycle_time_by_stage_add(NULL, 'mql', interval '1 day'))),
+           leadfunnel.cycle_time_by_stage_add(leadfunnel.cycle_time_by_stage_add(NULL, 'lead',
+               timestamptz '2024-01-01', timestamptz '2024-01-02'), 'lead', timestamp '2024-01-01', timestamp '2024-01-03'))) AS by_stage,
+       length(leadfunnel.cycle_time_by_stage_state_send(leadfunnel.cycle_time_by_stage_add(NULL, 'mql', interval '1 day'))) AS by_stage_sent;
 -- functions of leadfunnel no statement reached: only those that cannot be
 -- called from SQL (binary receive takes an internal buffer), the two helpers
 -- that change Citus settings (citus.* exists only where Citus is loaded) and

@@ -1,15 +1,19 @@
 #!/usr/bin/env bash
 # Funnel and cycle-time questions over LEADS leads and ~5 history rows per lead,
 # side by side in one run on the same data:
-#   (a) ours   — funnel_reach(max_stage) per funnel, cycle_time(entered_at, left_at) per stage
-#   (i) ours, interval form — the same with cycle_time(left_at - entered_at) (what (a) was
-#                before the (started, ended) form; checked to give the same answer)
+#   (a) ours   — funnel_reach(max_stage) per funnel, and time in stage per stage in one
+#                ungrouped pass: cycle_time_by_stage(to_stage, entered_at, left_at)
+#   (t) ours, grouped — the same with cycle_time(entered_at, left_at) ... GROUP BY to_stage
+#                (what (a) was before cycle_time_by_stage)
+#   (i) ours, interval form — the same with cycle_time(left_at - entered_at) GROUP BY to_stage
+#                (what (t) was before the (started, ended) form)
+#                (a), (t) and (i) are checked to give the same answer in every stage before timing
 #   (b) plain  — the same answers with count(*) FILTER per stage, avg, max and
 #                percentile_cont(ARRAY[0.5, 0.9, 0.95]) (one sort for the three quantiles)
 #   (c) count  — SELECT count(*) over the same rows (the scan limit)
 #   (g) grouped count — SELECT <group>, count(*) ... GROUP BY <group> over the same rows and
 #                groups: the floor for any per-group answer (scan + PostgreSQL's hash aggregation)
-# with 0 parallel workers, and (a), (i), (b), (c), (g) again with 2 workers.  Each
+# with 0 parallel workers, and (a), (t), (i), (b), (c), (g) again with 2 workers.  Each
 # configuration runs ROUNDS times in rotating order; prints medians and ratios.
 # Usage: bench/funnel_analytics/run.sh [rounds] [leads]
 set -euo pipefail
@@ -63,6 +67,10 @@ lf_psql -d "$db" -At -c "SELECT format('%s leads, %s history rows (%s completed 
 # the two questions, three ways
 cat > "$LF_TMP/a.sql" <<'SQL'
 SELECT funnel, leadfunnel.funnel_reach(max_stage) FROM lead GROUP BY funnel;
+SELECT s.* FROM unnest((SELECT leadfunnel.cycle_time_by_stage(to_stage, entered_at, left_at) FROM lead_stage_history WHERE left_at IS NOT NULL)) s;
+SQL
+cat > "$LF_TMP/t.sql" <<'SQL'
+SELECT funnel, leadfunnel.funnel_reach(max_stage) FROM lead GROUP BY funnel;
 SELECT to_stage, leadfunnel.cycle_time(entered_at, left_at) FROM lead_stage_history WHERE left_at IS NOT NULL GROUP BY to_stage;
 SQL
 cat > "$LF_TMP/i.sql" <<'SQL'
@@ -94,16 +102,20 @@ run() {
     lf_psql -d "$db" -c "SET max_parallel_workers_per_gather = $2" -c '\timing on' -c '\o /dev/null' -f "$LF_TMP/$1.sql" \
         | sed -n 's/^Time: \([0-9.]*\) ms.*/\1/p' | tail -n 2 | awk '{s += $1} END {printf "%.1f\n", s}'
 }
-# (a) and (i) answer the same: cycle_time(entered_at, left_at) = cycle_time(left_at - entered_at)
-same=$(lf_psql -d "$db" -At -c "SELECT count(*) FILTER (WHERE a IS DISTINCT FROM i) FROM (
-    SELECT to_stage, leadfunnel.cycle_time(entered_at, left_at)::text AS a, leadfunnel.cycle_time(left_at - entered_at)::text AS i
-      FROM lead_stage_history WHERE left_at IS NOT NULL GROUP BY to_stage) s")
-[ "$same" = 0 ] || { echo "cycle_time(entered_at, left_at) differs from cycle_time(left_at - entered_at) in $same stages" >&2; exit 1; }
-echo "(a) and (i) give the same answer in every stage" >&2
-for f in a i b c g; do run $f 0 >/dev/null; done       # warm the cache
+# (a), (t) and (i) answer the same in every stage:
+# cycle_time_by_stage(to_stage, entered_at, left_at) = cycle_time(entered_at, left_at) = cycle_time(left_at - entered_at)
+same=$(lf_psql -d "$db" -At -c "SELECT count(*) FILTER (WHERE a IS DISTINCT FROM t OR t IS DISTINCT FROM i)
+  FROM (SELECT to_stage, leadfunnel.cycle_time(entered_at, left_at)::text AS t, leadfunnel.cycle_time(left_at - entered_at)::text AS i
+          FROM lead_stage_history WHERE left_at IS NOT NULL GROUP BY to_stage) g
+  FULL JOIN (SELECT s.stage, (s.n, s.mean, s.p50, s.p90, s.p95, s.max)::leadfunnel.cycle_time_stats::text AS a
+               FROM unnest((SELECT leadfunnel.cycle_time_by_stage(to_stage, entered_at, left_at)
+                              FROM lead_stage_history WHERE left_at IS NOT NULL)) s) u ON u.stage = g.to_stage")
+[ "$same" = 0 ] || { echo "cycle_time_by_stage, cycle_time(entered_at, left_at) and cycle_time(left_at - entered_at) differ in $same stages" >&2; exit 1; }
+echo "(a), (t) and (i) give the same answer in every stage" >&2
+for f in a t i b c g; do run $f 0 >/dev/null; done       # warm the cache
 results="$LF_TMP/results.txt"; : > "$results"
 for round in $(seq 1 "$ROUNDS"); do
-    for cfg in "a 0" "i 0" "b 0" "c 0" "g 0" "a 2" "i 2" "b 2" "c 2" "g 2"; do
+    for cfg in "a 0" "t 0" "i 0" "b 0" "c 0" "g 0" "a 2" "t 2" "i 2" "b 2" "c 2" "g 2"; do
         set -- $cfg
         ms=$(run "$1" "$2")
         echo "$1 $2 $ms" >> "$results"
@@ -112,24 +124,25 @@ for round in $(seq 1 "$ROUNDS"); do
 done
 
 med() { grep "^$1 $2 " "$results" | awk '{print $3}' | sort -n | awk '{v[NR]=$1} END {print (NR%2) ? v[(NR+1)/2] : (v[NR/2]+v[NR/2+1])/2}'; }
-a0=$(med a 0); i0=$(med i 0); b0=$(med b 0); c0=$(med c 0); g0=$(med g 0)
-a2=$(med a 2); i2=$(med i 2); b2=$(med b 2); c2=$(med c 2); g2=$(med g 2)
+a0=$(med a 0); t0=$(med t 0); i0=$(med i 0); b0=$(med b 0); c0=$(med c 0); g0=$(med g 0)
+a2=$(med a 2); t2=$(med t 2); i2=$(med i 2); b2=$(med b 2); c2=$(med c 2); g2=$(med g 2)
 echo
-echo "| workers | (a) ours | (i) ours, interval form | (b) plain SQL | (c) count(*) | (g) grouped count(*) | (b)/(a) | (a)/(c) | (i)/(c) | (a)/(g) |"
-echo "|---|---|---|---|---|---|---|---|---|---|"
+echo "| workers | (a) ours | (t) ours, grouped | (i) ours, interval form | (b) plain SQL | (c) count(*) | (g) grouped count(*) | (b)/(a) | (a)/(c) | (t)/(c) | (i)/(c) | (a)/(g) |"
+echo "|---|---|---|---|---|---|---|---|---|---|---|---|"
 for w in 0 2; do
-    if [ $w = 0 ]; then set -- "$a0" "$i0" "$b0" "$c0" "$g0"; else set -- "$a2" "$i2" "$b2" "$c2" "$g2"; fi
-    awk -v w=$w -v a="$1" -v i="$2" -v b="$3" -v c="$4" -v g="$5" 'BEGIN {
-        printf "| %d | %.0f ms | %.0f ms | %.0f ms | %.0f ms | %.0f ms | %.2fx | %.2fx | %.2fx | %.2fx |\n", w, a, i, b, c, g, b/a, a/c, i/c, a/g }'
+    if [ $w = 0 ]; then set -- "$a0" "$t0" "$i0" "$b0" "$c0" "$g0"; else set -- "$a2" "$t2" "$i2" "$b2" "$c2" "$g2"; fi
+    awk -v w=$w -v a="$1" -v t="$2" -v i="$3" -v b="$4" -v c="$5" -v g="$6" 'BEGIN {
+        printf "| %d | %.0f ms | %.0f ms | %.0f ms | %.0f ms | %.0f ms | %.0f ms | %.2fx | %.2fx | %.2fx | %.2fx | %.2fx |\n", w, a, t, i, b, c, g, b/a, a/c, t/c, i/c, a/g }'
 done
 echo
 awk -v x="$a0" -v y="$a2" 'BEGIN { printf "(a) with 0 workers / (a) with 2 workers: %.2fx\n", x/y }'
+awk -v x="$t0" -v y="$t2" 'BEGIN { printf "(t) with 0 workers / (t) with 2 workers: %.2fx\n", x/y }'
 awk -v x="$i0" -v y="$i2" 'BEGIN { printf "(i) with 0 workers / (i) with 2 workers: %.2fx\n", x/y }'
 awk -v x="$c0" -v y="$c2" 'BEGIN { printf "(c) with 0 workers / (c) with 2 workers: %.2fx (the scan itself)\n", x/y }'
 awk -v x="$g0" -v y="$g2" 'BEGIN { printf "(g) with 0 workers / (g) with 2 workers: %.2fx\n", x/y }'
 echo
 echo "single runs (ms):"
-for cfg in "a 0" "i 0" "b 0" "c 0" "g 0" "a 2" "i 2" "b 2" "c 2" "g 2"; do
+for cfg in "a 0" "t 0" "i 0" "b 0" "c 0" "g 0" "a 2" "t 2" "i 2" "b 2" "c 2" "g 2"; do
     set -- $cfg
     echo "  ($1) workers=$2: $(grep "^$1 $2 " "$results" | awk '{printf "%s ", $3}')"
 done

@@ -451,3 +451,95 @@ CREATE AGGREGATE @extschema@.cycle_time_sketch(started timestamp, ended timestam
 );
 COMMENT ON AGGREGATE @extschema@.cycle_time_sketch(timestamp, timestamp) IS
 'The sketch of the durations ended - started for timestamp without time zone, the same as cycle_time_sketch(ended - started); NULL over no rows.';
+
+-- ---------------------------------------------------------------------------
+-- cycle_time_by_stage(stage, started, ended) / (stage, duration) ->
+-- cycle_time_stage_stats[]: time in stage per stage in one ungrouped pass
+-- (one cycle_time sketch per stage in the state; src/sketch.c)
+-- ---------------------------------------------------------------------------
+CREATE TYPE @extschema@.cycle_time_stage_stats AS (
+    stage @extschema@.lead_stage,
+    n bigint,
+    mean interval,
+    p50 interval,
+    p90 interval,
+    p95 interval,
+    max interval
+);
+COMMENT ON TYPE @extschema@.cycle_time_stage_stats IS
+'Element of the result of cycle_time_by_stage: a stage and the cycle_time statistics of its durations (n, mean, p50, p90, p95, max), the same values as cycle_time over that stage''s rows.';
+
+CREATE TYPE @extschema@.cycle_time_by_stage_state;
+CREATE FUNCTION @extschema@.cycle_time_by_stage_state_in(cstring) RETURNS @extschema@.cycle_time_by_stage_state
+    AS 'MODULE_PATHNAME', 'lf_cycle_time_by_stage_state_in' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+CREATE FUNCTION @extschema@.cycle_time_by_stage_state_out(@extschema@.cycle_time_by_stage_state) RETURNS cstring
+    AS 'MODULE_PATHNAME', 'lf_cycle_time_by_stage_state_out' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+CREATE FUNCTION @extschema@.cycle_time_by_stage_state_recv(internal) RETURNS @extschema@.cycle_time_by_stage_state
+    AS 'MODULE_PATHNAME', 'lf_cycle_time_by_stage_state_recv' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+CREATE FUNCTION @extschema@.cycle_time_by_stage_state_send(@extschema@.cycle_time_by_stage_state) RETURNS bytea
+    AS 'MODULE_PATHNAME', 'lf_cycle_time_by_stage_state_send' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+CREATE TYPE @extschema@.cycle_time_by_stage_state (
+    INTERNALLENGTH = VARIABLE,
+    INPUT = @extschema@.cycle_time_by_stage_state_in, OUTPUT = @extschema@.cycle_time_by_stage_state_out,
+    RECEIVE = @extschema@.cycle_time_by_stage_state_recv, SEND = @extschema@.cycle_time_by_stage_state_send,
+    ALIGNMENT = double, STORAGE = extended
+);
+COMMENT ON TYPE @extschema@.cycle_time_by_stage_state IS
+'State of cycle_time_by_stage: one cycle_time_sketch per stage that had rows (at most 12, 213 kB). Text form: v1 <stage>:(n=.. zero=.. max=.. max_n=.. sum=.. bins=bin:count,...) ... in stage order; binary form: version byte 1, int16 bit set of the stages, then each stage''s sketch as cycle_time_sketch''s binary form without the version byte.';
+COMMENT ON FUNCTION @extschema@.cycle_time_by_stage_state_in(cstring) IS 'Input function of cycle_time_by_stage_state (checks version, stages and every sketch; SQLSTATE 22P02).';
+COMMENT ON FUNCTION @extschema@.cycle_time_by_stage_state_out(@extschema@.cycle_time_by_stage_state) IS 'Output function of cycle_time_by_stage_state.';
+COMMENT ON FUNCTION @extschema@.cycle_time_by_stage_state_recv(internal) IS 'Binary receive function of cycle_time_by_stage_state (checks version, stages, sizes and every sketch; SQLSTATE 22P03).';
+COMMENT ON FUNCTION @extschema@.cycle_time_by_stage_state_send(@extschema@.cycle_time_by_stage_state) IS 'Binary send function of cycle_time_by_stage_state.';
+
+CREATE FUNCTION @extschema@.cycle_time_by_stage_add(@extschema@.cycle_time_by_stage_state, stage @extschema@.lead_stage, duration interval)
+    RETURNS @extschema@.cycle_time_by_stage_state
+    AS 'MODULE_PATHNAME', 'lf_cycle_time_by_stage_add' LANGUAGE C IMMUTABLE PARALLEL SAFE;
+COMMENT ON FUNCTION @extschema@.cycle_time_by_stage_add(@extschema@.cycle_time_by_stage_state, @extschema@.lead_stage, interval) IS
+'Transition function of cycle_time_by_stage(stage, duration): adds the duration to the stage''s sketch (NULL stage or duration: no change; negative: SQLSTATE 22023).';
+CREATE FUNCTION @extschema@.cycle_time_by_stage_add(@extschema@.cycle_time_by_stage_state, stage @extschema@.lead_stage, started timestamptz, ended timestamptz)
+    RETURNS @extschema@.cycle_time_by_stage_state
+    AS 'MODULE_PATHNAME', 'lf_cycle_time_by_stage_add_span' LANGUAGE C IMMUTABLE PARALLEL SAFE;
+COMMENT ON FUNCTION @extschema@.cycle_time_by_stage_add(@extschema@.cycle_time_by_stage_state, @extschema@.lead_stage, timestamptz, timestamptz) IS
+'Transition function of cycle_time_by_stage(stage, started, ended): adds ended - started to the stage''s sketch (any NULL: no change; end before start: SQLSTATE 22023; infinite: 22008).';
+CREATE FUNCTION @extschema@.cycle_time_by_stage_add(@extschema@.cycle_time_by_stage_state, stage @extschema@.lead_stage, started timestamp, ended timestamp)
+    RETURNS @extschema@.cycle_time_by_stage_state
+    AS 'MODULE_PATHNAME', 'lf_cycle_time_by_stage_add_span' LANGUAGE C IMMUTABLE PARALLEL SAFE;
+COMMENT ON FUNCTION @extschema@.cycle_time_by_stage_add(@extschema@.cycle_time_by_stage_state, @extschema@.lead_stage, timestamp, timestamp) IS
+'Transition function of cycle_time_by_stage(stage, started, ended) for timestamp without time zone.';
+CREATE FUNCTION @extschema@.cycle_time_by_stage_combine(@extschema@.cycle_time_by_stage_state, @extschema@.cycle_time_by_stage_state)
+    RETURNS @extschema@.cycle_time_by_stage_state
+    AS 'MODULE_PATHNAME', 'lf_cycle_time_by_stage_combine' LANGUAGE C IMMUTABLE PARALLEL SAFE;
+COMMENT ON FUNCTION @extschema@.cycle_time_by_stage_combine(@extschema@.cycle_time_by_stage_state, @extschema@.cycle_time_by_stage_state) IS
+'Combine function of cycle_time_by_stage: merges the sketches stage by stage (exact: the result does not depend on how the rows were split).';
+CREATE FUNCTION @extschema@.cycle_time_by_stage_final(@extschema@.cycle_time_by_stage_state)
+    RETURNS @extschema@.cycle_time_stage_stats[]
+    AS 'MODULE_PATHNAME', 'lf_cycle_time_by_stage_final' LANGUAGE C IMMUTABLE PARALLEL SAFE;
+COMMENT ON FUNCTION @extschema@.cycle_time_by_stage_final(@extschema@.cycle_time_by_stage_state) IS
+'Final function of cycle_time_by_stage: one cycle_time_stage_stats per stage with rows, in stage order; no rows give an empty array.';
+CREATE AGGREGATE @extschema@.cycle_time_by_stage(stage @extschema@.lead_stage, started timestamptz, ended timestamptz) (
+    SFUNC = @extschema@.cycle_time_by_stage_add,
+    STYPE = @extschema@.cycle_time_by_stage_state,
+    FINALFUNC = @extschema@.cycle_time_by_stage_final,
+    COMBINEFUNC = @extschema@.cycle_time_by_stage_combine,
+    PARALLEL = SAFE
+);
+COMMENT ON AGGREGATE @extschema@.cycle_time_by_stage(@extschema@.lead_stage, timestamptz, timestamptz) IS
+'Time in stage per stage in one pass: an array of cycle_time_stage_stats (stage, n, mean, p50, p90, p95, max), one per stage with rows, each identical to cycle_time(started, ended) over that stage''s rows; no GROUP BY needed. Rows with a NULL stage, start or end are skipped; an end before the start is SQLSTATE 22023, an infinite time 22008. Unpack with SELECT s.* FROM unnest(cycle_time_by_stage(...)) s.';
+CREATE AGGREGATE @extschema@.cycle_time_by_stage(stage @extschema@.lead_stage, started timestamp, ended timestamp) (
+    SFUNC = @extschema@.cycle_time_by_stage_add,
+    STYPE = @extschema@.cycle_time_by_stage_state,
+    FINALFUNC = @extschema@.cycle_time_by_stage_final,
+    COMBINEFUNC = @extschema@.cycle_time_by_stage_combine,
+    PARALLEL = SAFE
+);
+COMMENT ON AGGREGATE @extschema@.cycle_time_by_stage(@extschema@.lead_stage, timestamp, timestamp) IS
+'cycle_time_by_stage(stage, started, ended) for timestamp without time zone.';
+CREATE AGGREGATE @extschema@.cycle_time_by_stage(stage @extschema@.lead_stage, duration interval) (
+    SFUNC = @extschema@.cycle_time_by_stage_add,
+    STYPE = @extschema@.cycle_time_by_stage_state,
+    FINALFUNC = @extschema@.cycle_time_by_stage_final,
+    COMBINEFUNC = @extschema@.cycle_time_by_stage_combine,
+    PARALLEL = SAFE
+);
+COMMENT ON AGGREGATE @extschema@.cycle_time_by_stage(@extschema@.lead_stage, interval) IS
+'cycle_time_by_stage(stage, duration): per stage identical to cycle_time(duration) over that stage''s rows. NULL stage or duration skipped; a negative duration is SQLSTATE 22023.';
