@@ -23,9 +23,12 @@
 
 #include "catalog/pg_type.h"
 #include "common/int.h"
+#include "funcapi.h"
 #include "libpq/pqformat.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
+#include "utils/lsyscache.h"
+#include "utils/typcache.h"
 #include "utils/timestamp.h"
 
 #include "leadfunnel.h"
@@ -64,6 +67,36 @@ bool
 lf_in_aggregate(FunctionCallInfo fcinfo)
 {
 	return AggCheckCallContext(fcinfo, NULL) != 0;
+}
+
+/*
+ * The row type of the array a final function returns, as a blessed tuple
+ * descriptor.  Citus's coordinator calls final functions without a call
+ * expression (coord_combine_agg), so the declared result type of the
+ * function stands in for the expression's.
+ */
+TupleDesc
+lf_result_row_desc(FunctionCallInfo fcinfo, Oid *rowtype)
+{
+	Oid			arraytype = get_fn_expr_rettype(fcinfo->flinfo);
+
+	if (!OidIsValid(arraytype))
+		arraytype = get_func_rettype(fcinfo->flinfo->fn_oid);
+	*rowtype = OidIsValid(arraytype) ? get_element_type(arraytype) : InvalidOid;
+	if (!OidIsValid(*rowtype))
+		elog(ERROR, "function %u does not return an array of rows", fcinfo->flinfo->fn_oid);
+	return BlessTupleDesc(lookup_rowtype_tupdesc_copy(*rowtype, -1));
+}
+
+Datum
+lf_row_array(Datum *rows, int n, Oid rowtype)
+{
+	int16		typlen;
+	bool		typbyval;
+	char		typalign;
+
+	get_typlenbyvalalign(rowtype, &typlen, &typbyval, &typalign);
+	return PointerGetDatum(construct_array(rows, n, rowtype, typlen, typbyval, typalign));
 }
 
 struct varlena *

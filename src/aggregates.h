@@ -19,6 +19,7 @@
 
 #include "postgres.h"
 
+#include "access/tupdesc.h"
 #include "fmgr.h"
 #include "lib/stringinfo.h"
 #include "utils/timestamp.h"
@@ -41,6 +42,13 @@ extern Interval *lf_usec_interval(int64 usec);
 
 /* Whether the call comes from an aggregate or window aggregate (state may be updated in place). */
 extern bool lf_in_aggregate(FunctionCallInfo fcinfo);
+
+/*
+ * Final functions that return an array of a composite type: the row type,
+ * blessed, and the array of rows built from it.
+ */
+extern TupleDesc lf_result_row_desc(FunctionCallInfo fcinfo, Oid *rowtype);
+extern Datum lf_row_array(Datum *rows, int n, Oid rowtype);
 /*
  * The state (argument 0, not NULL) to update: in place inside an aggregate,
  * else a copy, so a direct call never changes its argument.

@@ -949,31 +949,18 @@ Datum
 lf_attribution_totals_final(PG_FUNCTION_ARGS)
 {
 	LfTotals   *t;
-	Oid			arraytype = get_fn_expr_rettype(fcinfo->flinfo);
 	Oid			rowtype;
-	TupleDesc	desc;
+	TupleDesc	desc = lf_result_row_desc(fcinfo, &rowtype);
 	Datum	   *out;
 	int			n = 0;
-	int16		typlen;
-	bool		typbyval;
-	char		typalign;
 
-	/* called without an expression (Citus's coordinator combine): our own return type */
-	if (!OidIsValid(arraytype))
-		arraytype = get_func_rettype(fcinfo->flinfo->fn_oid);
-	rowtype = OidIsValid(arraytype) ? get_element_type(arraytype) : InvalidOid;
-	if (!OidIsValid(rowtype))
-		elog(ERROR, "could not determine the result type of attribution_totals");
 	if (PG_ARGISNULL(0))
 		PG_RETURN_ARRAYTYPE_P(construct_empty_array(rowtype));
 	t = DatumGetTotals(PG_GETARG_DATUM(0));
-	desc = lookup_rowtype_tupdesc_copy(rowtype, -1);
-	BlessTupleDesc(desc);
 	out = palloc(sizeof(Datum) * Max(t->n, 1) * LF_NUM_MODELS);
 	for (int k = 0; k < t->n; k++)
 		n = tot_rows(TOT_AT(t, k), desc, out, n);
-	get_typlenbyvalalign(rowtype, &typlen, &typbyval, &typalign);
-	PG_RETURN_ARRAYTYPE_P(construct_array(out, n, rowtype, typlen, typbyval, typalign));
+	return lf_row_array(out, n, rowtype);
 }
 
 /*

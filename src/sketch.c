@@ -1105,20 +1105,13 @@ Datum
 lf_cycle_time_by_stage_final(PG_FUNCTION_ARGS)
 {
 	LfStageSketches *st = PG_ARGISNULL(0) ? NULL : DatumGetStageSketches(PG_GETARG_DATUM(0));
-	Oid			elemtype = get_element_type(get_fn_expr_rettype(fcinfo->flinfo));
-	TupleDesc	desc;
+	Oid			elemtype;
+	TupleDesc	desc = lf_result_row_desc(fcinfo, &elemtype);
 	Datum		elems[LF_NUM_STAGES];
 	int			n = 0;
-	int16		typlen;
-	bool		typbyval;
-	char		typalign;
 
-	if (!OidIsValid(elemtype))
-		elog(ERROR, "cycle_time_by_stage_final must return an array");
-	desc = lookup_rowtype_tupdesc_copy(elemtype, -1);
 	if (desc->natts != 7)
 		elog(ERROR, "leadfunnel.cycle_time_stage_stats has %d columns, expected 7", desc->natts);
-	desc = BlessTupleDesc(desc);
 	for (int k = 0; st != NULL && k < LF_NUM_STAGES; k++)
 	{
 		Datum		values[7];
@@ -1131,8 +1124,7 @@ lf_cycle_time_by_stage_final(PG_FUNCTION_ARGS)
 		sk_stats_values(SS_SKETCH(st, k), values + 1, nulls + 1);
 		elems[n++] = HeapTupleGetDatum(heap_form_tuple(desc, values, nulls));
 	}
-	get_typlenbyvalalign(elemtype, &typlen, &typbyval, &typalign);
-	PG_RETURN_ARRAYTYPE_P(construct_array(elems, n, elemtype, typlen, typbyval, typalign));
+	return lf_row_array(elems, n, elemtype);
 }
 
 /* Text: v1 then, per stage with rows, in stage order, " <stage>:(<sketch text without version>)". */
