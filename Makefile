@@ -23,9 +23,9 @@ EXTRA_CLEAN = build
 # that changed since (UPGRADE_REPLACE, by name).  test/scripts/upgrade.sh fails
 # when an object is missing.  On a release the assembled script is frozen into
 # sql/releases/ and these lists start again (doc/releasing.md).
-UPGRADE_FROM    = 0.1.0
-UPGRADE_NEW     = src/sql/15_settings.sql src/sql/40_lifecycle.sql src/sql/50_analytics.sql src/sql/60_attribution.sql src/sql/80_upgrade.sql
-UPGRADE_REPLACE = generate_demo verify_model create_model model_is_distributed model_distribute_table colocated_table citus_ddl_begin citus_ddl_end
+UPGRADE_FROM    = 0.2.0
+UPGRADE_NEW     =
+UPGRADE_REPLACE =
 UPGRADE_SCRIPT  = build/$(EXTENSION)--$(UPGRADE_FROM)--$(EXTVERSION).sql
 DATA_built     += $(UPGRADE_SCRIPT)
 
@@ -45,7 +45,7 @@ all install installcheck:
 	@echo "PostgreSQL server headers not found: run 'make test' (it installs them) or install postgresql-server-dev-15" >&2; exit 1
 endif
 
-$(OBJS): src/leadfunnel.h
+$(OBJS): $(wildcard src/*.h)
 
 build/$(EXTENSION)--$(EXTVERSION).sql: $(sort $(wildcard src/sql/*.sql)) $(EXTENSION).control
 	@mkdir -p build
