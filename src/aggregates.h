@@ -22,6 +22,8 @@
 #include "access/tupdesc.h"
 #include "fmgr.h"
 #include "lib/stringinfo.h"
+
+#include "compat.h"
 #include "utils/timestamp.h"
 
 #ifndef HAVE_INT128
@@ -79,7 +81,7 @@ typedef struct LfTextReader
 } LfTextReader;
 
 extern void lf_text_init(LfTextReader *r, const char *typname, const char *input);
-extern pg_attribute_noreturn() void lf_text_error(LfTextReader *r, const char *detail);
+extern pg_noreturn void lf_text_error(LfTextReader *r, const char *detail);
 extern bool lf_text_accept(LfTextReader *r, const char *literal);
 extern void lf_text_expect(LfTextReader *r, const char *literal);
 extern int64 lf_text_int64(LfTextReader *r);
@@ -89,7 +91,7 @@ extern void lf_text_end(LfTextReader *r);
 extern void lf_append_int128(StringInfo buf, int128 v);
 
 /* Binary reading: each read checks that the bytes are there (22P03). */
-extern pg_attribute_noreturn() void lf_binary_error(const char *typname, const char *detail);
+extern pg_noreturn void lf_binary_error(const char *typname, const char *detail);
 extern void lf_binary_need(StringInfo buf, int nbytes, const char *typname);
 extern void lf_binary_version(StringInfo buf, const char *typname);
 extern void lf_binary_end(StringInfo buf, const char *typname);

@@ -804,7 +804,7 @@ tot_entry(LfTotals **tp, int64 campaign, bool isnull)
 	return e;
 }
 
-static pg_attribute_noreturn() void
+static pg_noreturn void
 tot_overflow(void)
 {
 	ereport(ERROR,

@@ -50,6 +50,7 @@
 #include "utils/regproc.h"
 
 #include "colocation.h"
+#include "compat.h"
 
 /* The shard id a Citus shard name ends in ("lead_102008" -> 102008), else 0. */
 static int64
@@ -85,7 +86,7 @@ citus_present(void)
 static Oid
 shard_relid(const char *shard_name, Oid namespace_of)
 {
-	List	   *names = stringToQualifiedNameList(shard_name);
+	List	   *names = stringToQualifiedNameList(shard_name, NULL);
 	Oid			nsp = list_length(names) == 2 ? get_namespace_oid(strVal(linitial(names)), true)
 		: namespace_of;
 

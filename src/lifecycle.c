@@ -65,6 +65,7 @@
 #include "utils/tuplestore.h"
 
 #include "colocation.h"
+#include "compat.h"
 #include "leadfunnel.h"
 #include "lifecycle.h"
 #include "settings.h"
@@ -824,7 +825,7 @@ lc_resolve_tables(Trigger *trigger, Relation rel, LcKey *key)
 				 errhint("Create the model's triggers with leadfunnel.create_model().")));
 	for (int i = 0; i < LC_NUM_TABLES; i++)
 	{
-		Oid			relid = RangeVarGetRelid(makeRangeVarFromNameList(stringToQualifiedNameList(trigger->tgargs[i])),
+		Oid			relid = RangeVarGetRelid(makeRangeVarFromNameList(stringToQualifiedNameList(trigger->tgargs[i], NULL)),
 											 AccessShareLock, false);
 
 		key->rel[i] = lf_colocated_relid(rel, relid);

@@ -744,7 +744,7 @@ sk_check(const LfSketch *s)
 		return NULL;
 	}
 	/* the maximum lies in the highest bin (one bin of slack for another libm) */
-	if (s->max <= 0 || Abs(sk_bin(s->max) - s->hi) > 1 || s->max_count > SK_BIN(s, s->hi))
+	if (s->max <= 0 || abs(sk_bin(s->max) - s->hi) > 1 || s->max_count > SK_BIN(s, s->hi))
 		return "The maximum does not match the highest bin.";
 	if (sum < (int128) positive || sum < (int128) s->max * s->max_count ||
 		sum > (int128) s->max * positive)

@@ -58,6 +58,7 @@
 #include "utils/varlena.h"
 
 #include "colocation.h"
+#include "compat.h"
 #include "leadfunnel.h"
 #include "stages.h"
 #include "transition.h"
@@ -190,7 +191,7 @@ resolve_history(TransitionTarget *t)
 	h->changed_by = model_column(hrel, "changed_by", NAMEOID);
 	h->reason = model_column(hrel, "reason", TEXTOID);
 
-	t->history_pkey = RelationGetPrimaryKeyIndex(hrel);
+	t->history_pkey = RelationGetPrimaryKeyIndex(hrel, false);
 	if (OidIsValid(t->history_pkey))
 	{
 		Relation	idx = index_open(t->history_pkey, AccessShareLock);
@@ -258,7 +259,7 @@ get_target(TriggerData *trigdata, bool needs_history)
 	t->history_relid = InvalidOid;
 	if (needs_history)
 	{
-		names = stringToQualifiedNameList(trigger->tgargs[0]);
+		names = stringToQualifiedNameList(trigger->tgargs[0], NULL);
 		history_relid = RangeVarGetRelid(makeRangeVarFromNameList(names), AccessShareLock, false);
 		oldcxt = MemoryContextSwitchTo(TopMemoryContext);
 		t->history_name = quote_qualified_identifier(get_namespace_name(get_rel_namespace(history_relid)),
@@ -303,7 +304,7 @@ find_current_row(TransitionTarget *t, Relation hrel, int64 lead_id, int64 accoun
 
 	ScanKeyInit(&keys[0], 1, BTEqualStrategyNumber, F_INT8EQ, Int64GetDatum(account_id));
 	ScanKeyInit(&keys[1], 2, BTEqualStrategyNumber, F_INT8EQ, Int64GetDatum(lead_id));
-	scan = index_beginscan(hrel, idx, snap, 2, 0);
+	scan = index_beginscan(hrel, idx, snap, NULL, 2, 0);
 	index_rescan(scan, keys, 2, NULL, 0);
 	found = index_getnext_slot(scan, BackwardScanDirection, slot);
 	if (found)
@@ -380,6 +381,7 @@ write_history(TransitionTarget *t, Relation rel, int64 lead_id, int64 account_id
 		Relation	hrel = table_open(t->history_relid, RowExclusiveLock);
 		EState	   *estate = CreateExecutorState();
 		RangeTblEntry *rte = makeNode(RangeTblEntry);
+		List	   *perminfos = NIL;
 		ResultRelInfo *rri = makeNode(ResultRelInfo);
 		TupleTableSlot *slot;
 		int32		seq = 1;
@@ -388,7 +390,8 @@ write_history(TransitionTarget *t, Relation rel, int64 lead_id, int64 account_id
 		rte->relid = t->history_relid;
 		rte->relkind = RELKIND_RELATION;
 		rte->rellockmode = RowExclusiveLock;
-		ExecInitRangeTable(estate, list_make1(rte));
+		addRTEPermissionInfo(&perminfos, rte);
+		ExecInitRangeTable(estate, list_make1(rte), perminfos, bms_make_singleton(1));
 		InitResultRelInfo(rri, hrel, 1, NULL, 0);
 		rri->ri_TrigDesc = own_write_triggers(rri->ri_TrigDesc, t->guard_fn);
 		estate->es_output_cid = GetCurrentCommandId(true);
@@ -422,7 +425,7 @@ write_history(TransitionTarget *t, Relation rel, int64 lead_id, int64 account_id
 			set_column(closed, h->left_at, TimestampTzGetDatum(at), false);
 			ExecStoreVirtualTuple(closed);
 
-			EvalPlanQualInit(&epqstate, estate, NULL, NIL, -1);
+			EvalPlanQualInit(&epqstate, estate, NULL, NIL, -1, NIL);
 			ExecSimpleRelationUpdate(rri, estate, &epqstate, current, closed);
 			EvalPlanQualEnd(&epqstate);
 		}
