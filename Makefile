@@ -57,8 +57,11 @@ $(UPGRADE_SCRIPT): src/sql/upgrade/$(UPGRADE_FROM)--$(EXTVERSION).sql $(UPGRADE_
 		$(sort $(wildcard src/sql/*.sql)) > $@.tmp
 	mv $@.tmp $@
 
-.PHONY: test demo bench
+.PHONY: test test-matrix demo bench
 test:
 	PG_CONFIG=$(PG_CONFIG) tools/run-tests.sh
+# The same suite on PostgreSQL 17 and 18, in Debian roots (root only; see doc/testing.md).
+test-matrix:
+	tools/test-matrix.sh
 demo:
 	PG_CONFIG=$(PG_CONFIG) tools/demo.sh

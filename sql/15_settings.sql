@@ -20,7 +20,6 @@ SELECT try($$SELECT leadfunnel.setting_value('no_such_setting')$$);
 SELECT try($$SELECT leadfunnel.set_setting('no_such_setting', '1 day')$$);
 SELECT try($$SELECT leadfunnel.set_setting('customer_term', '-1 day')$$);
 SELECT try($$SELECT leadfunnel.set_setting('customer_term', '0')$$);
-SELECT try($$SELECT leadfunnel.set_setting('customer_term', 'infinity')$$);
 SELECT try($$SELECT leadfunnel.set_setting('customer_term', NULL)$$);
 SELECT leadfunnel.setting_value(NULL) IS NULL AS null_in_null_out;
 SELECT count(*) AS overrides FROM leadfunnel.setting;

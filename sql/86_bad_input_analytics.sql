@@ -164,7 +164,6 @@ SELECT count(*) - :events_before AS events_written FROM bad2.account_event;
 
 -- settings, demo helpers, create_model, upgrade_model
 SELECT try($$SELECT leadfunnel.set_setting('time_decay_half_life', '0')$$);
-SELECT try($$SELECT leadfunnel.set_setting('attribution_lookback', '-infinity')$$);
 SELECT leadfunnel.setting_value(NULL) IS NULL AS null_setting_is_null;
 SELECT try($$SELECT leadfunnel.generate_demo_touches('bad2', 0.1, NULL)$$);
 SELECT try($$SELECT leadfunnel.generate_demo_touches('bad2', 'NaN')$$);

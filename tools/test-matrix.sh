@@ -49,6 +49,23 @@ packages_for() {
          "gcc make libc6-dev libasan8 libubsan1 python3 python3-psycopg2 ca-certificates"
 }
 
+# proc for the server and for package scripts (systemd-tmpfiles in sid's
+# postgresql-common needs it), a tmpfs for POSIX shared memory; unmounted again
+# when the step ends, also on failure.
+mounted=()
+mount_root() {
+    local root=$1
+    mountpoint -q "$root/proc" || { mount -t proc proc "$root/proc" && mounted+=("$root/proc"); }
+    mkdir -p "$root/dev/shm"
+    mountpoint -q "$root/dev/shm" || { mount -t tmpfs -o mode=1777 shm "$root/dev/shm" && mounted+=("$root/dev/shm"); }
+}
+unmount_all() {
+    local m
+    for m in "${mounted[@]}"; do umount -l "$m" 2>/dev/null || true; done
+    mounted=()
+}
+trap unmount_all EXIT
+
 in_root() { local root=$1; shift; chroot "$root" env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin HOME=/root LANG=C.UTF-8 "$@"; }
 
 # Make the root of a suite, or bring a kept one up to date.
@@ -59,8 +76,6 @@ prepare_root() {
     pkgs=$(packages_for "$v")
     lf_as_root mkdir -p "$cache"
     if [ ! -x "$root/usr/bin/apt-get" ]; then
-        command -v debootstrap >/dev/null || lf_as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq debootstrap >/dev/null \
-            || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq debootstrap >/dev/null; } || return 1
         lf_log "making a Debian $suite root in $root ($(mirror))"
         rm -rf "$root.tmp"
         debootstrap --variant=minbase "$suite" "$root.tmp" "$(mirror)" > "$cache/$suite-debootstrap.log" 2>&1 \
@@ -76,22 +91,19 @@ prepare_root() {
     if ! in_root "$root" dpkg-query -W $pkgs >/dev/null 2>&1; then
         lf_log "installing PostgreSQL $v and the test tools in the $suite root"
         cp /etc/resolv.conf "$root/etc/resolv.conf" 2>/dev/null || true
-        in_root "$root" apt-get update -qq >/dev/null || return 1
+        mount_root "$root"
+        in_root "$root" apt-get update -qq >/dev/null || { unmount_all; return 1; }
+        # a run cut short leaves packages unconfigured: finish them first
+        in_root "$root" env DEBIAN_FRONTEND=noninteractive dpkg --configure -a >/dev/null 2>&1
         # shellcheck disable=SC2086
         in_root "$root" env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $pkgs \
-            > "$cache/$suite-install.log" 2>&1 || { tail -n 20 "$cache/$suite-install.log" >&2; return 1; }
+            > "$cache/$suite-install.log" 2>&1 || { tail -n 20 "$cache/$suite-install.log" >&2; unmount_all; return 1; }
         # the packaged cluster is not used; ours are throwaway ones
         in_root "$root" sh -c 'pg_lsclusters -h 2>/dev/null | while read -r ver name rest; do pg_dropcluster --stop "$ver" "$name"; done' >/dev/null 2>&1 || true
+        unmount_all
     fi
 }
 
-mounted=()
-unmount_all() {
-    local m
-    for m in "${mounted[@]}"; do umount -l "$m" 2>/dev/null || true; done
-    mounted=()
-}
-trap unmount_all EXIT
 
 # Run the suite for one version; prints its summary line, returns its status.
 run_version() {
@@ -105,10 +117,7 @@ run_version() {
     mkdir -p "$root/tmp/leadfunnel"
     tar -C "$LF_ROOT" --exclude=.git --exclude=./build --exclude=./results --exclude='*.o' --exclude='*.so' \
         --exclude='*.bc' -cf - . | tar -C "$root/tmp/leadfunnel" -xf -
-    mountpoint -q "$root/proc" || { mount -t proc proc "$root/proc" && mounted+=("$root/proc"); }
-    mkdir -p "$root/dev/shm"
-    mountpoint -q "$root/dev/shm" || { mount -t tmpfs -o mode=1777 shm "$root/dev/shm" && mounted+=("$root/dev/shm"); }
-
+    mount_root "$root"
     in_root "$root" env PG_MAJOR="$v" PG_CONFIG="/usr/lib/postgresql/$v/bin/pg_config" LF_PORT=$((54300 + v)) \
         CI="${CI:-}" bash -c 'cd /tmp/leadfunnel && tools/run-tests.sh' > "$log" 2>&1
     rc=$?
@@ -130,9 +139,24 @@ run_version() {
 
 [ "$(id -u)" = 0 ] || { echo "test-matrix: debootstrap and chroot need root" >&2; exit 1; }
 
+if ! command -v debootstrap >/dev/null; then
+    lf_log "installing debootstrap"
+    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq debootstrap >/dev/null \
+        || { echo "test-matrix: cannot install debootstrap" >&2; echo "test-matrix: 0 passed, 1 failed"; exit 1; }
+fi
+
+mkdir -p "$cache"
+
+# Prepare the roots side by side (mostly downloads), then run the suites one
+# after the other (they share the machine's two cores).
+for v in "${versions[@]}"; do
+    ( prepare_root "$v"; echo $? > "$cache/.pg$v-prepared" ) &
+done
+wait
+
 total_pass=0; total_fail=0; lines=()
 for v in "${versions[@]}"; do
-    if ! prepare_root "$v"; then
+    if [ "$(cat "$cache/.pg$v-prepared" 2>/dev/null)" != 0 ]; then
         lines+=("PostgreSQL $v: the Debian root could not be prepared: 0 passed, 1 failed")
         total_fail=$((total_fail + 1))
         continue
