@@ -31,7 +31,7 @@
 #include "utils/typcache.h"
 #include "utils/timestamp.h"
 
-#include "leadfunnel.h"
+#include "vocabulary.h"
 #include "aggregates.h"
 
 /* ----------------------------------------------------------------------

@@ -57,7 +57,7 @@
 #include "utils/typcache.h"
 #include "utils/timestamp.h"
 
-#include "leadfunnel.h"
+#include "vocabulary.h"
 #include "aggregates.h"
 
 /* Most touches of one lead (bounds the memory of one call). */

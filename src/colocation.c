@@ -51,6 +51,7 @@
 
 #include "colocation.h"
 #include "compat.h"
+#include "invalidation.h"
 
 /* The shard id a Citus shard name ends in ("lead_102008" -> 102008), else 0. */
 static int64
@@ -211,8 +212,8 @@ typedef struct AccountShards
 
 static HTAB *account_shards = NULL;
 
-void
-lf_colocation_relcache_invalidate(Oid relid)
+static void
+colocation_relcache_invalidate(Oid relid)
 {
 	HASH_SEQ_STATUS seq;
 	AccountShards *e;
@@ -306,6 +307,7 @@ lf_account_shard_relid(Oid relid, int64 account_id)
 		ctl.hcxt = TopMemoryContext;
 		account_shards = hash_create("leadfunnel account shards", 16, &ctl,
 									 HASH_ELEM | HASH_BLOBS | HASH_CONTEXT);
+		lf_on_relcache_invalidation(colocation_relcache_invalidate);
 	}
 	e = hash_search(account_shards, &relid, HASH_ENTER, &found);
 	if (found && !e->valid && e->nshards > 0)

@@ -27,9 +27,6 @@ extern Oid	lf_colocated_relid(Relation fired_on, Oid target_relid);
  */
 extern Oid	lf_account_shard_relid(Oid relid, int64 account_id);
 
-/* called by the extension's one relcache callback (leadfunnel.c) */
-extern void lf_colocation_relcache_invalidate(Oid relid);
-
 /* The name of rel, or of its distributed table when rel is a Citus shard (for messages). */
 extern const char *lf_logical_relname(Relation rel);
 

@@ -66,8 +66,8 @@
 
 #include "colocation.h"
 #include "compat.h"
-#include "leadfunnel.h"
-#include "lifecycle.h"
+#include "invalidation.h"
+#include "vocabulary.h"
 #include "settings.h"
 
 #define LC_CHRONOLOGY_CONSTRAINT	"account_lifecycle_chronology"
@@ -264,8 +264,8 @@ key_has(const LcKey *key, Oid relid)
 	return false;
 }
 
-void
-lf_lifecycle_relcache_invalidate(Oid relid)
+static void
+lifecycle_relcache_invalidate(Oid relid)
 {
 	HASH_SEQ_STATUS seq;
 
@@ -289,11 +289,14 @@ lf_lifecycle_relcache_invalidate(Oid relid)
 	}
 }
 
-void
-lf_lifecycle_init(void)
+/* The caches of this file, made and hooked to invalidation on first use. */
+static void
+lifecycle_cache_init(void)
 {
 	HASHCTL		ctl;
 
+	if (lc_targets != NULL)
+		return;
 	ctl.keysize = sizeof(LcKey);
 	ctl.entrysize = sizeof(LcTarget);
 	ctl.hcxt = TopMemoryContext;
@@ -303,6 +306,7 @@ lf_lifecycle_init(void)
 	ctl.entrysize = sizeof(LcTrigger);
 	lc_triggers = hash_create("leadfunnel lifecycle triggers", 16, &ctl,
 							  HASH_ELEM | HASH_BLOBS | HASH_CONTEXT);
+	lf_on_relcache_invalidation(lifecycle_relcache_invalidate);
 }
 
 /* ---------------------------------------------------------------------
@@ -548,7 +552,10 @@ static LcTarget *
 lc_get_target(const LcKey *key)
 {
 	bool		found;
-	LcTarget   *t = hash_search(lc_targets, key, HASH_ENTER, &found);
+	LcTarget   *t;
+
+	lifecycle_cache_init();
+	t = hash_search(lc_targets, key, HASH_ENTER, &found);
 
 	if (!found)
 	{
@@ -839,8 +846,10 @@ lc_get_trigger(TriggerData *trigdata, LcRelKind kind)
 	Relation	rel = trigdata->tg_relation;
 	TupleDesc	desc = RelationGetDescr(rel);
 	bool		found;
-	LcTrigger  *tr = hash_search(lc_triggers, &trigger->tgoid, HASH_ENTER, &found);
+	LcTrigger  *tr;
 
+	lifecycle_cache_init();
+	tr = hash_search(lc_triggers, &trigger->tgoid, HASH_ENTER, &found);
 	if (found && tr->valid)
 		return tr;
 	tr->valid = false;

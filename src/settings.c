@@ -22,7 +22,8 @@
 #include "utils/lsyscache.h"
 #include "utils/timestamp.h"
 
-#include "leadfunnel.h"
+#include "vocabulary.h"
+#include "invalidation.h"
 #include "settings.h"
 
 static const char *const setting_names[LF_NUM_SETTINGS] = {
@@ -37,8 +38,8 @@ static bool settings_valid = false;
 static Oid	setting_relid = InvalidOid;
 static Oid	setting_default_relid = InvalidOid;
 
-void
-lf_settings_relcache_invalidate(Oid relid)
+static void
+settings_relcache_invalidate(Oid relid)
 {
 	if (relid == InvalidOid || relid == setting_relid || relid == setting_default_relid)
 		settings_valid = false;
@@ -50,6 +51,7 @@ settings_load(void)
 	Oid			nsp = get_namespace_oid(LF_SCHEMA, false);
 	bool		found[LF_NUM_SETTINGS] = {false};
 
+	lf_on_relcache_invalidation(settings_relcache_invalidate);
 	setting_relid = get_relname_relid("setting", nsp);
 	setting_default_relid = get_relname_relid("setting_default", nsp);
 	/* from here on an invalidation of either table forces another load */

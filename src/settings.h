@@ -20,9 +20,6 @@ typedef enum LfSetting
 	LF_NUM_SETTINGS
 } LfSetting;
 
-/* called by the extension's one relcache callback (leadfunnel.c) */
-extern void lf_settings_relcache_invalidate(Oid relid);
-
 /* The value in force; the pointer is valid until the next cache rebuild. */
 extern const Interval *lf_setting(LfSetting which);
 

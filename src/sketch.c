@@ -45,7 +45,7 @@
 #include "utils/timestamp.h"
 #include "utils/typcache.h"
 
-#include "leadfunnel.h"
+#include "vocabulary.h"
 #include "aggregates.h"
 
 #define SK_TYPNAME "leadfunnel.cycle_time_sketch"

@@ -31,7 +31,8 @@
 #include "utils/memutils.h"
 #include "utils/rel.h"
 
-#include "leadfunnel.h"
+#include "vocabulary.h"
+#include "invalidation.h"
 #include "stages.h"
 
 #define CLOSING_STAGES \
@@ -43,8 +44,8 @@ static bool funnel_cache_valid = false;
 static Oid	funnel_relid = InvalidOid;
 static Oid	transition_relid = InvalidOid;
 
-void
-lf_stages_relcache_invalidate(Oid relid)
+static void
+stages_relcache_invalidate(Oid relid)
 {
 	if (relid == InvalidOid || relid == funnel_relid || relid == transition_relid)
 		funnel_cache_valid = false;
@@ -224,6 +225,7 @@ funnel_cache_load(void)
 	HASHCTL		ctl;
 	Oid			nsp;
 
+	lf_on_relcache_invalidation(stages_relcache_invalidate);
 	if (funnel_cache_context == NULL)
 		funnel_cache_context = AllocSetContextCreate(CacheMemoryContext,
 													 "leadfunnel funnel rules",

@@ -9,7 +9,7 @@
 #ifndef LEADFUNNEL_STAGES_H
 #define LEADFUNNEL_STAGES_H
 
-#include "leadfunnel.h"
+#include "vocabulary.h"
 #include "utils/array.h"
 
 typedef struct LfFunnel
@@ -22,8 +22,6 @@ typedef struct LfFunnel
 	LfStageSet	next[LF_NUM_STAGES];	/* allowed moves from each stage */
 } LfFunnel;
 
-/* called by the extension's one relcache callback (leadfunnel.c) */
-extern void lf_stages_relcache_invalidate(Oid relid);
 extern void lf_compile_funnel(LfFunnel *f, const char *name, ArrayType *stages,
 							  ArrayType *entry, ArrayType *reopen, bool allow_skip);
 extern const LfFunnel *lf_lookup_funnel(const char *name);

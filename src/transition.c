@@ -59,9 +59,9 @@
 
 #include "colocation.h"
 #include "compat.h"
-#include "leadfunnel.h"
+#include "invalidation.h"
+#include "vocabulary.h"
 #include "stages.h"
-#include "transition.h"
 
 #define TRANSITION_CONSTRAINT	"lead_stage_transition"
 #define CHRONOLOGY_CONSTRAINT	"lead_stage_chronology"
@@ -116,8 +116,8 @@ static bool history_write_allowed = false;
 static Oid	changed_by_role = InvalidOid;
 static NameData changed_by_name;
 
-void
-lf_transition_relcache_invalidate(Oid relid)
+static void
+transition_relcache_invalidate(Oid relid)
 {
 	HASH_SEQ_STATUS seq;
 	TransitionTarget *t;
@@ -136,17 +136,21 @@ role_names_invalidate(Datum arg, int cacheid, uint32 hashvalue)
 	changed_by_role = InvalidOid;
 }
 
-void
-lf_transition_init(void)
+/* The caches of this file, made and hooked to invalidation on first use. */
+static void
+transition_cache_init(void)
 {
 	HASHCTL		ctl;
 
+	if (targets != NULL)
+		return;
 	ctl.keysize = sizeof(Oid);
 	ctl.entrysize = sizeof(TransitionTarget);
 	ctl.hcxt = TopMemoryContext;
 	targets = hash_create("leadfunnel transition triggers", 16, &ctl,
 						  HASH_ELEM | HASH_BLOBS | HASH_CONTEXT);
 	CacheRegisterSyscacheCallback(AUTHOID, role_names_invalidate, (Datum) 0);
+	lf_on_relcache_invalidation(transition_relcache_invalidate);
 }
 
 static AttrNumber
@@ -226,6 +230,7 @@ get_target(TriggerData *trigdata, bool needs_history)
 	Oid			history_relid;
 	MemoryContext oldcxt;
 
+	transition_cache_init();
 	t = hash_search(targets, &trigger->tgoid, HASH_ENTER, &found);
 	if (found && t->valid)
 		return t;
@@ -278,6 +283,7 @@ current_role_name(void)
 {
 	Oid			role = GetUserId();
 
+	transition_cache_init();
 	if (role != changed_by_role)
 	{
 		namestrcpy(&changed_by_name, GetUserNameFromId(role, false));
