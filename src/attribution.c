@@ -58,7 +58,7 @@
 #include "utils/timestamp.h"
 
 #include "vocabulary.h"
-#include "aggregates.h"
+#include "state_io.h"
 
 /* Most touches of one lead (bounds the memory of one call). */
 #define LF_MAX_TOUCHES	10000000

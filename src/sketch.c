@@ -46,7 +46,7 @@
 #include "utils/typcache.h"
 
 #include "vocabulary.h"
-#include "aggregates.h"
+#include "state_io.h"
 
 #define SK_TYPNAME "leadfunnel.cycle_time_sketch"
 #define SK_ALPHA 0.0099

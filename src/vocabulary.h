@@ -1,6 +1,6 @@
 /*-------------------------------------------------------------------------
  *
- * leadfunnel.h
+ * vocabulary.h
  *	  What the concerns of leadfunnel share: the stage and model enums as
  *	  small integers, and the mapping between them and the OIDs of the SQL
  *	  enum labels in schema leadfunnel.
@@ -11,8 +11,8 @@
  *
  *-------------------------------------------------------------------------
  */
-#ifndef LEADFUNNEL_H
-#define LEADFUNNEL_H
+#ifndef LEADFUNNEL_VOCABULARY_H
+#define LEADFUNNEL_VOCABULARY_H
 
 #include "postgres.h"
 
@@ -115,4 +115,4 @@ struct HeapTupleData;
 extern bool lf_column_changed(struct HeapTupleData *oldtup, struct HeapTupleData *newtup,
 							  TupleDesc desc, AttrNumber attnum);
 
-#endif							/* LEADFUNNEL_H */
+#endif							/* LEADFUNNEL_VOCABULARY_H */

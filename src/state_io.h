@@ -1,9 +1,11 @@
 /*-------------------------------------------------------------------------
  *
- * aggregates.h
- *	  What the analytic aggregates share (aggregates.c: funnel_reach and
- *	  window_funnel; sketch.c: cycle_time): durations as microseconds, and
- *	  the checked readers of the text and binary forms of their state types.
+ * state_io.h
+ *	  What every state type of the analytic aggregates shares (state_io.c;
+ *	  used by aggregates.c: funnel_reach and window_funnel, sketch.c:
+ *	  cycle_time, attribution.c: attribution_totals): durations as
+ *	  microseconds, the checked readers of the text and binary forms of
+ *	  their states, versioned headers, and row-array results.
  *
  * The state types are real varlena types, not internal, so that Citus can
  * push partial aggregation to its workers and ship the states through the
@@ -14,8 +16,8 @@
  *
  *-------------------------------------------------------------------------
  */
-#ifndef LEADFUNNEL_AGGREGATES_H
-#define LEADFUNNEL_AGGREGATES_H
+#ifndef LEADFUNNEL_STATE_IO_H
+#define LEADFUNNEL_STATE_IO_H
 
 #include "postgres.h"
 
@@ -87,6 +89,8 @@ extern void lf_text_expect(LfTextReader *r, const char *literal);
 extern int64 lf_text_int64(LfTextReader *r);
 extern int128 lf_text_int128(LfTextReader *r);
 extern void lf_text_end(LfTextReader *r);
+/* Reads a stage label in a state's text form; returns its ordinal. */
+extern int	lf_text_stage(LfTextReader *r);
 /* Append an int128 in decimal. */
 extern void lf_append_int128(StringInfo buf, int128 v);
 
@@ -96,4 +100,4 @@ extern void lf_binary_need(StringInfo buf, int nbytes, const char *typname);
 extern void lf_binary_version(StringInfo buf, const char *typname);
 extern void lf_binary_end(StringInfo buf, const char *typname);
 
-#endif							/* LEADFUNNEL_AGGREGATES_H */
+#endif							/* LEADFUNNEL_STATE_IO_H */
