@@ -239,8 +239,7 @@ lf_funnel_reach_state_send(PG_FUNCTION_ARGS)
 	LfReachState *st = DatumGetReachState(PG_GETARG_DATUM(0));
 	StringInfoData buf;
 
-	pq_begintypsend(&buf);
-	pq_sendbyte(&buf, LF_STATE_VERSION);
+	lf_binary_begin(&buf);
 	pq_sendint16(&buf, LF_NUM_STAGES);
 	for (int s = 0; s < LF_NUM_STAGES; s++)
 		pq_sendint64(&buf, st->counts[s]);
@@ -478,8 +477,7 @@ lf_window_funnel_state_send(PG_FUNCTION_ARGS)
 	LfWindowFunnelState *st = DatumGetWindowFunnelState(PG_GETARG_DATUM(0));
 	StringInfoData buf;
 
-	pq_begintypsend(&buf);
-	pq_sendbyte(&buf, LF_STATE_VERSION);
+	lf_binary_begin(&buf);
 	pq_sendint64(&buf, st->window);
 	pq_sendint16(&buf, st->seen);
 	for (int s = 0; s < LF_NUM_REACH_STAGES; s++)

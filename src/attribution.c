@@ -974,8 +974,7 @@ lf_attribution_totals_state_out(PG_FUNCTION_ARGS)
 	LfTotals   *t = DatumGetTotals(PG_GETARG_DATUM(0));
 	StringInfoData buf;
 
-	initStringInfo(&buf);
-	appendStringInfo(&buf, "v%d", LF_STATE_VERSION);
+	lf_text_begin(&buf);
 	for (int k = 0; k < t->n; k++)
 	{
 		const LfTotalsEntry *e = TOT_AT(t, k);
@@ -1005,7 +1004,7 @@ lf_attribution_totals_state_in(PG_FUNCTION_ARGS)
 	const char *p;
 
 	lf_text_init(&r, TOT_TYPNAME, str);
-	lf_text_expect(&r, "v1");
+	lf_text_expect(&r, LF_STATE_VERSION_TEXT);
 	/* one entry per space, so the count is known before reading */
 	for (p = r.p; *p; p++)
 		if (*p == ' ')
@@ -1049,8 +1048,7 @@ lf_attribution_totals_state_send(PG_FUNCTION_ARGS)
 	LfTotals   *t = DatumGetTotals(PG_GETARG_DATUM(0));
 	StringInfoData buf;
 
-	pq_begintypsend(&buf);
-	pq_sendbyte(&buf, LF_STATE_VERSION);
+	lf_binary_begin(&buf);
 	pq_sendint32(&buf, t->n);
 	for (int k = 0; k < t->n; k++)
 	{

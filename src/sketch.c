@@ -780,8 +780,8 @@ lf_cycle_time_sketch_out(PG_FUNCTION_ARGS)
 	LfSketch   *s = DatumGetSketch(PG_GETARG_DATUM(0));
 	StringInfoData buf;
 
-	initStringInfo(&buf);
-	appendStringInfo(&buf, "v%d ", LF_STATE_VERSION);
+	lf_text_begin(&buf);
+	appendStringInfoChar(&buf, ' ');
 	sk_append_text(&buf, s);
 	PG_RETURN_CSTRING(buf.data);
 }
@@ -847,7 +847,7 @@ lf_cycle_time_sketch_in(PG_FUNCTION_ARGS)
 
 	sk_init_constants();
 	lf_text_init(&r, SK_TYPNAME, PG_GETARG_CSTRING(0));
-	lf_text_expect(&r, "v1 n=");
+	lf_text_expect(&r, LF_STATE_VERSION_TEXT " n=");
 	s = sk_read_text(&r);
 	lf_text_end(&r);
 	PG_RETURN_POINTER(sk_text_checked(&r, s));
@@ -883,8 +883,7 @@ lf_cycle_time_sketch_send(PG_FUNCTION_ARGS)
 	LfSketch   *s = DatumGetSketch(PG_GETARG_DATUM(0));
 	StringInfoData buf;
 
-	pq_begintypsend(&buf);
-	pq_sendbyte(&buf, LF_STATE_VERSION);
+	lf_binary_begin(&buf);
 	sk_send_body(&buf, s);
 	PG_RETURN_BYTEA_P(pq_endtypsend(&buf));
 }
@@ -1135,8 +1134,7 @@ lf_cycle_time_by_stage_state_out(PG_FUNCTION_ARGS)
 	LfStageSketches *st = DatumGetStageSketches(PG_GETARG_DATUM(0));
 	StringInfoData buf;
 
-	initStringInfo(&buf);
-	appendStringInfo(&buf, "v%d", LF_STATE_VERSION);
+	lf_text_begin(&buf);
 	for (int k = 0; k < LF_NUM_STAGES; k++)
 	{
 		if (st->off[k] == 0)
@@ -1158,7 +1156,7 @@ lf_cycle_time_by_stage_state_in(PG_FUNCTION_ARGS)
 
 	sk_init_constants();
 	lf_text_init(&r, SS_TYPNAME, PG_GETARG_CSTRING(0));
-	lf_text_expect(&r, "v1");
+	lf_text_expect(&r, LF_STATE_VERSION_TEXT);
 	while (lf_text_accept(&r, " "))
 	{
 		int			k = -1;
@@ -1209,8 +1207,7 @@ lf_cycle_time_by_stage_state_send(PG_FUNCTION_ARGS)
 	for (int k = 0; k < LF_NUM_STAGES; k++)
 		if (st->off[k] != 0)
 			set |= (uint16) (1 << k);
-	pq_begintypsend(&buf);
-	pq_sendbyte(&buf, LF_STATE_VERSION);
+	lf_binary_begin(&buf);
 	pq_sendint16(&buf, set);
 	for (int k = 0; k < LF_NUM_STAGES; k++)
 		if (st->off[k] != 0)

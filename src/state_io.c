@@ -98,6 +98,20 @@ lf_mutable_state(FunctionCallInfo fcinfo)
 }
 
 void
+lf_text_begin(StringInfo buf)
+{
+	initStringInfo(buf);
+	appendStringInfoString(buf, LF_STATE_VERSION_TEXT);
+}
+
+void
+lf_binary_begin(StringInfo buf)
+{
+	pq_begintypsend(buf);
+	pq_sendbyte(buf, LF_STATE_VERSION);
+}
+
+void
 lf_text_init(LfTextReader *r, const char *typname, const char *input)
 {
 	r->typname = typname;

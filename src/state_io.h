@@ -34,6 +34,12 @@
 
 /* Version byte of the binary forms of the state types (and "v1" in text). */
 #define LF_STATE_VERSION 1
+#define LF_STATE_VERSION_TEXT "v" CppAsString2(LF_STATE_VERSION)
+
+/* Start the text form of a state with its version ("v1"). */
+extern void lf_text_begin(StringInfo buf);
+/* Start the binary form of a state (pq_begintypsend) with its version byte. */
+extern void lf_binary_begin(StringInfo buf);
 
 /*
  * An interval as microseconds, the way interval comparison linearizes it
