@@ -1,9 +1,11 @@
 /*-------------------------------------------------------------------------
  *
  * lifecycle.c
- *	  Owns the account lifecycle rule, the lead motion and the contact status
- *	  of a model: the one implementation of the status rule, used by the
- *	  model's lifecycle triggers, by the as-of functions and by the refresh.
+ *	  Owns the account lifecycle, the lead motion and the contact status of
+ *	  a model: reads an account's facts (SPI) and hands them to the one
+ *	  implementation of the status rule (lifecycle_rule.c, pure
+ *	  computation), for the model's lifecycle triggers, the as-of functions
+ *	  and the refresh, and writes the statuses it derives.
  *
  * An account's status is derived from facts, never from the order in which
  * they arrived:
@@ -12,7 +14,7 @@
  *	  - churns and advocate changes: rows of the model's account_event table,
  *		which the account trigger writes when churned_at or is_advocate change.
  * Given those facts and the windows new_customer_window and customer_term
- * (settings.c), lc_status_at() answers "what was the status at time t, and
+ * (settings.c), lf_status_at() answers "what was the status at time t, and
  * since when", for any t; the status history is the sequence of those
  * answers at the moments where something can change.  So a win backfilled
  * years into the past after later events changes the history and every
@@ -67,6 +69,7 @@
 #include "colocation.h"
 #include "compat.h"
 #include "invalidation.h"
+#include "lifecycle_rule.h"
 #include "vocabulary.h"
 #include "settings.h"
 
@@ -233,28 +236,6 @@ static HTAB *lc_triggers = NULL;
 /* Raised only while this file writes maintained columns; see the guards. */
 static bool lifecycle_write_allowed = false;
 
-/* The facts of one account, sorted by time. */
-typedef struct LcFacts
-{
-	int			nwins;
-	TimestampTz *wins;
-	TimestampTz *win_end;		/* wins[i] + customer_term */
-	TimestampTz *episode;		/* first win of the customer episode of wins[i] */
-	TimestampTz *episode_end;	/* episode[i] + new_customer_window */
-	int			nchurns;
-	TimestampTz *churns;
-	int			nadv;			/* advocate intervals [adv_from, adv_until) */
-	TimestampTz *adv_from;
-	TimestampTz *adv_until;		/* DT_NOEND while still an advocate */
-} LcFacts;
-
-typedef struct LcStatus
-{
-	LfAccountStatus status;
-	bool		since_null;		/* prospect: since the account's beginning */
-	TimestampTz since;
-} LcStatus;
-
 static bool
 key_has(const LcKey *key, Oid relid)
 {
@@ -309,204 +290,13 @@ lifecycle_cache_init(void)
 	lf_on_relcache_invalidation(lifecycle_relcache_invalidate);
 }
 
-/* ---------------------------------------------------------------------
- * The rule
- * ---------------------------------------------------------------------
- */
-
+/* t + iv, as timestamptz + interval computes it in this session. */
 static TimestampTz
-ts_plus(TimestampTz ts, const Interval *iv)
+ts_plus_interval(TimestampTz t, const Interval *iv)
 {
-	if (TIMESTAMP_NOT_FINITE(ts))
-		return ts;
 	return DatumGetTimestampTz(DirectFunctionCall2(timestamptz_pl_interval,
-												   TimestampTzGetDatum(ts),
+												   TimestampTzGetDatum(t),
 												   PointerGetDatum(iv)));
-}
-
-/* index of the last element <= t, -1 if none */
-static int
-last_at_or_before(const TimestampTz *a, int n, TimestampTz t)
-{
-	int			lo = 0,
-				hi = n;
-
-	while (lo < hi)
-	{
-		int			mid = lo + (hi - lo) / 2;
-
-		if (a[mid] <= t)
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
-	return lo - 1;
-}
-
-/* index of the first element >= t, n if none */
-static int
-first_at_or_after(const TimestampTz *a, int n, TimestampTz t)
-{
-	int			lo = 0,
-				hi = n;
-
-	while (lo < hi)
-	{
-		int			mid = lo + (hi - lo) / 2;
-
-		if (a[mid] < t)
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
-	return lo;
-}
-
-/*
- * Derive the customer episodes: a win starts a new episode when it is the
- * first, when the customer term after the previous win had run out by then,
- * or when a churn lies between the previous win (inclusive) and this one.
- */
-static void
-facts_prepare(LcFacts *f)
-{
-	const Interval *term = lf_setting(LF_SETTING_CUSTOMER_TERM);
-	const Interval *window = lf_setting(LF_SETTING_NEW_CUSTOMER_WINDOW);
-
-	for (int i = 0; i < f->nwins; i++)
-	{
-		bool		starts = (i == 0);
-
-		f->win_end[i] = ts_plus(f->wins[i], term);
-		if (!starts)
-		{
-			int			c = first_at_or_after(f->churns, f->nchurns, f->wins[i - 1]);
-
-			starts = f->wins[i] >= f->win_end[i - 1] ||
-				(c < f->nchurns && f->churns[c] < f->wins[i]);
-		}
-		f->episode[i] = starts ? f->wins[i] : f->episode[i - 1];
-		f->episode_end[i] = starts ? ts_plus(f->wins[i], window) : f->episode_end[i - 1];
-	}
-}
-
-/*
- * The rule: the account's status at time t and since when it holds.
- *	  no win at or before t				  prospect (since: NULL, the beginning)
- *	  last win w; the first churn at or after w, or w + customer_term, is at
- *	  or before t						  former_customer, since the earlier of the two
- *	  else, in the episode started by e:  advocate while is_advocate was set,
- *										  else new_customer until e + window,
- *										  then active_customer
- */
-static LcStatus
-lc_status_at(const LcFacts *f, TimestampTz t)
-{
-	LcStatus	r = {LF_STATUS_PROSPECT, true, 0};
-	int			k = last_at_or_before(f->wins, f->nwins, t);
-	int			c,
-				a;
-	TimestampTz former_at,
-				e,
-				ew;
-
-	if (k < 0)
-		return r;
-	r.since_null = false;
-
-	former_at = f->win_end[k];
-	c = first_at_or_after(f->churns, f->nchurns, f->wins[k]);
-	if (c < f->nchurns && f->churns[c] < former_at)
-		former_at = f->churns[c];
-	if (former_at <= t)
-	{
-		r.status = LF_STATUS_FORMER_CUSTOMER;
-		r.since = former_at;
-		return r;
-	}
-
-	e = f->episode[k];
-	ew = f->episode_end[k];
-	a = last_at_or_before(f->adv_from, f->nadv, t);
-	if (a >= 0 && f->adv_until[a] > t)
-	{
-		r.status = LF_STATUS_ADVOCATE;
-		r.since = Max(f->adv_from[a], e);
-		return r;
-	}
-	r.status = t < ew ? LF_STATUS_NEW_CUSTOMER : LF_STATUS_ACTIVE_CUSTOMER;
-	r.since = t < ew ? e : ew;
-	if (a >= 0 && f->adv_until[a] > r.since)
-		r.since = f->adv_until[a];	/* was an advocate until then */
-	return r;
-}
-
-static LfMotion
-motion_of(LfAccountStatus s)
-{
-	if (s == LF_STATUS_PROSPECT)
-		return LF_MOTION_NEW_BUSINESS;
-	if (s == LF_STATUS_FORMER_CUSTOMER)
-		return LF_MOTION_WIN_BACK;
-	return LF_MOTION_EXPANSION;
-}
-
-static int
-ts_cmp(const void *a, const void *b)
-{
-	TimestampTz x = *(const TimestampTz *) a;
-	TimestampTz y = *(const TimestampTz *) b;
-
-	return x < y ? -1 : (x > y ? 1 : 0);
-}
-
-/*
- * The status history: the answers of lc_status_at() at every moment where
- * the status can change (wins, their term ends, episode window ends, churns,
- * advocate changes), consecutive equal answers merged.  Returns the number
- * of stretches; out[0] is always the prospect stretch.
- */
-static int
-lc_timeline(const LcFacts *f, LcStatus **out)
-{
-	int			npoints = 0;
-	TimestampTz *points = palloc(sizeof(TimestampTz) * (3 * f->nwins + f->nchurns + 2 * f->nadv + 1));
-	LcStatus   *res;
-	int			n = 0;
-
-	for (int i = 0; i < f->nwins; i++)
-	{
-		points[npoints++] = f->wins[i];
-		points[npoints++] = f->win_end[i];
-		points[npoints++] = f->episode_end[i];
-	}
-	for (int i = 0; i < f->nchurns; i++)
-		points[npoints++] = f->churns[i];
-	for (int i = 0; i < f->nadv; i++)
-	{
-		points[npoints++] = f->adv_from[i];
-		if (!TIMESTAMP_IS_NOEND(f->adv_until[i]))
-			points[npoints++] = f->adv_until[i];
-	}
-	qsort(points, npoints, sizeof(TimestampTz), ts_cmp);
-
-	res = palloc(sizeof(LcStatus) * (npoints + 1));
-	res[n].status = LF_STATUS_PROSPECT;
-	res[n].since_null = true;
-	res[n++].since = 0;
-	for (int i = 0; i < npoints; i++)
-	{
-		LcStatus	s;
-
-		if (i > 0 && points[i] == points[i - 1])
-			continue;
-		s = lc_status_at(f, points[i]);
-		if (s.status != res[n - 1].status || s.since_null != res[n - 1].since_null ||
-			s.since != res[n - 1].since)
-			res[n++] = s;
-	}
-	*out = res;
-	return n;
 }
 
 /* ---------------------------------------------------------------------
@@ -660,7 +450,7 @@ lc_load_facts(LcTarget *t, int64 account_id, bool read_only, LcFacts *f, MemoryC
 	TimestampTz *toggles;
 	bool	   *toggle_on;
 	int			ntoggles = 0;
-	bool		on = false;
+	LcWindows	windows;
 
 	lc_exec(t, PLAN_WINS, &arg, NULL, read_only, false);
 	n = SPI_processed;
@@ -703,23 +493,11 @@ lc_load_facts(LcTarget *t, int64 account_id, bool read_only, LcFacts *f, MemoryC
 			toggle_on[ntoggles++] = text_is(event, "advocate");
 		}
 	}
-	f->nadv = 0;
-	for (int i = 0; i < ntoggles; i++)
-	{
-		if (toggle_on[i] && !on)
-		{
-			f->adv_from[f->nadv] = toggles[i];
-			on = true;
-		}
-		else if (!toggle_on[i] && on)
-		{
-			f->adv_until[f->nadv++] = toggles[i];
-			on = false;
-		}
-	}
-	if (on)
-		f->adv_until[f->nadv++] = DT_NOEND;
-	facts_prepare(f);
+	lf_facts_set_advocacy(f, toggles, toggle_on, ntoggles);
+	windows.new_customer_window = lf_setting(LF_SETTING_NEW_CUSTOMER_WINDOW);
+	windows.customer_term = lf_setting(LF_SETTING_CUSTOMER_TERM);
+	windows.plus = ts_plus_interval;
+	lf_facts_prepare(f, &windows);
 }
 
 static TimestampTz
@@ -784,7 +562,7 @@ refresh_account(LcTarget *t, int64 account_id, LcContacts contacts, MemoryContex
 	old_since = DatumGetTimestampTz(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2, &old_since_null));
 
 	lc_load_facts(t, account_id, false, &f, cxt);
-	now = lc_status_at(&f, lc_now());
+	now = lf_status_at(&f, lc_now());
 	changed = now.status != old_status || now.since_null != old_since_null ||
 		(!now.since_null && now.since != old_since);
 	if (changed)
@@ -806,7 +584,7 @@ account_is_customer_now(LcTarget *t, int64 account_id, bool read_only)
 	LcFacts		f;
 
 	lc_load_facts(t, account_id, read_only, &f, CurrentMemoryContext);
-	return LF_STATUS_IS_CUSTOMER(lc_status_at(&f, lc_now()).status);
+	return LF_STATUS_IS_CUSTOMER(lf_status_at(&f, lc_now()).status);
 }
 
 /* ---------------------------------------------------------------------
@@ -964,7 +742,7 @@ work_status_at(void *arg)
 	LcFacts		f;
 
 	lc_load_facts(w->t, w->account_id, false, &f, CurrentMemoryContext);
-	w->result = lc_status_at(&f, w->at);
+	w->result = lf_status_at(&f, w->at);
 }
 
 /*
@@ -1013,7 +791,7 @@ lf_lead_motion(PG_FUNCTION_ARGS)
 		w.at = GetCurrentTransactionStartTimestamp();
 	w.t = lc_get_target(&tr->key);
 	run_as_owner(rel, work_status_at, &w);
-	motion = motion_of(w.result.status);
+	motion = lf_motion_of(w.result.status);
 	motion_datum = ObjectIdGetDatum(lf_enum_label(LF_ENUM_MOTION, motion));
 
 	heap_getattr(tup, tr->col[LEAD_MOTION], desc, &isnull);
@@ -1355,7 +1133,7 @@ lf_lifecycle_status(PG_FUNCTION_ARGS)
 	if (get_call_result_type(fcinfo, NULL, &desc) != TYPEFUNC_COMPOSITE)
 		elog(ERROR, "return type must be a row type");
 	load_facts_readonly(t, PG_GETARG_INT64(2), false, &f);
-	s = lc_status_at(&f, PG_GETARG_TIMESTAMPTZ(3));
+	s = lf_status_at(&f, PG_GETARG_TIMESTAMPTZ(3));
 	values[0] = ObjectIdGetDatum(lf_enum_label(LF_ENUM_ACCOUNT_STATUS, s.status));
 	values[1] = TimestampTzGetDatum(s.since);
 	nulls[1] = s.since_null;
@@ -1377,7 +1155,7 @@ lf_lifecycle_status_at(PG_FUNCTION_ARGS)
 
 	if (!load_facts_readonly(t, account_id, true, &f))
 		PG_RETURN_NULL();
-	PG_RETURN_OID(lf_enum_label(LF_ENUM_ACCOUNT_STATUS, lc_status_at(&f, PG_GETARG_TIMESTAMPTZ(4)).status));
+	PG_RETURN_OID(lf_enum_label(LF_ENUM_ACCOUNT_STATUS, lf_status_at(&f, PG_GETARG_TIMESTAMPTZ(4)).status));
 }
 
 /*
@@ -1399,7 +1177,7 @@ lf_lifecycle_history(PG_FUNCTION_ARGS)
 	InitMaterializedSRF(fcinfo, 0);
 	if (!load_facts_readonly(t, account_id, true, &f))
 		return (Datum) 0;
-	n = lc_timeline(&f, &stretches);
+	n = lf_status_timeline(&f, &stretches);
 	for (int i = 0; i < n; i++)
 	{
 		Datum		values[3];
@@ -1429,7 +1207,7 @@ refresh_one(LcTarget *t, int64 account_id, const LcStatus *stored, bool recomput
 	bool		changed = false;
 
 	lc_load_facts(t, account_id, false, &f, cxt);
-	now = lc_status_at(&f, lc_now());
+	now = lf_status_at(&f, lc_now());
 	if (now.status != stored->status || now.since_null != stored->since_null ||
 		(!now.since_null && now.since != stored->since))
 	{
@@ -1437,7 +1215,7 @@ refresh_one(LcTarget *t, int64 account_id, const LcStatus *stored, bool recomput
 		if (refresh_account(t, account_id, CONTACTS_NONE, cxt))
 			changed = true;
 		lc_load_facts(t, account_id, false, &f, cxt);
-		now = lc_status_at(&f, lc_now());
+		now = lf_status_at(&f, lc_now());
 	}
 	customer = LF_STATUS_IS_CUSTOMER(now.status);
 	refresh_contacts(t, account_id, 0, customer, false);
@@ -1464,7 +1242,7 @@ refresh_one(LcTarget *t, int64 account_id, const LcStatus *stored, bool recomput
 
 			lead_ids[j] = DatumGetInt64(SPI_getbinval(tup, desc, 1, &isnull));
 			want = lf_enum_label(LF_ENUM_MOTION,
-								 motion_of(lc_status_at(&f, DatumGetTimestampTz(SPI_getbinval(tup, desc, 2, &isnull))).status));
+								 lf_motion_of(lf_status_at(&f, DatumGetTimestampTz(SPI_getbinval(tup, desc, 2, &isnull))).status));
 			cur = SPI_getbinval(tup, desc, 3, &isnull);
 			motions[j] = (!isnull && DatumGetObjectId(cur) == want) ? InvalidOid : want;
 		}
