@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # `make test`: everything, from a bare Debian machine to a verdict.
 # Installs what is missing, builds with -Werror, installs, starts a throwaway
-# cluster, runs the pg_regress suite (sql/, expected/), the pgTAP suite (test/*.sql,
+# cluster, checks the layering of src/ and runs the unit tests (test/unit/, no
+# server), runs the pg_regress suite (sql/, expected/), the pgTAP suite (test/*.sql,
 # through pg_prove) and the scripted tests (test/scripts/*.sh: concurrency, dump
 # and restore, upgrades, ...), stops the server, runs the pg_regress suite once
 # more against a sanitizer build (tools/memcheck.sh) and exits non-zero on any
@@ -16,6 +17,23 @@ lf_cluster_start || exit 1
 export LF_BINDIR LF_TMP
 
 passed=0; failed=0; failures=()
+
+# No server needed: the layering of src/ (one check) and the unit tests of
+# test/unit/ (each TAP line counts).
+lf_log "layering of src/ (tools/check-layering.sh)"
+if bash tools/check-layering.sh; then passed=$((passed + 1)); else failed=$((failed + 1)); failures+=("tools/check-layering.sh"); fi
+
+lf_log "unit tests without a server (test/unit/*.c via tools/unit-tests.sh)"
+bash tools/unit-tests.sh > "$LF_TMP/unit.out" 2>&1
+rc=$?
+cat "$LF_TMP/unit.out"
+n_ok=$(sed -n 's/^unit: \([0-9]*\) passed, \([0-9]*\) failed$/\1/p' "$LF_TMP/unit.out")
+n_bad=$(sed -n 's/^unit: \([0-9]*\) passed, \([0-9]*\) failed$/\2/p' "$LF_TMP/unit.out")
+passed=$((passed + ${n_ok:-0})); failed=$((failed + ${n_bad:-0}))
+if [ "$rc" != 0 ]; then
+    [ "${n_bad:-0}" = 0 ] && failed=$((failed + 1))
+    failures+=("unit tests")
+fi
 
 lf_log "pg_regress suite (sql/ + expected/)"
 rm -rf results regression.diffs regression.out
