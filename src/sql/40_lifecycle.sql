@@ -1,6 +1,7 @@
 -- Lifecycle: account status, lead motion and contact status.  The rule lives
--- in C (src/lifecycle.c) and is derived from facts: won moves in the stage
--- history, and churn and advocate events in the model's account_event table.
+-- in C (src/lifecycle_rule.c, applied by src/lifecycle.c) and is derived from
+-- facts: won moves in the stage history, and churn and advocate events in the
+-- model's account_event table.
 -- model_add_lifecycle() adds the lifecycle objects to a model; create_model()
 -- calls it, and so can an upgrade of a model made by 0.1.0.
 
