@@ -10,7 +10,9 @@
  * An account's status is derived from facts, never from the order in which
  * they arrived:
  *	  - wins: the rows of lead_stage_history that enter stage won (a partial
- *		index on (account_id, entered_at) WHERE to_stage = 'won' finds them);
+ *		index on (account_id, entered_at) WHERE to_stage = 'won' finds them),
+ *		of the current truth only (superseded_at IS NULL: rows a correction
+ *		or an import superseded are no facts any more; see history_source());
  *	  - churns and advocate changes: rows of the model's account_event table,
  *		which the account trigger writes when churned_at or is_advocate change.
  * Given those facts and the windows new_customer_window and customer_term
@@ -128,7 +130,7 @@ typedef struct LcPlanSpec
 
 static const LcPlanSpec plan_specs[LC_NUM_PLANS] = {
 	[PLAN_WINS] = {
-		"SELECT entered_at FROM %s WHERE account_id" EQ "$1 AND to_stage" EQ WON " ORDER BY entered_at",
+		"SELECT h.entered_at FROM %s h WHERE h.account_id" EQ "$1 AND h.to_stage" EQ WON " ORDER BY h.entered_at",
 	"i", 1, {LC_HISTORY}},
 	[PLAN_EVENTS] = {
 		"SELECT event_at, event FROM %s WHERE account_id" EQ "$1 ORDER BY event_at, event COLLATE \"C\"",
@@ -338,6 +340,20 @@ rel_qualified_name(Oid relid, LcTable role)
 	return quote_qualified_identifier(get_namespace_name(get_rel_namespace(relid)), relname);
 }
 
+/*
+ * What the plans read as the history: its current truth, the rows with
+ * superseded_at IS NULL (a subquery the planner flattens, so the partial
+ * index of wins still serves), or the whole table in a model of an earlier
+ * version that has no superseded_at yet (not yet upgrade_model()ed).
+ */
+static char *
+history_source(Oid relid, const char *name)
+{
+	if (get_attnum(relid, "superseded_at") == InvalidAttrNumber)
+		return pstrdup(name);
+	return psprintf("(SELECT * FROM %s WHERE superseded_at IS NULL)", name);
+}
+
 static LcTarget *
 lc_get_target(const LcKey *key)
 {
@@ -382,6 +398,8 @@ lc_plan(LcTarget *t, LcPlanKind kind)
 		if (!OidIsValid(t->key.rel[spec->tables[i]]))
 			elog(ERROR, "lifecycle plan %d needs the %s table", (int) kind, lc_table_roles[spec->tables[i]]);
 		names[i] = rel_qualified_name(t->key.rel[spec->tables[i]], spec->tables[i]);
+		if (spec->tables[i] == LC_HISTORY)
+			names[i] = history_source(t->key.rel[LC_HISTORY], names[i]);
 	}
 	switch (spec->ntables)
 	{

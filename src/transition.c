@@ -92,6 +92,8 @@ typedef struct HistoryColumns
 	AttrNumber	left_at;
 	AttrNumber	changed_by;
 	AttrNumber	reason;
+	AttrNumber	recorded_at;	/* 0 in a model not yet upgraded to 0.3 */
+	AttrNumber	superseded_at;	/* 0 likewise */
 } HistoryColumns;
 
 typedef struct TransitionTarget
@@ -101,7 +103,8 @@ typedef struct TransitionTarget
 	Oid			lead_relid;
 	Oid			history_relid;
 	char	   *history_name;	/* quoted, schema-qualified */
-	Oid			history_pkey;	/* primary key (account_id, lead_id, seq) */
+	Oid			history_key;	/* unique (account_id, lead_id, seq) of the
+								 * current truth; see resolve_history() */
 	Oid			guard_fn;		/* leadfunnel.history_append_only() */
 	LeadColumns col;
 	HistoryColumns hcol;
@@ -174,9 +177,42 @@ model_column(Relation rel, const char *name, Oid typid)
 }
 
 /*
- * Column numbers of the history table and its primary key (account_id,
- * lead_id, seq), found by shape, not by name: on Citus shards carry suffixed
- * names.
+ * Is idx the index of the current truth: UNIQUE (account_id, lead_id, seq)
+ * WHERE superseded_at IS NULL (bitemporal history, 0.3), or, in a model not
+ * yet upgraded (no superseded_at), the primary key (account_id, lead_id, seq)?
+ */
+static bool
+is_history_key(Relation idx, const HistoryColumns *h)
+{
+	int2vector *keys = &idx->rd_index->indkey;
+	List	   *pred;
+	NullTest   *nt;
+
+	if (!idx->rd_index->indisunique || idx->rd_index->indnkeyatts != 3 ||
+		keys->values[0] != h->account_id || keys->values[1] != h->lead_id ||
+		keys->values[2] != h->seq)
+		return false;
+	if (h->superseded_at == 0)
+		return idx->rd_index->indisprimary;
+	pred = RelationGetIndexPredicate(idx);
+	if (list_length(pred) != 1 || !IsA(linitial(pred), NullTest))
+		return false;
+	nt = (NullTest *) linitial(pred);
+	return nt->nulltesttype == IS_NULL && IsA(nt->arg, Var) &&
+		((Var *) nt->arg)->varattno == h->superseded_at;
+}
+
+/*
+ * Column numbers of the history table and its key of the current truth,
+ * found by shape, not by name: on Citus shards carry suffixed names.
+ *
+ * The history is bitemporal (0.3): a row also records when it was recorded
+ * (recorded_at), and a correction or an import that merges rows into the
+ * past supersedes rows (stamps superseded_at) instead of deleting them.  The
+ * current truth is the rows with superseded_at IS NULL; its (account_id,
+ * lead_id, seq) is unique by a partial index, and a lead's current row is
+ * the last entry of that index.  A model created by 0.2 and not yet upgraded
+ * (leadfunnel.upgrade_model()) has neither column and its primary key instead.
  */
 static void
 resolve_history(TransitionTarget *t)
@@ -184,6 +220,8 @@ resolve_history(TransitionTarget *t)
 	Relation	hrel = table_open(t->history_relid, AccessShareLock);
 	Oid			stage_type = lf_enum_type(LF_ENUM_STAGE);
 	HistoryColumns *h = &t->hcol;
+	List	   *indexes;
+	ListCell   *lc;
 
 	h->lead_id = model_column(hrel, "lead_id", INT8OID);
 	h->account_id = model_column(hrel, "account_id", INT8OID);
@@ -194,25 +232,38 @@ resolve_history(TransitionTarget *t)
 	h->left_at = model_column(hrel, "left_at", TIMESTAMPTZOID);
 	h->changed_by = model_column(hrel, "changed_by", NAMEOID);
 	h->reason = model_column(hrel, "reason", TEXTOID);
-
-	t->history_pkey = RelationGetPrimaryKeyIndex(hrel, false);
-	if (OidIsValid(t->history_pkey))
+	h->recorded_at = 0;
+	h->superseded_at = 0;
+	if (SPI_fnumber(RelationGetDescr(hrel), "superseded_at") > 0)
 	{
-		Relation	idx = index_open(t->history_pkey, AccessShareLock);
-		int2vector *keys = &idx->rd_index->indkey;
-
-		if (idx->rd_index->indnkeyatts != 3 || keys->values[0] != h->account_id ||
-			keys->values[1] != h->lead_id || keys->values[2] != h->seq)
-			t->history_pkey = InvalidOid;
-		index_close(idx, AccessShareLock);
+		h->recorded_at = model_column(hrel, "recorded_at", TIMESTAMPTZOID);
+		h->superseded_at = model_column(hrel, "superseded_at", TIMESTAMPTZOID);
 	}
+
+	t->history_key = InvalidOid;
+	indexes = RelationGetIndexList(hrel);
+	foreach(lc, indexes)
+	{
+		Relation	idx = index_open(lfirst_oid(lc), AccessShareLock);
+		bool		match = is_history_key(idx, h);
+
+		index_close(idx, AccessShareLock);
+		if (match)
+		{
+			t->history_key = lfirst_oid(lc);
+			break;
+		}
+	}
+	list_free(indexes);
 	table_close(hrel, AccessShareLock);
 
-	if (!OidIsValid(t->history_pkey))
+	if (!OidIsValid(t->history_key))
 		ereport(ERROR,
 				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
-				 errmsg("table %s has no primary key (account_id, lead_id, seq)", t->history_name),
-				 errdetail("The stage triggers need the history table created by leadfunnel.create_model().")));
+				 errmsg("table %s has no unique index (account_id, lead_id, seq) WHERE superseded_at IS NULL",
+						t->history_name),
+				 errdetail("The stage triggers need the history table created by leadfunnel.create_model()."),
+				 errhint("Bring a model of an earlier version up to date with leadfunnel.upgrade_model().")));
 
 	t->guard_fn = LookupFuncName(list_make2(makeString(LF_SCHEMA), makeString("history_append_only")),
 								 0, NULL, false);
@@ -293,7 +344,8 @@ current_role_name(void)
 }
 
 /*
- * Find the current history row of a lead: the last one of its primary key.
+ * Find the current history row of a lead: the last one of the key of the
+ * current truth.
  * The lead row is locked by the statement that moves it, so no other writer
  * touches this lead's history; the latest snapshot sees a move that another
  * transaction committed after our statement started (READ COMMITTED).
@@ -302,7 +354,7 @@ static bool
 find_current_row(TransitionTarget *t, Relation hrel, int64 lead_id, int64 account_id,
 				 TupleTableSlot *slot)
 {
-	Relation	idx = index_open(t->history_pkey, RowExclusiveLock);
+	Relation	idx = index_open(t->history_key, RowExclusiveLock);
 	Snapshot	snap = RegisterSnapshot(GetLatestSnapshot());
 	ScanKeyData keys[2];
 	IndexScanDesc scan;
@@ -447,6 +499,9 @@ write_history(TransitionTarget *t, Relation rel, int64 lead_id, int64 account_id
 		set_column(slot, h->entered_at, TimestampTzGetDatum(at), false);
 		set_column(slot, h->changed_by, NameGetDatum(changed_by), false);
 		set_column(slot, h->reason, PointerGetDatum(reason), reason == NULL);
+		if (h->recorded_at != 0)
+			set_column(slot, h->recorded_at,
+					   TimestampTzGetDatum(GetCurrentTransactionStartTimestamp()), false);
 		ExecStoreVirtualTuple(slot);
 		ExecSimpleRelationInsert(rri, estate, slot);
 

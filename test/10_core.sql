@@ -43,7 +43,9 @@ SELECT tables_are('tap', ARRAY['account', 'contact', 'campaign', 'lead', 'lead_s
 SELECT has_trigger('tap', 'lead', 'lead_stage_transition', 'trigger lead_stage_transition');
 SELECT has_trigger('tap', 'lead', 'lead_stage_record', 'trigger lead_stage_record');
 SELECT has_trigger('tap', 'lead_stage_history', 'lead_stage_history_append_only', 'trigger lead_stage_history_append_only');
-SELECT col_is_pk('tap', 'lead_stage_history', ARRAY['account_id', 'lead_id', 'seq']::name[], 'history keyed by account, lead, seq');
+SELECT is((SELECT pg_get_indexdef(indexrelid) FROM pg_index WHERE indrelid = 'tap.lead_stage_history'::regclass AND indisunique),
+          'CREATE UNIQUE INDEX lead_stage_history_current ON tap.lead_stage_history USING btree (account_id, lead_id, seq) WHERE (superseded_at IS NULL)',
+          'current truth of the history keyed by account, lead, seq (bitemporal: superseded rows share seq)');
 SELECT col_is_unique('tap', 'lead', ARRAY['account_id', 'lead_id']::name[], 'lead unique on (account_id, lead_id)');
 SELECT fk_ok('tap', 'lead_stage_history', ARRAY['account_id', 'lead_id']::name[], 'tap', 'lead', ARRAY['account_id', 'lead_id']::name[], 'composite foreign key to lead');
 SELECT fk_ok('tap', 'touch', ARRAY['account_id', 'lead_id']::name[], 'tap', 'lead', ARRAY['account_id', 'lead_id']::name[], 'composite foreign key to lead');

@@ -207,13 +207,15 @@ BEGIN
             entered_at timestamptz NOT NULL,
             left_at    timestamptz,
             changed_by name NOT NULL DEFAULT current_user,
-            reason     text,
-            PRIMARY KEY (account_id, lead_id, seq)
+            reason     text
         ) WITH (fillfactor = 90);
-        -- Only the trigger writes this table, under the lock of the lead row it
-        -- moves: it finds a lead's current row as the last one of its primary key,
-        -- and closing it (setting left_at) is a HOT update, for which fillfactor
-        -- leaves room. the shape of each lead's rows (seq
+        -- Only the extension writes this table: the trigger under the lock of the
+        -- lead row it moves.  It finds a lead's current row as the last one of the
+        -- key of the current truth, (account_id, lead_id, seq) WHERE superseded_at
+        -- IS NULL, which model_add_history() adds with the bitemporal columns
+        -- (recorded_at, superseded_at, ...) to new and old models alike; closing
+        -- the row (setting left_at) is a HOT update, for which fillfactor leaves
+        -- room.  The shape of each lead's current rows (seq
         -- from 1 without gaps, from_stage NULL exactly on seq 1, intervals that
         -- follow each other) is its invariant, checked by leadfunnel.verify_model()
         -- rather than by CHECK constraints that every move would pay for.
@@ -259,6 +261,9 @@ BEGIN
         -- lookups by lead_id alone stay index scans (on every shard)
         CASE WHEN distributed THEN format('CREATE INDEX lead_lead_id_idx ON %s.lead (lead_id);', s)
              ELSE '' END);
+
+    -- the history's bitemporal columns and its key of the current truth
+    PERFORM @extschema@.model_add_history(target_schema);
 
     IF on_citus THEN
         PERFORM @extschema@.model_distribute_table(target_schema, t, t = 'campaign')
@@ -405,6 +410,14 @@ CREATE FUNCTION @extschema@.verify_model(target_schema name)
     LANGUAGE plpgsql STABLE
     SET search_path = pg_catalog, pg_temp
 AS $fn$
+DECLARE
+    s text := @extschema@.model_schema(target_schema);
+    -- the current truth: rows not superseded (a model of an earlier version
+    -- that upgrade_model() has not brought up to date has no superseded_at)
+    bitemporal boolean := EXISTS (
+            SELECT 1 FROM pg_attribute
+             WHERE attrelid OPERATOR(pg_catalog.=) format('%s.lead_stage_history', s)::regclass
+               AND attname OPERATOR(pg_catalog.=) 'superseded_at' AND NOT attisdropped);
 BEGIN
     RETURN QUERY EXECUTE format($q$
         WITH h AS (
@@ -413,6 +426,7 @@ BEGIN
                    lag(h.left_at) OVER w AS prev_left,
                    row_number() OVER w AS rn
               FROM %1$s.lead_stage_history h
+             WHERE %2$s
             WINDOW w AS (PARTITION BY h.account_id, h.lead_id ORDER BY h.seq)
         ), per_lead AS (
             SELECT h.account_id, h.lead_id,
@@ -441,6 +455,7 @@ BEGIN
                   LEFT JOIN per_lead pl ON pl.account_id = l.account_id AND pl.lead_id = l.lead_id
                   LEFT JOIN %1$s.lead_stage_history cur
                          ON cur.account_id = l.account_id AND cur.lead_id = l.lead_id AND cur.left_at IS NULL
+                        AND %3$s
                ) v
          WHERE v.problem IS NOT NULL
         UNION ALL
@@ -448,8 +463,9 @@ BEGIN
           FROM %1$s.lead_stage_history h
          WHERE NOT EXISTS (SELECT 1 FROM %1$s.lead l WHERE l.account_id = h.account_id AND l.lead_id = h.lead_id)
         ORDER BY 2, 1, 3
-    $q$, @extschema@.model_schema(target_schema));
+    $q$, s, CASE WHEN bitemporal THEN 'h.superseded_at IS NULL' ELSE 'true' END,
+             CASE WHEN bitemporal THEN 'cur.superseded_at IS NULL' ELSE 'true' END);
 END
 $fn$;
 COMMENT ON FUNCTION @extschema@.verify_model(name) IS
-'Checks the invariants of a model''s leads and history (one current history row per lead matching its stage, gapless seq, intervals that follow each other, max_stage, closed_at) and returns one row per violation; no rows means the model is consistent.';
+'Checks the invariants of a model''s leads and the current truth of its history (rows with superseded_at IS NULL: one current history row per lead matching its stage, gapless seq, intervals that follow each other, max_stage, closed_at) and returns one row per violation; no rows means the model is consistent.';

@@ -83,10 +83,47 @@ DECLARE
     citus_saved text[];
     ddl text;
     args text;
+    -- the view reads the history's current truth (model_add_history); it is
+    -- (re)defined on every call, so that upgrade_model() brings it up to date
+    -- on a model that has the other lifecycle objects already
+    view_ddl text[] := ARRAY[
+        $d$CREATE OR REPLACE VIEW %1$s.account_lifecycle WITH (security_invoker = true) AS
+        SELECT a.account_id,
+               st.status,
+               st.status_since,
+               coalesce(l.open_leads, 0) AS open_leads,
+               coalesce(l.won_leads, 0) AS won_leads,
+               coalesce(l.closed_lost_leads, 0) AS closed_lost_leads,
+               w.first_won_at,
+               w.last_won_at
+          FROM %1$s.account a
+         CROSS JOIN LATERAL @extschema@.lifecycle_status(%3$L::regclass, %4$L::regclass, a.account_id, now()) st
+          LEFT JOIN (SELECT account_id,
+                            count(*) FILTER (WHERE stage < 'won') AS open_leads,
+                            count(*) FILTER (WHERE stage = 'won') AS won_leads,
+                            count(*) FILTER (WHERE stage > 'won') AS closed_lost_leads
+                       FROM %1$s.lead GROUP BY account_id) l ON l.account_id = a.account_id
+          LEFT JOIN (SELECT account_id, min(entered_at) AS first_won_at, max(entered_at) AS last_won_at
+                       FROM %1$s.lead_stage_history WHERE to_stage = 'won' AND superseded_at IS NULL
+                      GROUP BY account_id) w ON w.account_id = a.account_id$d$,
+        $d$COMMENT ON VIEW %1$s.account_lifecycle IS 'One row per account: its lifecycle status evaluated now (honouring the windows, unlike the stored account.status, which is as of the account''s last event) and its leads.'$d$,
+        $d$COMMENT ON COLUMN %1$s.account_lifecycle.account_id IS 'Account.'$d$,
+        $d$COMMENT ON COLUMN %1$s.account_lifecycle.status IS 'Lifecycle status now (at the transaction''s start, now()).'$d$,
+        $d$COMMENT ON COLUMN %1$s.account_lifecycle.status_since IS 'Since when the status holds; NULL for a prospect (since the beginning).'$d$,
+        $d$COMMENT ON COLUMN %1$s.account_lifecycle.open_leads IS 'Leads in an open stage (visitor .. opportunity).'$d$,
+        $d$COMMENT ON COLUMN %1$s.account_lifecycle.won_leads IS 'Leads in stage won.'$d$,
+        $d$COMMENT ON COLUMN %1$s.account_lifecycle.closed_lost_leads IS 'Leads closed without a win (recycled, disqualified, lost).'$d$,
+        $d$COMMENT ON COLUMN %1$s.account_lifecycle.first_won_at IS 'First time a lead of the account was won; NULL if never.'$d$,
+        $d$COMMENT ON COLUMN %1$s.account_lifecycle.last_won_at IS 'Last time a lead of the account was won; NULL if never.'$d$
+    ];
 BEGIN
+    PERFORM @extschema@.model_add_history(target_schema);
     -- a model that has the lifecycle objects already keeps them (upgrade_model
     -- runs every model_add_* function on every model)
     IF to_regclass(format('%s.account_event', s)) IS NOT NULL THEN
+        FOREACH ddl IN ARRAY view_ddl LOOP
+            EXECUTE format(ddl, s, NULL, s || '.lead_stage_history', s || '.account_event', s || '.account');
+        END LOOP;
         RETURN;
     END IF;
     on_citus := EXISTS (SELECT 1 FROM pg_extension WHERE extname OPERATOR(pg_catalog.=) 'citus');
@@ -182,37 +219,8 @@ BEGIN
               FROM @extschema@.lifecycle_history(%5$L::regclass, %3$L::regclass, %4$L::regclass, $1) h
         $f$$d$,
         $d$COMMENT ON FUNCTION %1$s.account_status_history(bigint) IS
-        'The account''s status history: one row per stretch of one status, in time order (valid_from NULL: since the beginning; valid_until NULL: still holds). No rows for an unknown account.'$d$,
-
-        $d$CREATE VIEW %1$s.account_lifecycle WITH (security_invoker = true) AS
-        SELECT a.account_id,
-               st.status,
-               st.status_since,
-               coalesce(l.open_leads, 0) AS open_leads,
-               coalesce(l.won_leads, 0) AS won_leads,
-               coalesce(l.closed_lost_leads, 0) AS closed_lost_leads,
-               w.first_won_at,
-               w.last_won_at
-          FROM %1$s.account a
-         CROSS JOIN LATERAL @extschema@.lifecycle_status(%3$L::regclass, %4$L::regclass, a.account_id, now()) st
-          LEFT JOIN (SELECT account_id,
-                            count(*) FILTER (WHERE stage < 'won') AS open_leads,
-                            count(*) FILTER (WHERE stage = 'won') AS won_leads,
-                            count(*) FILTER (WHERE stage > 'won') AS closed_lost_leads
-                       FROM %1$s.lead GROUP BY account_id) l ON l.account_id = a.account_id
-          LEFT JOIN (SELECT account_id, min(entered_at) AS first_won_at, max(entered_at) AS last_won_at
-                       FROM %1$s.lead_stage_history WHERE to_stage = 'won'
-                      GROUP BY account_id) w ON w.account_id = a.account_id$d$,
-        $d$COMMENT ON VIEW %1$s.account_lifecycle IS 'One row per account: its lifecycle status evaluated now (honouring the windows, unlike the stored account.status, which is as of the account''s last event) and its leads.'$d$,
-        $d$COMMENT ON COLUMN %1$s.account_lifecycle.account_id IS 'Account.'$d$,
-        $d$COMMENT ON COLUMN %1$s.account_lifecycle.status IS 'Lifecycle status now (at the transaction''s start, now()).'$d$,
-        $d$COMMENT ON COLUMN %1$s.account_lifecycle.status_since IS 'Since when the status holds; NULL for a prospect (since the beginning).'$d$,
-        $d$COMMENT ON COLUMN %1$s.account_lifecycle.open_leads IS 'Leads in an open stage (visitor .. opportunity).'$d$,
-        $d$COMMENT ON COLUMN %1$s.account_lifecycle.won_leads IS 'Leads in stage won.'$d$,
-        $d$COMMENT ON COLUMN %1$s.account_lifecycle.closed_lost_leads IS 'Leads closed without a win (recycled, disqualified, lost).'$d$,
-        $d$COMMENT ON COLUMN %1$s.account_lifecycle.first_won_at IS 'First time a lead of the account was won; NULL if never.'$d$,
-        $d$COMMENT ON COLUMN %1$s.account_lifecycle.last_won_at IS 'Last time a lead of the account was won; NULL if never.'$d$
-    ] LOOP
+        'The account''s status history: one row per stretch of one status, in time order (valid_from NULL: since the beginning; valid_until NULL: still holds). No rows for an unknown account.'$d$
+    ] || view_ddl LOOP
         EXECUTE format(ddl, s, args, s || '.lead_stage_history', s || '.account_event', s || '.account');
     END LOOP;
 

@@ -276,6 +276,8 @@ DECLARE
     s text := @extschema@.model_schema(target_schema);
     ddl text;
 BEGIN
+    -- the views read the history's current truth (superseded_at IS NULL)
+    PERFORM @extschema@.model_add_history(target_schema);
     -- One statement per EXECUTE: Citus propagates DDL to the workers as its
     -- query string, which may hold only one statement.  The views only read
     -- the model's tables, which create_model has distributed by now, so Citus
@@ -323,7 +325,7 @@ BEGIN
                        @extschema@.cycle_time(h.entered_at, h.left_at) AS t
                   FROM %1$s.lead_stage_history h
                   JOIN %1$s.lead l ON l.account_id = h.account_id AND l.lead_id = h.lead_id
-                 WHERE h.left_at IS NOT NULL
+                 WHERE h.left_at IS NOT NULL AND h.superseded_at IS NULL
                  GROUP BY l.funnel, h.to_stage
                 UNION ALL
                 SELECT l.funnel, 'lead_duration', NULL, @extschema@.cycle_time(l.created_at, l.closed_at)
@@ -354,7 +356,7 @@ BEGIN
                   LEFT JOIN LATERAL (SELECT h.to_stage AS stage
                                        FROM %1$s.lead_stage_history h
                                       WHERE h.account_id = l.account_id AND h.lead_id = l.lead_id
-                                        AND h.to_stage <= 'opportunity'
+                                        AND h.to_stage <= 'opportunity' AND h.superseded_at IS NULL
                                       ORDER BY h.seq DESC
                                       LIMIT 1) lo ON true
                  WHERE l.stage >= 'recycled'

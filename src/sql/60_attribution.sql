@@ -109,6 +109,8 @@ DECLARE
     s text := @extschema@.model_schema(target_schema);
     ddl text;
 BEGIN
+    -- the views read the history's current truth (superseded_at IS NULL)
+    PERFORM @extschema@.model_add_history(target_schema);
     -- the account-level touches of an account in time order (kept if present,
     -- as upgrade_model runs this on models that have it)
     IF to_regclass(format('%s.touch_account_touched_at_idx', s)) IS NULL THEN
@@ -146,7 +148,8 @@ BEGIN
                CASE WHEN l.max_stage OPERATOR(pg_catalog.>=) 'opportunity'::@extschema@.lead_stage THEN
                    (SELECT min(h.entered_at) FROM %1$s.lead_stage_history h
                      WHERE h.account_id OPERATOR(pg_catalog.=) l.account_id AND h.lead_id OPERATOR(pg_catalog.=) l.lead_id
-                       AND h.to_stage OPERATOR(pg_catalog.=) 'opportunity'::@extschema@.lead_stage)
+                       AND h.to_stage OPERATOR(pg_catalog.=) 'opportunity'::@extschema@.lead_stage
+                       AND h.superseded_at IS NULL)
                END AS opportunity_created_at,
                l.closed_at,
                coalesce(pa.touched_at, '{}') AS touched_at,
@@ -236,7 +239,8 @@ BEGIN
                        CASE WHEN l.max_stage OPERATOR(pg_catalog.>=) 'opportunity'::@extschema@.lead_stage THEN
                            (SELECT min(h.entered_at) FROM %1$s.lead_stage_history h
                              WHERE h.account_id OPERATOR(pg_catalog.=) l.account_id AND h.lead_id OPERATOR(pg_catalog.=) l.lead_id
-                               AND h.to_stage OPERATOR(pg_catalog.=) 'opportunity'::@extschema@.lead_stage)
+                               AND h.to_stage OPERATOR(pg_catalog.=) 'opportunity'::@extschema@.lead_stage
+                               AND h.superseded_at IS NULL)
                        END,
                        l.closed_at, p.half_life,
                        CASE WHEN l.max_stage OPERATOR(pg_catalog.>=) 'opportunity'::@extschema@.lead_stage THEN l.amount::float8 END,

@@ -147,7 +147,7 @@ BEGIN
         SELECT 'account', count(*) FROM %1$s.account WHERE account_id > %2$s
         UNION ALL SELECT 'campaign', count(*) FROM %1$s.campaign WHERE campaign_id > %3$s
         UNION ALL SELECT 'lead', count(*) FROM %1$s.lead WHERE lead_id > %4$s
-        UNION ALL SELECT 'lead_stage_history', count(*) FROM %1$s.lead_stage_history WHERE lead_id > %4$s
+        UNION ALL SELECT 'lead_stage_history', count(*) FROM %1$s.lead_stage_history WHERE lead_id > %4$s AND superseded_at IS NULL
         UNION ALL SELECT 'touch', count(*) FROM %1$s.touch WHERE account_id > %2$s
     $q$, s, base_account, base_campaign, base_lead);
 END

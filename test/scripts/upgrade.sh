@@ -46,12 +46,14 @@ SELECT x FROM (
 ORDER BY x;
 "
 # the same rows without the columns a later version derives from them (the
-# lifecycle's account.status/status_since, contact.status, lead.motion), which
+# lifecycle's account.status/status_since, contact.status, lead.motion) or adds
+# to them (the history's bitemporal columns, checked apart), which
 # upgrade_model may fill in
 user_rows_sql=$(printf '%s' "$fingerprint_sql" | sed \
     -e "s/format('acct %s', a) FROM/format('acct %s', (a.account_id, a.name, a.region, a.segment, a.is_advocate, a.churned_at)) FROM/" \
     -e "s/format('contact %s', c) FROM crm.contact/format('contact %s', (c.contact_id, c.account_id, c.email, c.opt_in)) FROM crm.contact/" \
-    -e "s/format('lead %s', l) FROM/format('lead %s', (SELECT to_jsonb(l) - 'motion')) FROM/")
+    -e "s/format('lead %s', l) FROM/format('lead %s', (SELECT to_jsonb(l) - 'motion')) FROM/" \
+    -e "s/format('hist %s', h) FROM/format('hist %s', (SELECT to_jsonb(h) - 'recorded_at' - 'superseded_at' - 'superseded_by' - 'superseded_reason' - 'flag')) FROM/")
 # answers of the extension's functions on that data
 answers_sql="
 SELECT format('allowed_next %s %s %s', f.name, s, leadfunnel.allowed_next(f.name, s))
@@ -166,6 +168,11 @@ for old in $olds; do
     fi
     lf_psql -d "$db" -At <<<"$user_rows_sql" > "$out/$old.rows.model"
     cmp -s "$out/$old.rows.user" "$out/$old.rows.model" || fail "upgrade_model changed the users' rows of the model"
+    # the history rows of the earlier version: recorded when they took effect, current
+    [ "$(lf_psql -d "$db" -At -c "SELECT count(*) FILTER (WHERE recorded_at IS DISTINCT FROM entered_at OR superseded_at IS NOT NULL
+                                                             OR superseded_by IS NOT NULL OR superseded_reason IS NOT NULL OR flag IS NOT NULL)
+                                     FROM crm.lead_stage_history")" = 0 ] \
+        || fail "upgrade_model did not record the existing history as recorded_at = entered_at, current"
     # what upgrade_model derived is what the rules say: a full refresh changes nothing
     [ "$(lf_psql -d "$db" -At -c "SELECT leadfunnel.refresh_lifecycle('crm', recompute_motion => true)")" = 0 ] \
         || fail "statuses derived by upgrade_model differ from the lifecycle rules"
