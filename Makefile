@@ -57,7 +57,10 @@ $(UPGRADE_SCRIPT): src/sql/upgrade/$(UPGRADE_FROM)--$(EXTVERSION).sql $(UPGRADE_
 		$(sort $(wildcard src/sql/*.sql)) > $@.tmp
 	mv $@.tmp $@
 
-.PHONY: test test-matrix demo bench
+.PHONY: test test-matrix demo bench dist
+# The PGXN release archive, leadfunnel-$(EXTVERSION).zip (doc/releasing.md).
+dist:
+	tools/dist.sh
 test:
 	PG_CONFIG=$(PG_CONFIG) tools/run-tests.sh
 # The same suite on PostgreSQL 17 and 18, in Debian roots (root only; see doc/testing.md).

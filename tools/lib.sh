@@ -11,22 +11,23 @@ lf_log() { printf '\n==> %s\n' "$*" >&2; }
 
 lf_as_root() { if [ "$(id -u)" = 0 ]; then "$@"; else sudo -n "$@"; fi; }
 
-# Install PostgreSQL, its headers, pgTAP, pg_prove and psycopg2 (for the client
-# test) when any is missing.
+# Install PostgreSQL, its headers, pgTAP, pg_prove, pg_cron (test/scripts/cron.sh),
+# psycopg2 (the client test) and gcc's sanitizer runtimes when any is missing.
 lf_install_deps() {
     local cfg="${PG_CONFIG:-/usr/lib/postgresql/$PG_MAJOR/bin/pg_config}"
     if [ -x "$cfg" ] && [ -x "$($cfg --bindir)/postgres" ] && [ -f "$($cfg --pgxs)" ] \
        && [ -f "$($cfg --sharedir)/extension/pgtap.control" ] && command -v pg_prove >/dev/null \
+       && [ -f "$($cfg --sharedir)/extension/pg_cron.control" ] \
        && /usr/bin/python3 -c 'import psycopg2' 2>/dev/null \
        && command -v gcc >/dev/null && [ -e "$(gcc -print-file-name=libasan.so)" ] \
        && [ -e "$(gcc -print-file-name=libubsan.so)" ]; then
         return 0
     fi
-    lf_log "installing PostgreSQL $PG_MAJOR, its server headers, pgTAP, psycopg2 and gcc's sanitizer runtimes"
+    lf_log "installing PostgreSQL $PG_MAJOR, its server headers, pgTAP, pg_cron, psycopg2 and gcc's sanitizer runtimes"
     export DEBIAN_FRONTEND=noninteractive
     lf_as_root apt-get update -qq
     lf_as_root apt-get install -y -qq "postgresql-$PG_MAJOR" "postgresql-server-dev-$PG_MAJOR" \
-        "postgresql-$PG_MAJOR-pgtap" pgtap python3-psycopg2 gcc make libasan8 libubsan1 >/dev/null
+        "postgresql-$PG_MAJOR-pgtap" pgtap "postgresql-$PG_MAJOR-cron" python3-psycopg2 gcc make libasan8 libubsan1 >/dev/null
 }
 
 lf_pg_config() {

@@ -13,6 +13,19 @@ cd "$LF_ROOT"
 
 lf_install_deps || exit 1
 lf_build_install || exit 1
+
+# Scripted tests that mostly wait, or build, run in the background, each in a
+# cluster of its own, alongside the other steps: test/scripts/cron.sh waits for
+# pg_cron's scheduler (up to a minute with pg_cron 1.4), test/scripts/dist.sh
+# builds the release archive in a copy of PostgreSQL.
+background=(test/scripts/cron.sh test/scripts/dist.sh)
+bg_out=$(mktemp -d /tmp/leadfunnel-bg.XXXXXX)
+declare -A bg_pids
+for script in "${background[@]}"; do
+    bash "$script" > "$bg_out/$(basename "$script").log" 2>&1 &
+    bg_pids[$script]=$!
+done
+
 lf_cluster_start || exit 1
 export LF_BINDIR LF_TMP
 
@@ -65,9 +78,18 @@ fi
 
 for script in test/scripts/*.sh; do
     [ -e "$script" ] || continue
+    [ -n "${bg_pids[$script]:-}" ] && continue
     lf_log "scripted test $script"
     if bash "$script"; then passed=$((passed + 1)); else failed=$((failed + 1)); failures+=("$script"); fi
 done
+
+for script in "${background[@]}"; do
+    lf_log "scripted test $script (ran in the background)"
+    if wait "${bg_pids[$script]}"; then ok=1; else ok=0; fi
+    cat "$bg_out/$(basename "$script").log"
+    if [ "$ok" = 1 ]; then passed=$((passed + 1)); else failed=$((failed + 1)); failures+=("$script"); fi
+done
+rm -rf "$bg_out"
 
 lf_cluster_stop
 
