@@ -3,8 +3,9 @@
 # leadfunnel.so with AddressSanitizer and UndefinedBehaviorSanitizer, installs
 # it in place of the normal build, starts a second throwaway cluster whose
 # server runs with the ASan runtime preloaded (Debian's postgres itself is not
-# instrumented), runs the pg_regress and pgTAP suites against it and fails on any
-# sanitizer report or failed test.  The normal build is put back on exit.
+# instrumented), runs the pg_regress and pgTAP suites and a bounded mutation run
+# of the state types' input and receive functions (tools/mutate-states.py)
+# against it and fails on any sanitizer report or failed test.  The normal build is put back on exit.
 #
 #   PG_CONFIG=... LF_PORT=... tools/memcheck.sh
 #
@@ -85,6 +86,17 @@ lf_psql -d postgres -c "CREATE DATABASE leadfunnel_tap" && lf_psql -d leadfunnel
 rc=$?
 tail -2 "$LF_TMP/prove.out" | sed 's/^/  /'
 [ "$rc" = 0 ] || { echo "memcheck: pgTAP suite failed under the sanitizers"; cat "$LF_TMP/prove.out" | head -40; status=1; }
+# Mutated valid states of every state type through its input function and,
+# by COPY (FORMAT binary), its receive function: each must round-trip or be
+# refused with 22P02/22P03 (tools/mutate-states.py; the seed is printed, and
+# LF_MUTATE_SEED repeats a run).
+lf_log "mutated states through the input and receive functions (tools/mutate-states.py)"
+lf_psql -d postgres -c "CREATE DATABASE leadfunnel_mutate" && lf_psql -d leadfunnel_mutate -c "CREATE EXTENSION leadfunnel" \
+    && LF_MUTATE_DB=leadfunnel_mutate timeout 120 /usr/bin/python3 tools/mutate-states.py ${LF_MUTATE_SEED:+--seed "$LF_MUTATE_SEED"} \
+        > "$LF_TMP/mutate.out" 2>&1
+rc=$?
+sed 's/^/  /' "$LF_TMP/mutate.out"
+[ "$rc" = 0 ] || { echo "memcheck: the mutation run failed"; status=1; }
 # ASan writes its reports to sanitizer.<pid>; UBSan (in the ASan runtime) to
 # the server's stderr, i.e. server.log; a backend a sanitizer stopped shows as
 # a crash there.
