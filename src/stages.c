@@ -24,6 +24,7 @@
 #include "mb/pg_wchar.h"
 #include "miscadmin.h"
 #include "utils/array.h"
+#include "catalog/pg_type.h"
 #include "utils/builtins.h"
 #include "utils/hsearch.h"
 #include "utils/inval.h"
@@ -332,20 +333,101 @@ lf_known_funnels_text(void)
 	return buf.data;
 }
 
-const LfFunnel *
-lf_require_funnel(const char *name)
+static const LfFunnel *
+require_funnel(const char *name, int sqlstate)
 {
 	const LfFunnel *f = lf_lookup_funnel(name);
 
 	if (f == NULL)
 		ereport(ERROR,
-				(errcode(ERRCODE_UNDEFINED_OBJECT),
+				(errcode(sqlstate),
 				 errmsg("funnel \"%.*s%s\" does not exist",
 						pg_mbcliplen(name, strlen(name), NAMEDATALEN - 1), name,
 						strlen(name) >= NAMEDATALEN ? "..." : ""),
+				 sqlstate == ERRCODE_FOREIGN_KEY_VIOLATION ?
+				 errdetail("The row refers to a funnel that is not a row of leadfunnel.funnel.") : 0,
 				 errhint("Known funnels: %s. Add a funnel as a row of leadfunnel.funnel.",
 						 lf_known_funnels_text())));
 	return f;
+}
+
+/* A funnel named by a function argument: 42704 (undefined_object) if unknown. */
+const LfFunnel *
+lf_require_funnel(const char *name)
+{
+	return require_funnel(name, ERRCODE_UNDEFINED_OBJECT);
+}
+
+/*
+ * A funnel named by row data (lead.funnel): 23503 (foreign_key_violation) if
+ * unknown, the error of a reference to a missing row, which applications
+ * catch as an integrity error.
+ */
+const LfFunnel *
+lf_require_row_funnel(const char *name)
+{
+	return require_funnel(name, ERRCODE_FOREIGN_KEY_VIOLATION);
+}
+
+/*
+ * Read and compile one funnel from leadfunnel.funnel, bypassing the cache
+ * (for the configuration triggers, which must see rows written by the
+ * current statement).  Extra transitions are not read.  false if missing.
+ */
+bool
+lf_read_funnel(const char *name, LfFunnel *f)
+{
+	Oid			argtypes[1] = {TEXTOID};
+	Datum		args[1];
+	bool		found;
+
+	args[0] = CStringGetTextDatum(name);
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+	if (SPI_execute_with_args("SELECT * FROM " LF_SCHEMA ".funnel WHERE name OPERATOR(pg_catalog.=) $1",
+							  1, argtypes, args, NULL, true, 1) != SPI_OK_SELECT)
+		elog(ERROR, "could not read " LF_SCHEMA ".funnel");
+	found = SPI_processed > 0;
+	if (found)
+		compile_funnel_row(f, SPI_tuptable->vals[0], SPI_tuptable->tupdesc);
+	SPI_finish();
+	return found;
+}
+
+/*
+ * A funnel's new stages must keep the stages its labels map to (the labels
+ * are still under the old name: a rename cascades after this trigger).
+ */
+static void
+check_labels_kept(const LfFunnel *f, HeapTuple oldtup, TupleDesc desc)
+{
+	Oid			argtypes[2] = {TEXTOID, lf_enum_type(LF_ENUM_STAGE)};
+	Datum		args[2];
+	bool		isnull;
+
+	/* a library newer than the installed extension: no labels to keep */
+	if (!OidIsValid(get_relname_relid("stage_label", get_namespace_oid(LF_SCHEMA, false))))
+		return;
+	args[0] = heap_getattr(oldtup, SPI_fnumber(desc, "name"), desc, &isnull);
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+	for (int s = 0; s < LF_NUM_STAGES; s++)
+	{
+		if ((f->stages & LF_STAGE_BIT(s)) || LF_STAGE_IS_LOSS(s))
+			continue;
+		args[1] = ObjectIdGetDatum(lf_stage_to_oid(s));
+		if (SPI_execute_with_args("SELECT label FROM " LF_SCHEMA ".stage_label"
+								  " WHERE funnel OPERATOR(pg_catalog.=) $1 AND stage OPERATOR(pg_catalog.=) $2",
+								  2, argtypes, args, NULL, true, 1) != SPI_OK_SELECT)
+			elog(ERROR, "could not read " LF_SCHEMA ".stage_label");
+		if (SPI_processed > 0)
+			definition_error(f->name,
+							 psprintf("Stage label \"%s\" maps to stage \"%s\", which the new definition drops.",
+									  SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1),
+									  lf_stage_names[s]),
+							 "Delete or remap the funnel's labels of that stage in leadfunnel.stage_label first.");
+	}
+	SPI_finish();
 }
 
 /*
@@ -397,6 +479,8 @@ lf_funnel_config_check(PG_FUNCTION_ARGS)
 		LfFunnel	compiled;
 
 		compile_funnel_row(&compiled, newtup, desc);
+		if (TRIGGER_FIRED_BY_UPDATE(trigdata->tg_event))
+			check_labels_kept(&compiled, trigdata->tg_trigtuple, desc);
 	}
 	return PointerGetDatum(newtup);
 }

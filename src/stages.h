@@ -26,6 +26,8 @@ extern void lf_compile_funnel(LfFunnel *f, const char *name, ArrayType *stages,
 							  ArrayType *entry, ArrayType *reopen, bool allow_skip);
 extern const LfFunnel *lf_lookup_funnel(const char *name);
 extern const LfFunnel *lf_require_funnel(const char *name);
+extern const LfFunnel *lf_require_row_funnel(const char *name);
+extern bool lf_read_funnel(const char *name, LfFunnel *f);
 extern char *lf_known_funnels_text(void);
 extern int	errtable_constraint_name(const char *conname);
 

@@ -58,13 +58,16 @@
 #include "utils/varlena.h"
 
 #include "colocation.h"
+#include "labels.h"
 #include "compat.h"
 #include "invalidation.h"
 #include "vocabulary.h"
 #include "stages.h"
+#include "transition.h"
 
 #define TRANSITION_CONSTRAINT	"lead_stage_transition"
 #define CHRONOLOGY_CONSTRAINT	"lead_stage_chronology"
+#define LABEL_CONSTRAINT		"lead_stage_label"
 
 /* Columns of the lead table the trigger reads or maintains. */
 typedef struct LeadColumns
@@ -78,39 +81,48 @@ typedef struct LeadColumns
 	AttrNumber	stage_entered_at;
 	AttrNumber	closed_at;
 	AttrNumber	close_reason;
+	AttrNumber	stage_label;	/* 0 in a model without stage labels */
 } LeadColumns;
 
-/* Columns of the history table, as attribute numbers. */
-typedef struct HistoryColumns
+/*
+ * A history table: the stage history (one row per stage entered) or the
+ * label history (one row per (stage, label) entered).  Both are keyed by
+ * (account_id, lead_id, seq), the last row of a lead being its current one.
+ */
+typedef struct HistoryTable
 {
+	Oid			relid;
+	char	   *name;			/* quoted, schema-qualified */
 	AttrNumber	lead_id;
 	AttrNumber	account_id;
 	AttrNumber	seq;
-	AttrNumber	from_stage;
-	AttrNumber	to_stage;
+	AttrNumber	from_stage;		/* 0 in the label history */
+	AttrNumber	to_stage;		/* to_stage; stage in the label history */
 	AttrNumber	entered_at;
 	AttrNumber	left_at;
 	AttrNumber	changed_by;
-	AttrNumber	reason;
-	AttrNumber	recorded_at;	/* 0 in a model not yet upgraded to 0.3 */
+	AttrNumber	text;			/* reason; label in the label history */
+	AttrNumber	recorded_at;	/* 0 in the label history and in a model not yet upgraded to 0.3 */
 	AttrNumber	superseded_at;	/* 0 likewise */
-} HistoryColumns;
+	Oid			key;			/* unique (account_id, lead_id, seq) of the current
+								 * truth; see resolve_history() */
+} HistoryTable;
 
 typedef struct TransitionTarget
 {
 	Oid			tgoid;			/* hash key: the trigger */
 	bool		valid;
 	Oid			lead_relid;
-	Oid			history_relid;
-	char	   *history_name;	/* quoted, schema-qualified */
-	Oid			history_key;	/* unique (account_id, lead_id, seq) of the
-								 * current truth; see resolve_history() */
 	Oid			guard_fn;		/* leadfunnel.history_append_only() */
 	LeadColumns col;
-	HistoryColumns hcol;
+	HistoryTable hist;			/* relid InvalidOid for the BEFORE trigger */
+	HistoryTable labels;		/* relid InvalidOid without a label history */
 } TransitionTarget;
 
 static HTAB *targets = NULL;
+
+/* Raised by the sync of a table tracked in record mode (tracking.c). */
+bool		lf_tracking_record_mode = false;
 
 /* Raised only while this file writes history; see history_append_only(). */
 static bool history_write_allowed = false;
@@ -129,7 +141,8 @@ transition_relcache_invalidate(Oid relid)
 		return;
 	hash_seq_init(&seq, targets);
 	while ((t = hash_seq_search(&seq)) != NULL)
-		if (relid == InvalidOid || relid == t->lead_relid || relid == t->history_relid)
+		if (relid == InvalidOid || relid == t->lead_relid || relid == t->hist.relid ||
+			relid == t->labels.relid)
 			t->valid = false;
 }
 
@@ -179,10 +192,11 @@ model_column(Relation rel, const char *name, Oid typid)
 /*
  * Is idx the index of the current truth: UNIQUE (account_id, lead_id, seq)
  * WHERE superseded_at IS NULL (bitemporal history, 0.3), or, in a model not
- * yet upgraded (no superseded_at), the primary key (account_id, lead_id, seq)?
+ * yet upgraded (no superseded_at) and in the label history, the primary key
+ * (account_id, lead_id, seq)?
  */
 static bool
-is_history_key(Relation idx, const HistoryColumns *h)
+is_history_key(Relation idx, const HistoryTable *h)
 {
 	int2vector *keys = &idx->rd_index->indkey;
 	List	   *pred;
@@ -203,44 +217,58 @@ is_history_key(Relation idx, const HistoryColumns *h)
 }
 
 /*
- * Column numbers of the history table and its key of the current truth,
- * found by shape, not by name: on Citus shards carry suffixed names.
+ * Open a history table named by a trigger argument: its column numbers and
+ * its key of the current truth, found by shape, not by name: on Citus shards
+ * carry suffixed names, and the table written is the shard co-located with
+ * the lead shard the trigger fires on.
  *
- * The history is bitemporal (0.3): a row also records when it was recorded
- * (recorded_at), and a correction or an import that merges rows into the
- * past supersedes rows (stamps superseded_at) instead of deleting them.  The
- * current truth is the rows with superseded_at IS NULL; its (account_id,
- * lead_id, seq) is unique by a partial index, and a lead's current row is
- * the last entry of that index.  A model created by 0.2 and not yet upgraded
- * (leadfunnel.upgrade_model()) has neither column and its primary key instead.
+ * The stage history is bitemporal (0.3): a row also records when it was
+ * recorded (recorded_at), and a correction or an import that merges rows
+ * into the past supersedes rows (stamps superseded_at) instead of deleting
+ * them.  The current truth is the rows with superseded_at IS NULL; its
+ * (account_id, lead_id, seq) is unique by a partial index, and a lead's
+ * current row is the last entry of that index.  A model created by 0.2 and
+ * not yet upgraded (leadfunnel.upgrade_model()) has neither column and its
+ * primary key instead, as the label history has.
  */
 static void
-resolve_history(TransitionTarget *t)
+resolve_history(HistoryTable *h, Relation rel, const char *arg, bool labels)
 {
-	Relation	hrel = table_open(t->history_relid, AccessShareLock);
+	List	   *names = stringToQualifiedNameList(arg, NULL);
+	Oid			logical = RangeVarGetRelid(makeRangeVarFromNameList(names), AccessShareLock, false);
 	Oid			stage_type = lf_enum_type(LF_ENUM_STAGE);
-	HistoryColumns *h = &t->hcol;
+	Relation	hrel;
+	MemoryContext oldcxt;
 	List	   *indexes;
 	ListCell   *lc;
 
+	if (h->name)
+		pfree(h->name);
+	oldcxt = MemoryContextSwitchTo(TopMemoryContext);
+	h->name = quote_qualified_identifier(get_namespace_name(get_rel_namespace(logical)),
+										 get_rel_name(logical));
+	MemoryContextSwitchTo(oldcxt);
+	h->relid = lf_colocated_relid(rel, logical);
+
+	hrel = table_open(h->relid, AccessShareLock);
 	h->lead_id = model_column(hrel, "lead_id", INT8OID);
 	h->account_id = model_column(hrel, "account_id", INT8OID);
 	h->seq = model_column(hrel, "seq", INT4OID);
-	h->from_stage = model_column(hrel, "from_stage", stage_type);
-	h->to_stage = model_column(hrel, "to_stage", stage_type);
+	h->from_stage = labels ? 0 : model_column(hrel, "from_stage", stage_type);
+	h->to_stage = model_column(hrel, labels ? "stage" : "to_stage", stage_type);
 	h->entered_at = model_column(hrel, "entered_at", TIMESTAMPTZOID);
 	h->left_at = model_column(hrel, "left_at", TIMESTAMPTZOID);
 	h->changed_by = model_column(hrel, "changed_by", NAMEOID);
-	h->reason = model_column(hrel, "reason", TEXTOID);
+	h->text = model_column(hrel, labels ? "label" : "reason", TEXTOID);
 	h->recorded_at = 0;
 	h->superseded_at = 0;
-	if (SPI_fnumber(RelationGetDescr(hrel), "superseded_at") > 0)
+	if (!labels && SPI_fnumber(RelationGetDescr(hrel), "superseded_at") > 0)
 	{
 		h->recorded_at = model_column(hrel, "recorded_at", TIMESTAMPTZOID);
 		h->superseded_at = model_column(hrel, "superseded_at", TIMESTAMPTZOID);
 	}
 
-	t->history_key = InvalidOid;
+	h->key = InvalidOid;
 	indexes = RelationGetIndexList(hrel);
 	foreach(lc, indexes)
 	{
@@ -250,25 +278,39 @@ resolve_history(TransitionTarget *t)
 		index_close(idx, AccessShareLock);
 		if (match)
 		{
-			t->history_key = lfirst_oid(lc);
+			h->key = lfirst_oid(lc);
 			break;
 		}
 	}
 	list_free(indexes);
 	table_close(hrel, AccessShareLock);
 
-	if (!OidIsValid(t->history_key))
+	if (!OidIsValid(h->key))
 		ereport(ERROR,
 				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
-				 errmsg("table %s has no unique index (account_id, lead_id, seq) WHERE superseded_at IS NULL",
-						t->history_name),
-				 errdetail("The stage triggers need the history table created by leadfunnel.create_model()."),
+				 errmsg(labels ? "table %s has no primary key (account_id, lead_id, seq)"
+						: "table %s has no unique index (account_id, lead_id, seq) WHERE superseded_at IS NULL",
+						h->name),
+				 errdetail("The stage triggers need the history tables created by leadfunnel.create_model()."),
 				 errhint("Bring a model of an earlier version up to date with leadfunnel.upgrade_model().")));
-
-	t->guard_fn = LookupFuncName(list_make2(makeString(LF_SCHEMA), makeString("history_append_only")),
-								 0, NULL, false);
 }
 
+/* The lead table's stage_label column, if the model has stage labels. */
+static AttrNumber
+optional_text_column(Relation rel, const char *name)
+{
+	int			attnum = SPI_fnumber(RelationGetDescr(rel), name);
+
+	if (attnum <= 0)
+		return 0;
+	return model_column(rel, name, TEXTOID);
+}
+
+/*
+ * The trigger's cached target.  lead_stage_transition has no arguments;
+ * lead_stage_record has the stage history and, in a model with stage
+ * labels, the label history.
+ */
 static TransitionTarget *
 get_target(TriggerData *trigdata, bool needs_history)
 {
@@ -277,24 +319,24 @@ get_target(TriggerData *trigdata, bool needs_history)
 	TransitionTarget *t;
 	bool		found;
 	Oid			stage_type;
-	List	   *names;
-	Oid			history_relid;
-	MemoryContext oldcxt;
 
 	transition_cache_init();
 	t = hash_search(targets, &trigger->tgoid, HASH_ENTER, &found);
 	if (found && t->valid)
 		return t;
 	if (!found)
-		t->history_name = NULL;
+	{
+		t->hist.name = NULL;
+		t->labels.name = NULL;
+	}
 	t->valid = false;
 
-	if (trigger->tgnargs != (needs_history ? 1 : 0))
+	if (needs_history ? (trigger->tgnargs < 1 || trigger->tgnargs > 2) : trigger->tgnargs != 0)
 		ereport(ERROR,
 				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
-				 errmsg("trigger \"%s\" on table \"%s\" has %d arguments, not %d",
+				 errmsg("trigger \"%s\" on table \"%s\" has %d arguments, not %s",
 						trigger->tgname, RelationGetRelationName(rel), trigger->tgnargs,
-						needs_history ? 1 : 0),
+						needs_history ? "1 or 2" : "0"),
 				 errhint("Create the model's triggers with leadfunnel.create_model().")));
 
 	stage_type = lf_enum_type(LF_ENUM_STAGE);
@@ -308,22 +350,24 @@ get_target(TriggerData *trigdata, bool needs_history)
 	t->col.stage_entered_at = model_column(rel, "stage_entered_at", TIMESTAMPTZOID);
 	t->col.closed_at = model_column(rel, "closed_at", TIMESTAMPTZOID);
 	t->col.close_reason = model_column(rel, "close_reason", TEXTOID);
+	t->col.stage_label = optional_text_column(rel, "stage_label");
 
-	if (t->history_name)
-		pfree(t->history_name);
-	t->history_name = NULL;
-	t->history_relid = InvalidOid;
+	t->hist.relid = InvalidOid;
+	t->labels.relid = InvalidOid;
 	if (needs_history)
 	{
-		names = stringToQualifiedNameList(trigger->tgargs[0], NULL);
-		history_relid = RangeVarGetRelid(makeRangeVarFromNameList(names), AccessShareLock, false);
-		oldcxt = MemoryContextSwitchTo(TopMemoryContext);
-		t->history_name = quote_qualified_identifier(get_namespace_name(get_rel_namespace(history_relid)),
-													 get_rel_name(history_relid));
-		MemoryContextSwitchTo(oldcxt);
-		/* on Citus: the history shard co-located with the lead shard we fire on */
-		t->history_relid = lf_colocated_relid(rel, history_relid);
-		resolve_history(t);
+		resolve_history(&t->hist, rel, trigger->tgargs[0], false);
+		if (trigger->tgnargs > 1)
+		{
+			if (t->col.stage_label == 0)
+				ereport(ERROR,
+						(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
+						 errmsg("table \"%s\" has no column \"stage_label\"", RelationGetRelationName(rel)),
+						 errdetail("A label history needs the stage_label column that leadfunnel.model_add_labels() adds.")));
+			resolve_history(&t->labels, rel, trigger->tgargs[1], true);
+		}
+		t->guard_fn = LookupFuncName(list_make2(makeString(LF_SCHEMA), makeString("history_append_only")),
+									 0, NULL, false);
 	}
 	t->valid = true;
 	return t;
@@ -351,10 +395,10 @@ current_role_name(void)
  * transaction committed after our statement started (READ COMMITTED).
  */
 static bool
-find_current_row(TransitionTarget *t, Relation hrel, int64 lead_id, int64 account_id,
+find_current_row(HistoryTable *h, Relation hrel, int64 lead_id, int64 account_id,
 				 TupleTableSlot *slot)
 {
-	Relation	idx = index_open(t->history_key, RowExclusiveLock);
+	Relation	idx = index_open(h->key, RowExclusiveLock);
 	Snapshot	snap = RegisterSnapshot(GetLatestSnapshot());
 	ScanKeyData keys[2];
 	IndexScanDesc scan;
@@ -413,18 +457,25 @@ own_write_triggers(TriggerDesc *all, Oid guard_fn)
 }
 
 /*
- * Append to the history: the first row when from == -1, else close the
- * current row and append the next one.  The rows are written through the
- * executor's simple-relation routines (as logical replication applies
- * changes), so indexes, constraints and the history's own triggers (the
- * append-only guard, foreign keys) behave as for an INSERT or UPDATE, without
- * planning or running a statement per move.
+ * Append a row to a history table, closing the lead's current row first.
+ *
+ * Stage history (h == &t->hist): the first row when from == -1, else the
+ * current row must be in stage from; text is the close reason.  Label
+ * history (h == &t->labels): the current row, if any, is closed whatever its
+ * stage; text is the label; the row is dated no earlier than the current
+ * row (a label move within a stage happens at now(), which may precede the
+ * current label's start only by the clock of another transaction).
+ *
+ * The rows are written through the executor's simple-relation routines (as
+ * logical replication applies changes), so indexes, constraints and the
+ * history's own triggers (the append-only guard, foreign keys) behave as for
+ * an INSERT or UPDATE, without planning or running a statement per move.
  */
 static void
-write_history(TransitionTarget *t, Relation rel, int64 lead_id, int64 account_id,
-			  int from, int to, TimestampTz at, text *reason)
+write_history(TransitionTarget *t, HistoryTable *h, Relation rel, int64 lead_id,
+			  int64 account_id, int from, int to, TimestampTz at, text *textval)
 {
-	HistoryColumns *h = &t->hcol;
+	bool		labels = (h == &t->labels);
 	Oid			save_userid;
 	int			save_sec_context;
 	Name		changed_by = current_role_name();
@@ -436,7 +487,7 @@ write_history(TransitionTarget *t, Relation rel, int64 lead_id, int64 account_id
 	history_write_allowed = true;
 	PG_TRY();
 	{
-		Relation	hrel = table_open(t->history_relid, RowExclusiveLock);
+		Relation	hrel = table_open(h->relid, RowExclusiveLock);
 		EState	   *estate = CreateExecutorState();
 		RangeTblEntry *rte = makeNode(RangeTblEntry);
 		List	   *perminfos = NIL;
@@ -445,7 +496,7 @@ write_history(TransitionTarget *t, Relation rel, int64 lead_id, int64 account_id
 		int32		seq = 1;
 
 		rte->rtekind = RTE_RELATION;
-		rte->relid = t->history_relid;
+		rte->relid = h->relid;
 		rte->relkind = RELKIND_RELATION;
 		rte->rellockmode = RowExclusiveLock;
 		addRTEPermissionInfo(&perminfos, rte);
@@ -457,35 +508,50 @@ write_history(TransitionTarget *t, Relation rel, int64 lead_id, int64 account_id
 		ExecOpenIndices(rri, false);
 		AfterTriggerBeginQuery();
 
-		if (from >= 0)
+		if (from >= 0 || labels)
 		{
 			TupleTableSlot *current = table_slot_create(hrel, &estate->es_tupleTable);
 			TupleTableSlot *closed = table_slot_create(hrel, &estate->es_tupleTable);
 			EPQState	epqstate;
 			bool		isnull;
+			bool		found = find_current_row(h, hrel, lead_id, account_id, current);
 
-			if (!find_current_row(t, hrel, lead_id, account_id, current) ||
-				(slot_getattr(current, h->left_at, &isnull), !isnull) ||
-				lf_stage_from_oid(DatumGetObjectId(slot_getattr(current, h->to_stage, &isnull))) != from)
+			if (!labels &&
+				(!found ||
+				 (slot_getattr(current, h->left_at, &isnull), !isnull) ||
+				 lf_stage_from_oid(DatumGetObjectId(slot_getattr(current, h->to_stage, &isnull))) != from))
 				ereport(ERROR,
 						(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
 						 errmsg("history of lead %lld has no current row in stage \"%s\"",
 								(long long) lead_id, lf_stage_names[from]),
 						 errdetail("Table %s must hold one row with left_at IS NULL per lead, written by the transition trigger.",
-								   t->history_name),
+								   h->name),
 						 errhint("Check the model with leadfunnel.verify_model().")));
-			seq = DatumGetInt32(slot_getattr(current, h->seq, &isnull)) + 1;
+			if (found && labels)
+			{
+				/* a lead's last label row is current unless the model was tampered with */
+				seq = DatumGetInt32(slot_getattr(current, h->seq, &isnull)) + 1;
+				slot_getattr(current, h->left_at, &isnull);
+				if (!isnull)
+					found = false;
+				else
+					at = Max(at, DatumGetTimestampTz(slot_getattr(current, h->entered_at, &isnull)));
+			}
+			if (found)
+			{
+				if (!labels)
+					seq = DatumGetInt32(slot_getattr(current, h->seq, &isnull)) + 1;
+				ExecClearTuple(closed);
+				slot_getallattrs(current);
+				memcpy(closed->tts_values, current->tts_values, sizeof(Datum) * current->tts_nvalid);
+				memcpy(closed->tts_isnull, current->tts_isnull, sizeof(bool) * current->tts_nvalid);
+				set_column(closed, h->left_at, TimestampTzGetDatum(at), false);
+				ExecStoreVirtualTuple(closed);
 
-			ExecClearTuple(closed);
-			slot_getallattrs(current);
-			memcpy(closed->tts_values, current->tts_values, sizeof(Datum) * current->tts_nvalid);
-			memcpy(closed->tts_isnull, current->tts_isnull, sizeof(bool) * current->tts_nvalid);
-			set_column(closed, h->left_at, TimestampTzGetDatum(at), false);
-			ExecStoreVirtualTuple(closed);
-
-			EvalPlanQualInit(&epqstate, estate, NULL, NIL, -1, NIL);
-			ExecSimpleRelationUpdate(rri, estate, &epqstate, current, closed);
-			EvalPlanQualEnd(&epqstate);
+				EvalPlanQualInit(&epqstate, estate, NULL, NIL, -1, NIL);
+				ExecSimpleRelationUpdate(rri, estate, &epqstate, current, closed);
+				EvalPlanQualEnd(&epqstate);
+			}
 		}
 
 		slot = table_slot_create(hrel, &estate->es_tupleTable);
@@ -494,11 +560,12 @@ write_history(TransitionTarget *t, Relation rel, int64 lead_id, int64 account_id
 		set_column(slot, h->lead_id, Int64GetDatum(lead_id), false);
 		set_column(slot, h->account_id, Int64GetDatum(account_id), false);
 		set_column(slot, h->seq, Int32GetDatum(seq), false);
-		set_column(slot, h->from_stage, from >= 0 ? ObjectIdGetDatum(lf_stage_to_oid(from)) : (Datum) 0, from < 0);
+		if (h->from_stage)
+			set_column(slot, h->from_stage, from >= 0 ? ObjectIdGetDatum(lf_stage_to_oid(from)) : (Datum) 0, from < 0);
 		set_column(slot, h->to_stage, ObjectIdGetDatum(lf_stage_to_oid(to)), false);
 		set_column(slot, h->entered_at, TimestampTzGetDatum(at), false);
 		set_column(slot, h->changed_by, NameGetDatum(changed_by), false);
-		set_column(slot, h->reason, PointerGetDatum(reason), reason == NULL);
+		set_column(slot, h->text, PointerGetDatum(textval), textval == NULL);
 		if (h->recorded_at != 0)
 			set_column(slot, h->recorded_at,
 					   TimestampTzGetDatum(GetCurrentTransactionStartTimestamp()), false);
@@ -619,6 +686,73 @@ get_ts(HeapTuple tuple, TupleDesc desc, AttrNumber attnum, bool *isnull)
 	return *isnull ? 0 : DatumGetTimestampTz(d);
 }
 
+/* A nullable text column as a C string, or NULL. */
+static char *
+row_text(HeapTuple tuple, TupleDesc desc, AttrNumber attnum)
+{
+	bool		isnull;
+	Datum		d;
+
+	if (attnum == 0)
+		return NULL;
+	d = heap_getattr(tuple, attnum, desc, &isnull);
+	return isnull ? NULL : TextDatumGetCString(d);
+}
+
+static void
+unknown_label_error(Relation rel, int64 lead_id, const char *funnel, const char *label)
+{
+	ereport(ERROR,
+			(errcode(ERRCODE_FOREIGN_KEY_VIOLATION),
+			 errmsg("lead %lld names stage label \"%s\", which funnel \"%s\" does not have",
+					(long long) lead_id, label, funnel),
+			 errdetail("Stage labels of funnel \"%s\": %s.", funnel, lf_funnel_labels_text(funnel)),
+			 errhint("Add the label as a row of leadfunnel.stage_label, or write a canonical stage into stage."),
+			 errtableconstraint(rel, LABEL_CONSTRAINT)));
+}
+
+static void
+label_mismatch_error(Relation rel, int64 lead_id, const char *label, int label_stage, int stage)
+{
+	ereport(ERROR,
+			(errcode(ERRCODE_CHECK_VIOLATION),
+			 errmsg("stage label \"%s\" of lead %lld maps to stage \"%s\", not \"%s\"",
+					label, (long long) lead_id, lf_stage_names[label_stage], lf_stage_names[stage]),
+			 errdetail("A lead's stage_label and stage must agree."),
+			 errhint("Write only stage_label (the stage follows it) or only stage (the label becomes the stage's first label)."),
+			 errtableconstraint(rel, LABEL_CONSTRAINT)));
+}
+
+/* Collects the columns a BEFORE trigger sets in the row it returns. */
+typedef struct RowChanges
+{
+	int			n;
+	int			cols[8];
+	Datum		values[8];
+	bool		nulls[8];
+} RowChanges;
+
+static void
+change_column(RowChanges *rc, AttrNumber attnum, Datum value, bool isnull)
+{
+	Assert(rc->n < lengthof(rc->cols));
+	rc->cols[rc->n] = attnum;
+	rc->values[rc->n] = value;
+	rc->nulls[rc->n++] = isnull;
+}
+
+static void
+change_label(RowChanges *rc, AttrNumber attnum, const char *label)
+{
+	change_column(rc, attnum, label ? CStringGetTextDatum(label) : (Datum) 0, label == NULL);
+}
+
+static HeapTuple
+apply_changes(HeapTuple tuple, TupleDesc desc, RowChanges *rc)
+{
+	return rc->n == 0 ? tuple : heap_modify_tuple_by_cols(tuple, desc, rc->n, rc->cols, rc->values, rc->nulls);
+}
+
 static HeapTuple
 on_insert(TriggerData *trigdata, TransitionTarget *t)
 {
@@ -628,17 +762,40 @@ on_insert(TriggerData *trigdata, TransitionTarget *t)
 	LeadColumns *c = &t->col;
 	int64		lead_id = required_int8(tuple, desc, c->lead_id, "lead_id");
 	char	   *funnel = TextDatumGetCString(required_datum(tuple, desc, c->funnel, "funnel", lead_id));
-	int			stage = lf_stage_from_oid(DatumGetObjectId(required_datum(tuple, desc, c->stage, "stage", lead_id)));
-	const LfFunnel *f = lf_require_funnel(funnel);
+	const LfFunnel *f = lf_require_row_funnel(funnel);
+	char	   *label = row_text(tuple, desc, c->stage_label);
+	int			stage;
 	TimestampTz now = GetCurrentTransactionStartTimestamp();
 	bool		isnull;
 	TimestampTz created,
 				entered;
-	int			cols[4];
-	Datum		values[4];
-	bool		nulls[4] = {false, false, false, true};
+	RowChanges	rc = {0};
 
-	if (!(f->entry & LF_STAGE_BIT(stage)))
+	if (label != NULL)
+	{
+		/*
+		 * The label decides the stage: the stage column holds its default
+		 * ('lead') when the INSERT names only the label, and a BEFORE trigger
+		 * cannot tell a default from a value written.
+		 */
+		if (!lf_label_stage(funnel, label, &stage))
+			unknown_label_error(rel, lead_id, funnel, label);
+		change_column(&rc, c->stage, ObjectIdGetDatum(lf_stage_to_oid(stage)), false);
+		f = lf_require_row_funnel(funnel);
+	}
+	else
+	{
+		stage = lf_stage_from_oid(DatumGetObjectId(required_datum(tuple, desc, c->stage, "stage", lead_id)));
+		if (c->stage_label)
+		{
+			label = (char *) lf_first_label(funnel, stage);
+			if (label != NULL)
+				change_label(&rc, c->stage_label, label);
+			f = lf_require_row_funnel(funnel);
+		}
+	}
+
+	if (!(f->entry & LF_STAGE_BIT(stage)) && !lf_tracking_record_mode)
 		ereport(ERROR,
 				(errcode(ERRCODE_CHECK_VIOLATION),
 				 errmsg("lead %lld cannot start in stage \"%s\" of funnel \"%s\"",
@@ -673,15 +830,45 @@ on_insert(TriggerData *trigdata, TransitionTarget *t)
 						 "A lead enters its first stage when it is created or later, and never in the future.",
 						 "Leave stage_entered_at out to use created_at.");
 
-	cols[0] = c->created_at;
-	values[0] = TimestampTzGetDatum(created);
-	cols[1] = c->stage_entered_at;
-	values[1] = TimestampTzGetDatum(entered);
-	cols[2] = c->max_stage;
-	values[2] = ObjectIdGetDatum(lf_stage_to_oid(stage));
-	cols[3] = c->closed_at;
-	values[3] = (Datum) 0;
-	return heap_modify_tuple_by_cols(tuple, desc, 4, cols, values, nulls);
+	change_column(&rc, c->created_at, TimestampTzGetDatum(created), false);
+	change_column(&rc, c->stage_entered_at, TimestampTzGetDatum(entered), false);
+	change_column(&rc, c->max_stage, ObjectIdGetDatum(lf_stage_to_oid(stage)), false);
+	change_column(&rc, c->closed_at, (Datum) 0, true);
+	return apply_changes(tuple, desc, &rc);
+}
+
+/*
+ * The label a move leaves the lead with (model with stage labels only), and
+ * the stage a written label moves it to.  Writing stage_label moves stage
+ * to the label's stage; writing stage alone (or clearing the label) sets the
+ * label to the stage's first label; a funnel change keeps a label the new
+ * funnel has for the stage.  *to is the stage after the move.
+ */
+static void
+resolve_update_label(Relation rel, TransitionTarget *t, HeapTuple oldtup, HeapTuple newtup,
+					 int64 lead_id, const char *funnel, int from, int *to,
+					 bool funnel_changed, RowChanges *rc)
+{
+	LeadColumns *c = &t->col;
+	TupleDesc	desc = RelationGetDescr(rel);
+	char	   *label = row_text(newtup, desc, c->stage_label);
+	bool		label_changed = lf_column_changed(oldtup, newtup, desc, c->stage_label);
+	int			label_stage;
+
+	if (label_changed && label != NULL)
+	{
+		if (!lf_label_stage(funnel, label, &label_stage))
+			unknown_label_error(rel, lead_id, funnel, label);
+		if (*to != from && *to != label_stage)
+			label_mismatch_error(rel, lead_id, label, label_stage, *to);
+		if (*to != label_stage)
+			change_column(rc, c->stage, ObjectIdGetDatum(lf_stage_to_oid(label_stage)), false);
+		*to = label_stage;
+	}
+	else if (label_changed || *to != from ||
+			 (funnel_changed && !(label != NULL && lf_label_stage(funnel, label, &label_stage) &&
+								  label_stage == *to)))
+		change_label(rc, c->stage_label, lf_first_label(funnel, *to));
 }
 
 static HeapTuple
@@ -697,16 +884,15 @@ on_update(TriggerData *trigdata, TransitionTarget *t)
 	int			to = lf_stage_from_oid(DatumGetObjectId(required_datum(newtup, desc, c->stage, "stage", lead_id)));
 	bool		funnel_changed = lf_column_changed(oldtup, newtup, desc, c->funnel);
 	bool		entered_changed = lf_column_changed(oldtup, newtup, desc, c->stage_entered_at);
+	bool		label_changed = c->stage_label != 0 && lf_column_changed(oldtup, newtup, desc, c->stage_label);
 	const LfFunnel *f;
+	char	   *funnel;
 	bool		isnull;
 	TimestampTz old_entered,
 				entered;
 	int			old_max,
 				new_max;
-	int			cols[5];
-	Datum		values[5];
-	bool		nulls[5] = {false, false, false, false, false};
-	int			ncols = 0;
+	RowChanges	rc = {0};
 
 	if (lf_column_changed(oldtup, newtup, desc, c->max_stage))
 		maintained_column_error(lead_id, "max_stage");
@@ -719,10 +905,15 @@ on_update(TriggerData *trigdata, TransitionTarget *t)
 						 "Insert the lead with the right created_at.");
 
 	/* the cheap and common case: a column unrelated to the funnel changed */
-	if (from == to && !funnel_changed && !entered_changed)
+	if (from == to && !funnel_changed && !entered_changed && !label_changed)
 		return newtup;
 
-	f = lf_require_funnel(TextDatumGetCString(required_datum(newtup, desc, c->funnel, "funnel", lead_id)));
+	funnel = TextDatumGetCString(required_datum(newtup, desc, c->funnel, "funnel", lead_id));
+	lf_require_row_funnel(funnel);
+	if (c->stage_label)
+		resolve_update_label(rel, t, oldtup, newtup, lead_id, funnel, from, &to, funnel_changed, &rc);
+	/* (the pointer is valid until the next lookup, so taken after the labels') */
+	f = lf_require_row_funnel(funnel);
 	old_entered = get_ts(oldtup, desc, c->stage_entered_at, &isnull);
 	if (isnull)
 		old_entered = get_ts(oldtup, desc, c->created_at, &isnull);
@@ -749,10 +940,11 @@ on_update(TriggerData *trigdata, TransitionTarget *t)
 					 errhint("Stages of funnel \"%s\": %s.", f->name, lf_stage_set_to_text(f->stages)),
 					 errtableconstraint(rel, TRANSITION_CONSTRAINT)));
 		}
-		return newtup;
+		/* a move between labels of one stage: the label history records it */
+		return apply_changes(newtup, desc, &rc);
 	}
 
-	if (!(f->next[from] & LF_STAGE_BIT(to)))
+	if (!(f->next[from] & LF_STAGE_BIT(to)) && !lf_tracking_record_mode)
 		transition_error(rel, lead_id, f, from, to);
 
 	/* explicit: the UPDATE names stage_entered_at (a backfill), even if unchanged */
@@ -789,21 +981,15 @@ on_update(TriggerData *trigdata, TransitionTarget *t)
 		old_max = lf_stage_from_oid(DatumGetObjectId(heap_getattr(oldtup, c->max_stage, desc, &isnull)));
 	new_max = (!LF_STAGE_IS_LOSS(to) && to > old_max) ? to : old_max;
 
-	cols[ncols] = c->stage_entered_at;
-	values[ncols++] = TimestampTzGetDatum(entered);
-	cols[ncols] = c->max_stage;
-	values[ncols++] = ObjectIdGetDatum(lf_stage_to_oid(new_max));
-	cols[ncols] = c->closed_at;
-	values[ncols] = TimestampTzGetDatum(entered);
-	nulls[ncols++] = !LF_STAGE_IS_CLOSED(to);
+	change_column(&rc, c->stage_entered_at, TimestampTzGetDatum(entered), false);
+	change_column(&rc, c->max_stage, ObjectIdGetDatum(lf_stage_to_oid(new_max)), false);
+	change_column(&rc, c->closed_at, TimestampTzGetDatum(entered), !LF_STAGE_IS_CLOSED(to));
 	if (!LF_STAGE_IS_CLOSED(to))
 	{
 		/* a reopened lead is no longer closed for a reason */
-		cols[ncols] = c->close_reason;
-		values[ncols] = (Datum) 0;
-		nulls[ncols++] = true;
+		change_column(&rc, c->close_reason, (Datum) 0, true);
 	}
-	return heap_modify_tuple_by_cols(newtup, desc, ncols, cols, values, nulls);
+	return apply_changes(newtup, desc, &rc);
 }
 
 PG_FUNCTION_INFO_V1(lf_lead_stage_transition);
@@ -849,9 +1035,12 @@ lf_lead_stage_record(PG_FUNCTION_ARGS)
 	TupleDesc	desc;
 	HeapTuple	newtup;
 	int64		lead_id;
+	int64		account_id;
 	int			from = -1;
 	int			to;
 	bool		isnull;
+	bool		label_changed = false;
+	TimestampTz entered;
 	text	   *reason = NULL;
 
 	if (!CALLED_AS_TRIGGER(fcinfo))
@@ -869,23 +1058,41 @@ lf_lead_stage_record(PG_FUNCTION_ARGS)
 	desc = RelationGetDescr(rel);
 	newtup = TRIGGER_FIRED_BY_UPDATE(trigdata->tg_event) ? trigdata->tg_newtuple : trigdata->tg_trigtuple;
 	lead_id = required_int8(newtup, desc, t->col.lead_id, "lead_id");
+	account_id = required_int8(newtup, desc, t->col.account_id, "account_id");
 	to = lf_stage_from_oid(DatumGetObjectId(required_datum(newtup, desc, t->col.stage, "stage", lead_id)));
+	entered = DatumGetTimestampTz(required_datum(newtup, desc, t->col.stage_entered_at,
+												 "stage_entered_at", lead_id));
+	if (OidIsValid(t->labels.relid))
+	{
+		/* a label row for every change of (stage, label) but from no label to none */
+		label_changed = !heap_attisnull(newtup, t->col.stage_label, desc);
+		if (TRIGGER_FIRED_BY_UPDATE(trigdata->tg_event))
+			label_changed = (label_changed || !heap_attisnull(trigdata->tg_trigtuple, t->col.stage_label, desc)) &&
+				(lf_column_changed(trigdata->tg_trigtuple, newtup, desc, t->col.stage_label) ||
+				 lf_column_changed(trigdata->tg_trigtuple, newtup, desc, t->col.stage));
+	}
 	if (TRIGGER_FIRED_BY_UPDATE(trigdata->tg_event))
 	{
 		from = lf_stage_from_oid(DatumGetObjectId(required_datum(trigdata->tg_trigtuple, desc,
 																  t->col.stage, "stage", lead_id)));
-		if (from == to)
+		if (from == to && !label_changed)
 			return PointerGetDatum(NULL);	/* no WHEN clause on this trigger */
 	}
-	if (LF_STAGE_IS_CLOSED(to) && !heap_attisnull(newtup, t->col.close_reason, desc))
-		reason = DatumGetTextPP(heap_getattr(newtup, t->col.close_reason, desc, &isnull));
+	if (from != to)
+	{
+		if (LF_STAGE_IS_CLOSED(to) && !heap_attisnull(newtup, t->col.close_reason, desc))
+			reason = DatumGetTextPP(heap_getattr(newtup, t->col.close_reason, desc, &isnull));
+		write_history(t, &t->hist, rel, lead_id, account_id, from, to, entered, reason);
+	}
+	if (label_changed)
+	{
+		Datum		label = heap_getattr(newtup, t->col.stage_label, desc, &isnull);
 
-	write_history(t, rel, lead_id,
-				  required_int8(newtup, desc, t->col.account_id, "account_id"),
-				  from, to,
-				  DatumGetTimestampTz(required_datum(newtup, desc, t->col.stage_entered_at,
-													 "stage_entered_at", lead_id)),
-				  reason);
+		/* a move within one stage happens now, a stage move when the stage is entered */
+		write_history(t, &t->labels, rel, lead_id, account_id, from, to,
+					  from == to ? GetCurrentTransactionStartTimestamp() : entered,
+					  isnull ? NULL : DatumGetTextPP(label));
+	}
 	return PointerGetDatum(NULL);
 }
 

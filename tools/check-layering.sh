@@ -19,8 +19,8 @@ src=${1:-$(cd "$(dirname "$0")/.." && pwd)/src}
 # layer  units (bottom first)
 LAYERS='
 0 compat vocabulary invalidation
-1 settings stages colocation state_io lifecycle_rule
-2 transition lifecycle aggregates sketch attribution
+1 settings stages labels colocation state_io lifecycle_rule
+2 transition tracking lifecycle aggregates sketch attribution
 3 leadfunnel
 '
 

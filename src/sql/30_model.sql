@@ -11,7 +11,7 @@ COMMENT ON FUNCTION @extschema@.lead_stage_transition() IS
 CREATE FUNCTION @extschema@.lead_stage_record() RETURNS trigger
     AS 'MODULE_PATHNAME', 'lf_lead_stage_record' LANGUAGE C;
 COMMENT ON FUNCTION @extschema@.lead_stage_record() IS
-'AFTER INSERT OR UPDATE OF stage row trigger on a model''s lead table (argument: its history table): appends each stage move to the history.';
+'AFTER INSERT OR UPDATE OF stage, stage_label row trigger on a model''s lead table (arguments: its stage history table and, in a model with stage labels, its label history table): appends each stage move to the stage history and each change of (stage, label) to the label history.';
 
 CREATE FUNCTION @extschema@.history_append_only() RETURNS trigger
     AS 'MODULE_PATHNAME', 'lf_history_append_only' LANGUAGE C;
@@ -314,6 +314,7 @@ BEGIN
     PERFORM @extschema@.model_add_lifecycle(target_schema);
     PERFORM @extschema@.model_add_analytics(target_schema);
     PERFORM @extschema@.model_add_attribution(target_schema);
+    PERFORM @extschema@.model_add_labels(target_schema);
 
     IF on_citus THEN
         PERFORM @extschema@.citus_ddl_end(citus_saved);

@@ -181,7 +181,9 @@ BEGIN
         -- which writes the history row of a won move that they read
         $d$CREATE TRIGGER lead_to_lifecycle_insert AFTER INSERT ON %1$s.lead
             FOR EACH ROW EXECUTE FUNCTION @extschema@.lead_lifecycle(%2$s)$d$,
-        $d$CREATE TRIGGER lead_to_lifecycle_update AFTER UPDATE OF stage, contact_id ON %1$s.lead
+        -- (stage_label too where the model has labels: writing only the
+        -- label moves the stage; see model_add_labels)
+        $d$CREATE TRIGGER lead_to_lifecycle_update AFTER UPDATE OF stage, %6$scontact_id ON %1$s.lead
             FOR EACH ROW
             WHEN ((OLD.stage IS DISTINCT FROM NEW.stage AND (OLD.stage >= 'won' OR NEW.stage >= 'won')
                    AND (NEW.contact_id IS NOT NULL OR NEW.stage = 'won'))
@@ -221,7 +223,11 @@ BEGIN
         $d$COMMENT ON FUNCTION %1$s.account_status_history(bigint) IS
         'The account''s status history: one row per stretch of one status, in time order (valid_from NULL: since the beginning; valid_until NULL: still holds). No rows for an unknown account.'$d$
     ] || view_ddl LOOP
-        EXECUTE format(ddl, s, args, s || '.lead_stage_history', s || '.account_event', s || '.account');
+        EXECUTE format(ddl, s, args, s || '.lead_stage_history', s || '.account_event', s || '.account',
+                       CASE WHEN EXISTS (SELECT 1 FROM pg_attribute
+                                          WHERE attrelid OPERATOR(pg_catalog.=) format('%s.lead', s)::regclass
+                                            AND attname OPERATOR(pg_catalog.=) 'stage_label' AND NOT attisdropped)
+                            THEN 'stage_label, ' ELSE '' END);
     END LOOP;
 
     -- a model with data (an upgrade from 0.1.0): its current facts, then every status
