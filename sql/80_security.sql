@@ -82,6 +82,13 @@ SELECT leadfunnel.set_setting('customer_term', '400 days'), leadfunnel.setting_v
 INSERT INTO leadfunnel.funnel (name, stages) VALUES ('sec_funnel', '{lead,mql,won}');
 INSERT INTO leadfunnel.funnel_transition VALUES ('sec_funnel', 'mql', 'lead');
 SELECT leadfunnel.allowed_next('sec_funnel', 'mql');
+-- stage labels: a preset, a label resolved, a lead moved through labels
+SELECT leadfunnel.apply_preset('sec_sf', 'salesforce_opportunity');
+SELECT (leadfunnel.resolve_stage('sec_sf', 'Closed Won')).stage;
+INSERT INTO sec.lead (lead_id, account_id, funnel, stage_label) VALUES (801, 800, 'sec_sf', 'Prospecting');
+UPDATE sec.lead SET stage_label = 'Value Proposition' WHERE lead_id = 801;
+UPDATE sec.lead SET stage_label = 'Negotiation/Review' WHERE lead_id = 801;
+SELECT stage, stage_label FROM sec.lead WHERE lead_id = 801;
 ROLLBACK TO SAVEPOINT config;
 -- every view of the model
 DO $$ DECLARE v record; n bigint; BEGIN

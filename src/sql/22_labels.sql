@@ -252,11 +252,12 @@ BEGIN
 
     -- The history trigger records label moves too, and so fires on UPDATE OF
     -- stage_label (an UPDATE that names only stage_label moves the stage in
-    -- the BEFORE trigger, which UPDATE OF stage would not see); so does the
-    -- lifecycle trigger that reacts to moves into and out of won.
+    -- the BEFORE trigger, which UPDATE OF stage would not see) and funnel (a
+    -- funnel change may change the label); so does the lifecycle trigger that
+    -- reacts to moves into and out of won, on stage_label.
     EXECUTE format('DROP TRIGGER lead_stage_record ON %s.lead', s);
     FOREACH ddl IN ARRAY ARRAY[
-        'CREATE TRIGGER lead_stage_record AFTER INSERT OR UPDATE OF stage, stage_label ON %1$s.lead
+        'CREATE TRIGGER lead_stage_record AFTER INSERT OR UPDATE OF stage, stage_label, funnel ON %1$s.lead
             FOR EACH ROW EXECUTE FUNCTION @extschema@.lead_stage_record(%2$L, %3$L)',
         'CREATE TRIGGER lead_label_history_append_only BEFORE INSERT OR UPDATE OR DELETE ON %1$s.lead_label_history
             FOR EACH ROW EXECUTE FUNCTION @extschema@.history_append_only()',
@@ -280,4 +281,4 @@ BEGIN
 END
 $fn$;
 COMMENT ON FUNCTION @extschema@.model_add_labels(name) IS
-'Adds stage labels to a model: the column lead.stage_label, the table lead_label_history and the history trigger that records label moves (also on UPDATE OF stage_label). Leads already in the model get their stage''s first label, and a label history row from their current stage on. Idempotent; called by create_model() and upgrade_model().';
+'Adds stage labels to a model: the column lead.stage_label, the table lead_label_history and the history trigger that records label moves (also on UPDATE OF stage_label and funnel). Leads already in the model get their stage''s first label, and a label history row from their current stage on. Idempotent; called by create_model() and upgrade_model().';

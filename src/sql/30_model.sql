@@ -11,7 +11,7 @@ COMMENT ON FUNCTION @extschema@.lead_stage_transition() IS
 CREATE FUNCTION @extschema@.lead_stage_record() RETURNS trigger
     AS 'MODULE_PATHNAME', 'lf_lead_stage_record' LANGUAGE C;
 COMMENT ON FUNCTION @extschema@.lead_stage_record() IS
-'AFTER INSERT OR UPDATE OF stage, stage_label row trigger on a model''s lead table (arguments: its stage history table and, in a model with stage labels, its label history table): appends each stage move to the stage history and each change of (stage, label) to the label history.';
+'AFTER INSERT OR UPDATE OF stage (and stage_label, funnel) row trigger on a model''s lead table (arguments: its stage history table and, in a model with stage labels, its label history table): appends each stage move to the stage history and each change of (stage, label) to the label history.';
 
 CREATE FUNCTION @extschema@.history_append_only() RETURNS trigger
     AS 'MODULE_PATHNAME', 'lf_history_append_only' LANGUAGE C;
@@ -463,10 +463,38 @@ BEGIN
         SELECT h.lead_id, h.account_id, 'history row without lead'
           FROM %1$s.lead_stage_history h
          WHERE NOT EXISTS (SELECT 1 FROM %1$s.lead l WHERE l.account_id = h.account_id AND l.lead_id = h.lead_id)
+        %4$s
         ORDER BY 2, 1, 3
     $q$, s, CASE WHEN bitemporal THEN 'h.superseded_at IS NULL' ELSE 'true' END,
-             CASE WHEN bitemporal THEN 'cur.superseded_at IS NULL' ELSE 'true' END);
+             CASE WHEN bitemporal THEN 'cur.superseded_at IS NULL' ELSE 'true' END,
+        -- the label history of a model with stage labels: the same shape, and
+        -- its current row is the lead's (stage, stage_label)
+        CASE WHEN to_regclass(format('%s.lead_label_history', s)) IS NOT NULL THEN format($l$
+        UNION ALL
+        SELECT v.lead_id, v.account_id, v.problem
+          FROM (SELECT l.lead_id, l.account_id, unnest(ARRAY[
+                    CASE WHEN lh.current_rows IS NULL AND l.stage_label IS NOT NULL THEN 'lead has a stage label but no label history' END,
+                    CASE WHEN lh.current_rows <> 1 THEN format('%%s current label history rows instead of 1', lh.current_rows) END,
+                    CASE WHEN lh.lead_id IS NOT NULL AND (lh.cur_stage IS DISTINCT FROM l.stage OR lh.cur_label IS DISTINCT FROM l.stage_label)
+                         THEN format('stage %%s, label %%s but current label history row is %%s, %%s', l.stage, l.stage_label, lh.cur_stage, lh.cur_label) END,
+                    CASE WHEN NOT lh.gapless THEN 'label history seq has gaps' END,
+                    CASE WHEN NOT lh.chained THEN 'label history intervals do not follow each other' END
+                ]) AS problem
+                  FROM %1$s.lead l
+                  LEFT JOIN (SELECT h.account_id, h.lead_id,
+                                    count(*) FILTER (WHERE h.left_at IS NULL) AS current_rows,
+                                    (array_agg(h.stage ORDER BY h.seq DESC))[1] AS cur_stage,
+                                    (array_agg(h.label ORDER BY h.seq DESC))[1] AS cur_label,
+                                    bool_and(h.seq = h.rn) AS gapless,
+                                    bool_and(h.seq = 1 OR h.entered_at = h.prev_left) AS chained
+                               FROM (SELECT h.*, row_number() OVER w AS rn, lag(h.left_at) OVER w AS prev_left
+                                       FROM %1$s.lead_label_history h
+                                     WINDOW w AS (PARTITION BY h.account_id, h.lead_id ORDER BY h.seq)) h
+                              GROUP BY h.account_id, h.lead_id) lh
+                         ON lh.account_id = l.account_id AND lh.lead_id = l.lead_id
+               ) v
+         WHERE v.problem IS NOT NULL$l$, s) ELSE '' END);
 END
 $fn$;
 COMMENT ON FUNCTION @extschema@.verify_model(name) IS
-'Checks the invariants of a model''s leads and the current truth of its history (rows with superseded_at IS NULL: one current history row per lead matching its stage, gapless seq, intervals that follow each other, max_stage, closed_at) and returns one row per violation; no rows means the model is consistent.';
+'Checks the invariants of a model''s leads and the current truth of its history (rows with superseded_at IS NULL: one current history row per lead matching its stage, gapless seq, intervals that follow each other, max_stage, closed_at; the same for the label history, whose current row matches the lead''s stage and stage_label) and returns one row per violation; no rows means the model is consistent.';

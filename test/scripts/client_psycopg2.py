@@ -66,6 +66,26 @@ except psycopg2.errors.CheckViolation as e:
 cur.execute("SELECT count(*) FROM app.lead_stage_history WHERE lead_id = 1")
 check("refused moves left no history behind", cur.fetchone()[0] == 2)
 
+try:
+    cur.execute("UPDATE app.lead SET funnel = 'no_such_funnel' WHERE lead_id = 1")
+    check("an unknown funnel in a row raises", False)
+except psycopg2.IntegrityError as e:
+    check("unknown funnel in a row is an IntegrityError (ForeignKeyViolation, 23503)",
+          isinstance(e, psycopg2.errors.ForeignKeyViolation) and e.pgcode == "23503")
+
+cur.execute("SELECT leadfunnel.apply_preset('deals', 'hubspot_deal')")
+cur.execute("""INSERT INTO app.lead (lead_id, account_id, funnel, stage_label)
+               VALUES (7, 1, 'deals', 'qualifiedtobuy')""")
+cur.execute("UPDATE app.lead SET stage_label = 'contractsent' WHERE lead_id = 7")
+cur.execute("SELECT stage, stage_label FROM app.lead WHERE lead_id = 7")
+check("writing a label moves the stage", cur.fetchone() == ("opportunity", "contractsent"))
+try:
+    cur.execute("UPDATE app.lead SET stage_label = 'Contract Sent' WHERE lead_id = 7")
+    check("an unknown label raises", False)
+except psycopg2.IntegrityError as e:
+    check("unknown label is an IntegrityError (ForeignKeyViolation, 23503)",
+          isinstance(e, psycopg2.errors.ForeignKeyViolation) and e.diag.constraint_name == "lead_stage_label")
+
 # schema reflection as BI tools do it: the model's tables and columns with types and comments
 cur.execute("""SELECT c.table_name, c.column_name, c.data_type, c.udt_name,
                       col_description(format('%I.%I', c.table_schema, c.table_name)::regclass, c.ordinal_position)

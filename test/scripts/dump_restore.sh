@@ -17,6 +17,14 @@ SELECT leadfunnel.create_model('crm');
 SELECT * FROM leadfunnel.generate_demo('crm', 500, 0.3);
 INSERT INTO crm.lead (lead_id, account_id, funnel, created_at) VALUES (100000, 1, 'partner', '2024-01-01');
 UPDATE crm.lead SET stage = 'opportunity', stage_entered_at = '2024-02-01' WHERE lead_id = 100000;
+-- stage labels: a preset (creates funnel "deals"; its rows are the user's and
+-- are dumped) and labels of a user's own on a built-in funnel
+SELECT leadfunnel.apply_preset('deals', 'hubspot_deal');
+INSERT INTO leadfunnel.stage_label (funnel, label, stage, position, probability, forecast_category)
+VALUES ('enterprise', 'Demo', 'opportunity', 1, 0.3, 'best_case'), ('enterprise', 'Proposal', 'opportunity', 2, 0.6, 'commit');
+INSERT INTO crm.lead (lead_id, account_id, funnel, created_at, stage_label) VALUES (100001, 1, 'deals', '2024-01-01', 'appointmentscheduled');
+UPDATE crm.lead SET stage_label = 'presentationscheduled', stage_entered_at = '2024-01-05' WHERE lead_id = 100001;
+UPDATE crm.lead SET stage_label = 'contractsent' WHERE lead_id = 100001;
 SQL
 "$LF_BINDIR/pg_dump" -Fc -f "$LF_TMP/dump.pgc" "$src"
 "$LF_BINDIR/pg_restore" --exit-on-error -d "$dst" "$LF_TMP/dump.pgc"
@@ -25,6 +33,8 @@ fingerprint='
 SELECT md5(string_agg(x, E'"'"'\n'"'"' ORDER BY x)) FROM (
     SELECT format('"'"'funnel %s %s %s %s %s %s'"'"', name, stages, entry_stages, reopen_stages, allow_skip, builtin) FROM leadfunnel.funnel
     UNION ALL SELECT format('"'"'rule %s %s %s'"'"', funnel, from_stage, to_stage) FROM leadfunnel.funnel_transition
+    UNION ALL SELECT format('"'"'label %s'"'"', l) FROM leadfunnel.stage_label l
+    UNION ALL SELECT format('"'"'labelhist %s'"'"', h) FROM crm.lead_label_history h
     UNION ALL SELECT format('"'"'setting %s'"'"', s) FROM leadfunnel.settings s
     UNION ALL SELECT format('"'"'lead %s'"'"', l) FROM crm.lead l
     UNION ALL SELECT format('"'"'hist %s'"'"', h) FROM crm.lead_stage_history h
@@ -52,7 +62,9 @@ cmp -s "$LF_TMP/views.src" "$LF_TMP/views.dst" \
     || { diff "$LF_TMP/views.src" "$LF_TMP/views.dst"; echo "FAIL: views answer differently after the restore"; status=1; }
 checks=$(lf_psql -d "$dst" -At <<'SQL'
 SELECT (SELECT count(*) FROM leadfunnel.funnel WHERE builtin) = 3
-   AND (SELECT count(*) FROM leadfunnel.funnel) = 4
+   AND (SELECT count(*) FROM leadfunnel.funnel) = 5
+   AND (SELECT count(*) FROM leadfunnel.stage_label) = 9
+   AND (SELECT count(*) FROM crm.lead_label_history WHERE lead_id = 100001) = 3
    AND leadfunnel.setting_value('customer_term') = '500 days'
    AND (SELECT count(*) FROM leadfunnel.verify_model('crm')) = 0;
 SQL
@@ -64,6 +76,10 @@ echo "$refused" | grep -q refused || { echo "FAIL: restored trigger did not refu
 moved=$(lf_psql -d "$dst" -At -c "UPDATE crm.lead SET stage = 'sql', stage_entered_at = '2024-03-01' WHERE lead_id = 100000" \
               -c "SELECT count(*) FROM crm.lead_stage_history WHERE lead_id = 100000")
 [ "$moved" = 3 ] || { echo "FAIL: restored user rule opportunity -> sql did not record the move ($moved)"; status=1; }
+# labels still move leads after the restore (the label cache is filled from the restored rows)
+labelled=$(lf_psql -d "$dst" -At -c "UPDATE crm.lead SET stage_label = 'closedwon', stage_entered_at = '2024-03-01' WHERE lead_id = 100001" \
+              -c "SELECT stage || ' ' || (SELECT count(*) FROM crm.lead_label_history WHERE lead_id = 100001) FROM crm.lead WHERE lead_id = 100001")
+[ "$labelled" = "won 4" ] || { echo "FAIL: restored labels did not move the lead ($labelled)"; status=1; }
 appendonly=$(lf_psql -d "$dst" -At -c "DO \$\$ BEGIN DELETE FROM crm.lead_stage_history; EXCEPTION WHEN insufficient_privilege THEN RAISE NOTICE 'guarded'; END \$\$" 2>&1)
 echo "$appendonly" | grep -q guarded || { echo "FAIL: restored history is not append-only"; status=1; }
 lf_psql -d postgres -c "DROP DATABASE $src" -c "DROP DATABASE $dst" >/dev/null
