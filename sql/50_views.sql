@@ -54,7 +54,10 @@ WITH r AS (
      GROUP BY l.funnel, s.stage)
 SELECT funnel, stage, reached,
        reached::numeric / nullif(lag(reached) OVER (PARTITION BY funnel ORDER BY stage), 0) AS conversion_from_previous,
-       reached::numeric / nullif(first_value(reached) OVER (PARTITION BY funnel ORDER BY stage), 0) AS conversion_from_top
+       reached::numeric / nullif(first_value(reached) OVER (PARTITION BY funnel ORDER BY stage), 0) AS conversion_from_top,
+       (SELECT count(DISTINCT (h.account_id, h.lead_id)) FROM views_gen.lead_stage_history h
+          JOIN views_gen.lead l ON l.account_id = h.account_id AND l.lead_id = h.lead_id
+         WHERE l.funnel = r.funnel AND h.to_stage = r.stage AND h.superseded_at IS NULL) AS entered
   FROM r;
 
 CREATE TEMP VIEW plain_conversion_by_segment AS

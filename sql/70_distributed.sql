@@ -193,11 +193,34 @@ END $$;
 CREATE TEMP VIEW model_views AS
 SELECT d.* FROM unnest(ARRAY['funnel_summary', 'conversion_by_segment', 'cycle_times', 'dropoff', 'campaign_pipeline',
                              'campaign_attribution', 'lead_touch', 'lead_touch_path', 'touch_attribution',
-                             'account_lifecycle']) v, pg_temp.view_diff(v) d;
+                             'account_lifecycle', 'waterfall', 'conversion_by_cohort', 'pipeline']) v, pg_temp.view_diff(v) d;
 SELECT * FROM model_views;
 SET TimeZone = 'Asia/Tokyo';
-SELECT * FROM model_views WHERE view = 'conversion_by_segment';
+SELECT * FROM model_views WHERE view IN ('conversion_by_segment', 'waterfall', 'conversion_by_cohort');
 SET TimeZone = 'UTC';
+-- the pipeline functions too, with amounts and close dates changed the same
+-- way in both (dated by the moves of the same UPDATE)
+CREATE FUNCTION pg_temp.change_values(m text) RETURNS void LANGUAGE plpgsql AS $$
+BEGIN
+    EXECUTE format($q$UPDATE %s.lead SET amount = amount * 2, expected_close_date = '2026-03-31' WHERE lead_id %% 5 = 0$q$, m);
+    EXECUTE format($q$UPDATE %s.lead SET expected_close_date = '2026-01-31' WHERE lead_id %% 10 = 0$q$, m);
+END $$;
+SELECT pg_temp.change_values('dist'), pg_temp.change_values('single');
+CREATE TEMP VIEW model_functions AS
+SELECT 'dist' AS model, 'pipeline_at ' || t AS what, f::text AS row FROM unnest(ARRAY['2024-06-01', '2025-01-01', '2025-12-01']) t, dist.pipeline_at(t::timestamptz) f
+UNION ALL SELECT 'single', 'pipeline_at ' || t, f::text FROM unnest(ARRAY['2024-06-01', '2025-01-01', '2025-12-01']) t, single.pipeline_at(t::timestamptz) f
+UNION ALL SELECT 'dist', 'movement', f::text FROM dist.pipeline_movement('2024-06-01', '2025-12-01') f
+UNION ALL SELECT 'single', 'movement', f::text FROM single.pipeline_movement('2024-06-01', '2025-12-01') f
+UNION ALL SELECT 'dist', 'movement to now', f::text FROM dist.pipeline_movement('2025-06-01', now()) f
+UNION ALL SELECT 'single', 'movement to now', f::text FROM single.pipeline_movement('2025-06-01', now()) f
+UNION ALL SELECT 'dist', 'time_to_convert', f::text FROM dist.time_to_convert('lead', 'opportunity') f
+UNION ALL SELECT 'single', 'time_to_convert', f::text FROM single.time_to_convert('lead', 'opportunity') f;
+SELECT what, count(*) FILTER (WHERE model = 'dist') AS rows,
+       count(*) FILTER (WHERE model = 'dist') - count(*) FILTER (WHERE model = 'single') AS rows_differ
+  FROM model_functions GROUP BY what ORDER BY what;
+(SELECT what, row FROM model_functions WHERE model = 'dist' EXCEPT ALL SELECT what, row FROM model_functions WHERE model = 'single')
+UNION ALL
+(SELECT what, row FROM model_functions WHERE model = 'single' EXCEPT ALL SELECT what, row FROM model_functions WHERE model = 'dist');
 
 -- The lifecycle in both models.  account_event is keyed by account_id (its
 -- key and foreign key are listed above with the others: the key starts with

@@ -74,6 +74,13 @@ UPDATE sec.lead SET stage = 'won', stage_entered_at = '2024-01-03' WHERE lead_id
 UPDATE sec.account SET is_advocate = true WHERE account_id = 800;
 UPDATE sec.account SET churned_at = '2024-06-01' WHERE account_id = 800;
 SELECT sec.account_status_at(800, '2024-02-01') AS status_then, (SELECT count(*) FROM sec.account_status_history(800)) AS stretches;
+-- pipeline: an amount change (recorded), the Wilson bound, the model's functions
+UPDATE sec.lead SET amount = 1000, expected_close_date = '2024-03-01' WHERE lead_id = 800;
+SELECT leadfunnel.wilson_bound(3, 12, false) < leadfunnel.wilson_bound(3, 12, true) AS wilson,
+       (SELECT count(*) FROM sec.lead_value_history WHERE lead_id = 800) AS value_rows,
+       (SELECT count(*) FROM sec.pipeline_at(pg_catalog.now())) >= 0 AS pipeline_at,
+       (SELECT count(*) FROM sec.pipeline_movement('2024-01-01', pg_catalog.now())) > 0 AS movement,
+       (SELECT count(*) FROM sec.time_to_convert('lead', 'mql')) > 0 AS histogram;
 SELECT leadfunnel.refresh_lifecycle('sec', true) >= 0 AS refreshed, leadfunnel.upgrade_model('sec') IS NOT NULL AS upgraded;
 SELECT leadfunnel.lifecycle_refresh_account('sec.account', 'sec.contact', 'sec.lead', 'sec.lead_stage_history', 'sec.account_event', 800, 'prospect', NULL, false) AS refreshed_one;
 SELECT leadfunnel.model_is_distributed('sec'), leadfunnel.colocated_table('sec.lead', 'sec.lead_stage_history');

@@ -1,7 +1,7 @@
 -- pgTAP: the catalog contract of the analytic aggregates and the funnel views.
 BEGIN;
 CREATE EXTENSION leadfunnel;
-SELECT plan(34);
+SELECT plan(41);
 
 SELECT is_aggregate('leadfunnel', 'funnel_reach', ARRAY['leadfunnel.lead_stage'], 'funnel_reach(lead_stage) is an aggregate');
 SELECT is_aggregate('leadfunnel', 'cycle_time', ARRAY['interval'], 'cycle_time(interval) is an aggregate');
@@ -41,7 +41,19 @@ SELECT volatility_is('leadfunnel', 'cycle_time_quantile', ARRAY['leadfunnel.cycl
 SELECT leadfunnel.create_model('tap_views');
 SELECT ok(array_agg(relname::text) @> ARRAY['funnel_summary', 'conversion_by_segment', 'cycle_times', 'dropoff'], 'the model has the four funnel views')
   FROM pg_class WHERE relnamespace = 'tap_views'::regnamespace AND relkind = 'v';
-SELECT columns_are('tap_views', 'funnel_summary', ARRAY['funnel', 'stage', 'reached', 'conversion_from_previous', 'conversion_from_top']);
+SELECT columns_are('tap_views', 'funnel_summary', ARRAY['funnel', 'stage', 'reached', 'conversion_from_previous', 'conversion_from_top', 'entered']);
+-- pipeline and waterfall (0.3)
+SELECT columns_are('tap_views', 'waterfall', ARRAY['funnel', 'period', 'stage', 'entered', 'advanced', 'won', 'conversion',
+    'conversion_low', 'conversion_high', 'days_to_next_p50', 'days_to_next_p90', 'amount']);
+SELECT columns_are('tap_views', 'pipeline', ARRAY['funnel', 'stage', 'stage_label', 'forecast_category', 'leads', 'amount',
+    'weighted_amount', 'age_in_stage_p50']);
+SELECT columns_are('tap_views', 'conversion_by_cohort', ARRAY['funnel', 'cohort', 'from_stage', 'to_stage', 'entered',
+    'within_30d', 'within_60d', 'within_90d', 'ever']);
+SELECT has_function('tap_views', 'pipeline_at', ARRAY['timestamp with time zone'], 'pipeline_at(at timestamptz)');
+SELECT has_function('tap_views', 'pipeline_movement', ARRAY['timestamp with time zone', 'timestamp with time zone'],
+    'pipeline_movement(from_at timestamptz, to_at timestamptz)');
+SELECT has_column('tap_views', 'lead', 'expected_close_date', 'lead.expected_close_date');
+SELECT throws_ok($$TRUNCATE tap_views.lead_value_history$$, '42501', NULL, 'value history is append-only');
 SELECT columns_are('tap_views', 'conversion_by_segment',
     ARRAY['period', 'funnel', 'campaign_id', 'product_area', 'region', 'stage', 'reached', 'conversion_from_previous']);
 SELECT columns_are('tap_views', 'cycle_times', ARRAY['funnel', 'measure', 'stage', 'n', 'mean', 'p50', 'p90', 'p95', 'max']);

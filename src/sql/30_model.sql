@@ -315,6 +315,7 @@ BEGIN
     PERFORM @extschema@.model_add_analytics(target_schema);
     PERFORM @extschema@.model_add_attribution(target_schema);
     PERFORM @extschema@.model_add_labels(target_schema);
+    PERFORM @extschema@.model_add_pipeline(target_schema);
 
     IF on_citus THEN
         PERFORM @extschema@.citus_ddl_end(citus_saved);

@@ -284,12 +284,19 @@ BEGIN
     -- creates them on every node; CREATE OR REPLACE keeps this idempotent.
     FOREACH ddl IN ARRAY ARRAY[
         $d$CREATE OR REPLACE VIEW %1$s.funnel_summary WITH (security_invoker = true) AS
-        SELECT r.funnel, st.stage, st.reached, st.conversion_from_previous, st.conversion_from_top
+        SELECT r.funnel, st.stage, st.reached, st.conversion_from_previous, st.conversion_from_top,
+               coalesce(en.entered, 0) AS entered
           FROM (SELECT l.funnel, @extschema@.funnel_reach(l.max_stage) AS reach
                   FROM %1$s.lead l
                  GROUP BY l.funnel) r
           LEFT JOIN @extschema@.funnel f ON f.name = r.funnel
          CROSS JOIN LATERAL @extschema@.funnel_reach_steps(r.reach, f.stages) st
+          LEFT JOIN (SELECT e.funnel, e.stage, count(*) AS entered
+                       FROM (SELECT DISTINCT l.funnel, h.account_id, h.lead_id, h.to_stage AS stage
+                               FROM %1$s.lead_stage_history h
+                               JOIN %1$s.lead l ON l.account_id = h.account_id AND l.lead_id = h.lead_id
+                              WHERE h.to_stage <= 'won' AND h.superseded_at IS NULL) e
+                      GROUP BY e.funnel, e.stage) en ON en.funnel = r.funnel AND en.stage = st.stage
          ORDER BY r.funnel, st.stage$d$,
         $d$COMMENT ON VIEW %1$s.funnel_summary IS 'The funnel: for each funnel that has leads, one row per open-or-won stage of the funnel (all of visitor .. won if the funnel is no longer defined), in funnel order. Reached = leads whose max_stage is at or beyond the stage.'$d$,
         $d$COMMENT ON COLUMN %1$s.funnel_summary.funnel IS 'Funnel (lead.funnel).'$d$,
@@ -297,6 +304,7 @@ BEGIN
         $d$COMMENT ON COLUMN %1$s.funnel_summary.reached IS 'Leads of the funnel whose max_stage is at or beyond this stage (enum order).'$d$,
         $d$COMMENT ON COLUMN %1$s.funnel_summary.conversion_from_previous IS 'reached / reached of the funnel''s previous stage, 0..1; NULL for the first stage or when the previous stage has 0.'$d$,
         $d$COMMENT ON COLUMN %1$s.funnel_summary.conversion_from_top IS 'reached / reached of the funnel''s first stage, 0..1; NULL when that is 0.'$d$,
+        $d$COMMENT ON COLUMN %1$s.funnel_summary.entered IS 'Leads of the funnel whose stage history entered this stage (unlike reached, a lead imported at a later stage or that skipped this one does not count).'$d$,
         $d$CREATE OR REPLACE VIEW %1$s.conversion_by_segment WITH (security_invoker = true) AS
         WITH z AS MATERIALIZED (SELECT pg_catalog.current_setting('TimeZone') AS tz)
         SELECT g.period, g.funnel, g.campaign_id, g.product_area, g.region,

@@ -99,7 +99,13 @@ check("stage is reported as the USER-DEFINED lead_stage enum",
 
 # the views a BI tool or a backend reads, with native types
 CONTRACT_VIEWS = {
-    "funnel_summary": ["funnel", "stage", "reached", "conversion_from_previous", "conversion_from_top"],
+    "funnel_summary": ["funnel", "stage", "reached", "conversion_from_previous", "conversion_from_top", "entered"],
+    "waterfall": ["funnel", "period", "stage", "entered", "advanced", "won", "conversion", "conversion_low",
+                  "conversion_high", "days_to_next_p50", "days_to_next_p90", "amount"],
+    "pipeline": ["funnel", "stage", "stage_label", "forecast_category", "leads", "amount", "weighted_amount",
+                 "age_in_stage_p50"],
+    "conversion_by_cohort": ["funnel", "cohort", "from_stage", "to_stage", "entered", "within_30d", "within_60d",
+                             "within_90d", "ever"],
     "conversion_by_segment": ["period", "funnel", "campaign_id", "product_area", "region", "stage", "reached",
                               "conversion_from_previous"],
     "cycle_times": ["funnel", "measure", "stage", "n", "mean", "p50", "p90", "p95", "max"],

@@ -53,7 +53,7 @@ ORDER BY x;
 user_rows_sql=$(printf '%s' "$fingerprint_sql" | sed \
     -e "s/format('acct %s', a) FROM/format('acct %s', (a.account_id, a.name, a.region, a.segment, a.is_advocate, a.churned_at)) FROM/" \
     -e "s/format('contact %s', c) FROM crm.contact/format('contact %s', (c.contact_id, c.account_id, c.email, c.opt_in)) FROM crm.contact/" \
-    -e "s/format('lead %s', l) FROM/format('lead %s', (SELECT to_jsonb(l) - 'motion' - 'stage_label')) FROM/" \
+    -e "s/format('lead %s', l) FROM/format('lead %s', (SELECT to_jsonb(l) - 'motion' - 'stage_label' - 'expected_close_date')) FROM/" \
     -e "s/format('hist %s', h) FROM/format('hist %s', (SELECT to_jsonb(h) - 'recorded_at' - 'superseded_at' - 'superseded_by' - 'superseded_reason' - 'flag')) FROM/")
 # answers of the extension's functions on that data
 answers_sql="
@@ -66,9 +66,15 @@ ORDER BY 1;
 "
 # the extension's objects, one by one, without OIDs and transaction ids
 ext_ddl() {
+    # one object per "-- Name:" block, blocks sorted: pg_dump's order of equal-priority objects
+    # follows their dependencies and creation order, which an upgrade (new objects last) and a
+    # fresh install may not share (seen for the tables of 95_pipeline.sql)
     "$LF_BINDIR/pg_dump" --binary-upgrade --schema-only -N crm -d "$1" \
         | grep -v -e '^\\restrict' -e '^\\unrestrict' -e '^-- Dumped' -e 'binary_upgrade_set_next_' \
-                  -e 'binary_upgrade_create_empty_extension' -e 'relfrozenxid' -e "^WHERE oid = '[0-9]*';"
+                  -e 'binary_upgrade_create_empty_extension' -e 'relfrozenxid' -e "^WHERE oid = '[0-9]*';" \
+                  -e '^--$' -e '^$' -e '^-- PostgreSQL database dump' \
+        | awk '/^-- Name: /{ if (b != "") print b; b = "" } { b = b $0 "\\n" } END { if (b != "") print b }' \
+        | sort | sed 's/\\n/\n/g'
     lf_psql -d "$1" -At <<'SQL'
 SELECT format('extension %s %s %s', extname, extversion, extrelocatable) FROM pg_extension WHERE extname = 'leadfunnel';
 SELECT format('config table %s %s', c::regclass, cond)
