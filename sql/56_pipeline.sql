@@ -286,6 +286,34 @@ SELECT funnel, stage, forecast_category, leads FROM pl.pipeline WHERE stage = 'm
 SELECT (SELECT count(*) FROM (TABLE pl.pipeline EXCEPT SELECT * FROM pl.pipeline_at(now())) x) AS only_view,
        (SELECT count(*) FROM (SELECT * FROM pl.pipeline_at(now()) EXCEPT TABLE pl.pipeline) x) AS only_function;
 
+-- stage labels: a lead with a label gets the label's probability and forecast
+-- category (the canonical stage's probability where the label has none);
+-- pipeline_at reads the label a lead had then from lead_label_history
+BEGIN;
+INSERT INTO leadfunnel.stage_label (funnel, label, stage, position, probability, forecast_category) VALUES
+    ('self_serve', 'Trial', 'lead', 1, 0.3, 'best_case'),
+    ('self_serve', 'Nurture', 'lead', 2, NULL, 'pipeline');
+UPDATE pl.lead SET stage_label = CASE WHEN lead_id % 2 = 0 THEN 'Nurture' ELSE 'Trial' END
+ WHERE funnel = 'self_serve' AND stage = 'lead';
+SELECT funnel, stage, stage_label, forecast_category, leads FROM pl.pipeline WHERE funnel = 'self_serve' ORDER BY 1, 2, 3;
+WITH plain AS (
+    SELECT l.funnel, l.stage, l.stage_label, coalesce(sl.forecast_category, o.forecast_category, d.forecast_category) AS forecast_category,
+           count(*) AS leads, sum(l.amount) AS amount,
+           sum(l.amount * coalesce(sl.probability, o.probability, d.probability)) AS weighted_amount
+      FROM pl.lead l
+      JOIN leadfunnel.stage_forecast_default d ON d.stage = l.stage
+      LEFT JOIN leadfunnel.stage_forecast o ON o.stage = l.stage
+      LEFT JOIN leadfunnel.stage_label sl ON sl.funnel = l.funnel AND sl.label = l.stage_label
+     WHERE l.stage < 'won'
+     GROUP BY 1, 2, 3, 4
+), v AS (SELECT funnel, stage, stage_label, forecast_category, leads, amount, weighted_amount FROM pl.pipeline)
+SELECT (SELECT count(*) FROM (TABLE v EXCEPT TABLE plain) x) AS only_view,
+       (SELECT count(*) FROM (TABLE plain EXCEPT TABLE v) x) AS only_plain,
+       (SELECT count(*) FROM (TABLE pl.pipeline EXCEPT SELECT * FROM pl.pipeline_at(now())) x)
+     + (SELECT count(*) FROM (SELECT * FROM pl.pipeline_at(now()) EXCEPT TABLE pl.pipeline) x) AS at_now_differs,
+       (SELECT count(*) FROM pl.pipeline_at(now() - interval '1 hour') WHERE stage_label IS NOT NULL) AS labelled_before;
+ROLLBACK;
+
 -- pipeline_at(t) against plain SQL from the history alone at 40 moments: the
 -- history row open at t; the amount then is the new amount of the lead's last
 -- change at or before t, else the old amount of its first change, else its amount

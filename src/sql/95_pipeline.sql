@@ -12,8 +12,7 @@
 CREATE TABLE @extschema@.stage_forecast_default (
     stage             @extschema@.lead_stage PRIMARY KEY,
     probability       numeric NOT NULL CONSTRAINT stage_forecast_default_probability CHECK (probability BETWEEN 0 AND 1),
-    forecast_category text NOT NULL CONSTRAINT stage_forecast_default_category
-        CHECK (forecast_category IN ('pipeline', 'best_case', 'commit', 'closed', 'omitted'))
+    forecast_category @extschema@.forecast_category NOT NULL
 );
 COMMENT ON TABLE @extschema@.stage_forecast_default IS
 'Default win probability and forecast category of each canonical stage (part of the extension, not dumped). The pipeline views use them for leads without a stage label; change a value with a row in leadfunnel.stage_forecast.';
@@ -30,8 +29,7 @@ INSERT INTO @extschema@.stage_forecast_default (stage, probability, forecast_cat
 CREATE TABLE @extschema@.stage_forecast (
     stage             @extschema@.lead_stage PRIMARY KEY,
     probability       numeric NOT NULL CONSTRAINT stage_forecast_probability CHECK (probability BETWEEN 0 AND 1),
-    forecast_category text NOT NULL CONSTRAINT stage_forecast_category
-        CHECK (forecast_category IN ('pipeline', 'best_case', 'commit', 'closed', 'omitted'))
+    forecast_category @extschema@.forecast_category NOT NULL
 );
 COMMENT ON TABLE @extschema@.stage_forecast IS
 'Your win probability and forecast category of a canonical stage, in place of its default in stage_forecast_default (configuration, dumped by pg_dump). Delete a row to go back to the default.';
@@ -152,7 +150,9 @@ DECLARE
     cohort_rows text;
 BEGIN
     -- the views and functions read the history's current truth (superseded_at IS NULL)
+    -- and the leads' stage labels
     PERFORM @extschema@.model_add_history(target_schema);
+    PERFORM @extschema@.model_add_labels(target_schema);
     on_citus := EXISTS (SELECT 1 FROM pg_extension WHERE extname OPERATOR(pg_catalog.=) 'citus');
     IF on_citus THEN
         EXECUTE 'SELECT EXISTS (SELECT 1 FROM pg_catalog.pg_dist_partition
@@ -331,16 +331,17 @@ BEGIN
         $d$CREATE OR REPLACE VIEW %1$s.pipeline WITH (security_invoker = true) AS
         WITH n AS MATERIALIZED (SELECT pg_catalog.now() AS now)
         SELECT p.funnel, p.stage, p.stage_label,
-               coalesce(o.forecast_category, d.forecast_category) AS forecast_category,
+               coalesce(sl.forecast_category, o.forecast_category, d.forecast_category) AS forecast_category,
                p.leads, p.amount,
-               p.amount * coalesce(o.probability, d.probability) AS weighted_amount,
+               p.amount * coalesce(sl.probability, o.probability, d.probability) AS weighted_amount,
                (p.t).p50 AS age_in_stage_p50
-          FROM (SELECT l.funnel, l.stage, NULL::text AS stage_label, count(*) AS leads, sum(l.amount) AS amount,
+          FROM (SELECT l.funnel, l.stage, l.stage_label, count(*) AS leads, sum(l.amount) AS amount,
                        @extschema@.cycle_time(least(l.stage_entered_at, n.now), n.now) AS t
                   FROM %1$s.lead l
                  CROSS JOIN n
                  WHERE l.stage <= 'opportunity'
                  GROUP BY 1, 2, 3) p
+          LEFT JOIN @extschema@.stage_label sl ON sl.funnel = p.funnel AND sl.label = p.stage_label
           LEFT JOIN @extschema@.stage_forecast o ON o.stage = p.stage
           LEFT JOIN @extschema@.stage_forecast_default d ON d.stage = p.stage
          ORDER BY p.funnel, p.stage, p.stage_label$d$,
@@ -348,17 +349,17 @@ BEGIN
         $d$COMMENT ON COLUMN %1$s.pipeline.funnel IS 'Funnel (lead.funnel).'$d$,
         $d$COMMENT ON COLUMN %1$s.pipeline.stage IS 'Current open stage.'$d$,
         $d$COMMENT ON COLUMN %1$s.pipeline.stage_label IS 'The funnel''s own name of the stage (stage labels); NULL for leads without a label.'$d$,
-        $d$COMMENT ON COLUMN %1$s.pipeline.forecast_category IS 'Forecast category of the stage (leadfunnel.stage_forecast, else stage_forecast_default).'$d$,
+        $d$COMMENT ON COLUMN %1$s.pipeline.forecast_category IS 'Forecast category: the stage label''s (leadfunnel.stage_label), else the stage''s (leadfunnel.stage_forecast, else stage_forecast_default).'$d$,
         $d$COMMENT ON COLUMN %1$s.pipeline.leads IS 'Number of open leads.'$d$,
         $d$COMMENT ON COLUMN %1$s.pipeline.amount IS 'Sum of lead.amount (NULL amounts count as nothing).'$d$,
-        $d$COMMENT ON COLUMN %1$s.pipeline.weighted_amount IS 'amount x the stage''s win probability (leadfunnel.stage_forecast, else stage_forecast_default).'$d$,
+        $d$COMMENT ON COLUMN %1$s.pipeline.weighted_amount IS 'amount x the win probability: the stage label''s (leadfunnel.stage_label) where it has one, else the stage''s (leadfunnel.stage_forecast, else stage_forecast_default).'$d$,
         $d$COMMENT ON COLUMN %1$s.pipeline.age_in_stage_p50 IS 'Median time since the leads entered their current stage (now() - stage_entered_at; cycle_time sketch, within 1 %%).'$d$,
 
         -- The functions: plpgsql with the times as literals in the query
         -- text (Citus plans a query with parameters over distributed tables
         -- only in some shapes).
         $d$CREATE OR REPLACE FUNCTION %1$s.pipeline_at(at timestamptz)
-            RETURNS TABLE (funnel text, stage @extschema@.lead_stage, stage_label text, forecast_category text,
+            RETURNS TABLE (funnel text, stage @extschema@.lead_stage, stage_label text, forecast_category @extschema@.forecast_category,
                            leads bigint, amount numeric, weighted_amount numeric, age_in_stage_p50 interval)
             LANGUAGE plpgsql STABLE
             SET search_path = pg_catalog, pg_temp
@@ -373,14 +374,16 @@ BEGIN
             -- old amount of its first value change after then, else its amount.
             RETURN QUERY EXECUTE format($q$
                 SELECT p.funnel, p.stage, p.stage_label,
-                       coalesce(o.forecast_category, d.forecast_category),
+                       coalesce(sl.forecast_category, o.forecast_category, d.forecast_category),
                        p.leads, p.amount,
-                       p.amount * coalesce(o.probability, d.probability),
+                       p.amount * coalesce(sl.probability, o.probability, d.probability),
                        (p.t).p50
-                  FROM (SELECT a.funnel, a.stage, NULL::text AS stage_label, count(*) AS leads,
+                  FROM (SELECT a.funnel, a.stage,
+                               CASE WHEN lc.lead_id IS NULL THEN a.stage_label ELSE lx.label END AS stage_label,
+                               count(*) AS leads,
                                sum(CASE WHEN v.lead_id IS NULL THEN a.amount ELSE v.old_amount END) AS amount,
                                @extschema@.cycle_time(a.entered_at, %%1$L::timestamptz) AS t
-                          FROM (SELECT l.funnel, l.account_id, l.lead_id, l.amount,
+                          FROM (SELECT l.funnel, l.account_id, l.lead_id, l.amount, l.stage_label,
                                        CASE WHEN l.stage_entered_at <= %%1$L THEN l.stage ELSE x.to_stage END AS stage,
                                        CASE WHEN l.stage_entered_at <= %%1$L THEN l.stage_entered_at ELSE x.entered_at END AS entered_at
                                   FROM %1$s.lead l
@@ -397,14 +400,25 @@ BEGIN
                                       WHERE v.changed_at > %%1$L
                                       ORDER BY v.account_id, v.lead_id, v.changed_at, v.recorded_at) v
                                  ON v.account_id = a.account_id AND v.lead_id = a.lead_id
+                          -- the label then: looked up only for the leads whose label changed since
+                          LEFT JOIN (SELECT DISTINCT c.account_id, c.lead_id FROM %1$s.lead_label_history c
+                                      WHERE c.entered_at > %%1$L) lc
+                                 ON lc.account_id = a.account_id AND lc.lead_id = a.lead_id
+                          LEFT JOIN LATERAL (
+                                SELECT c.label FROM %1$s.lead_label_history c
+                                 WHERE lc.lead_id IS NOT NULL
+                                   AND c.account_id = a.account_id AND c.lead_id = a.lead_id
+                                   AND c.entered_at <= %%1$L AND (c.left_at IS NULL OR c.left_at > %%1$L)
+                                 ORDER BY c.seq DESC LIMIT 1) lx ON true
                          WHERE a.stage <= 'opportunity'
                          GROUP BY 1, 2, 3) p
+                  LEFT JOIN @extschema@.stage_label sl ON sl.funnel = p.funnel AND sl.label = p.stage_label
                   LEFT JOIN @extschema@.stage_forecast o ON o.stage = p.stage
                   LEFT JOIN @extschema@.stage_forecast_default d ON d.stage = p.stage
                  ORDER BY p.funnel, p.stage, p.stage_label$q$, at);
         END
         $f$$d$,
-        $d$COMMENT ON FUNCTION %1$s.pipeline_at(timestamptz) IS 'The rows of the pipeline view as the pipeline stood at the given moment, from the stage history (stage and age in stage then) and lead_value_history (amount then); probabilities and categories as configured now. NULL: no rows.'$d$,
+        $d$COMMENT ON FUNCTION %1$s.pipeline_at(timestamptz) IS 'The rows of the pipeline view as the pipeline stood at the given moment, from the stage history (stage and age in stage then), lead_label_history (stage label then) and lead_value_history (amount then); probabilities and categories as configured now. NULL: no rows.'$d$,
 
         $d$CREATE OR REPLACE FUNCTION %1$s.pipeline_movement(from_at timestamptz, to_at timestamptz)
             RETURNS TABLE (funnel text, movement text, leads bigint, amount numeric)
