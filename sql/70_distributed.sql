@@ -41,7 +41,7 @@ SELECT n.nspname, c.relname, ic.relname, 'u',
 SELECT tbl, conname, contype, cols FROM model_keys
  WHERE model = 'dist' AND contype IN ('p', 'u') ORDER BY tbl, conname;
 SELECT tbl, conname, cols FROM model_keys
- WHERE model = 'dist' AND contype IN ('p', 'u') AND tbl <> 'campaign'
+ WHERE model = 'dist' AND contype IN ('p', 'u') AND tbl NOT IN ('campaign', 'tracking_issue')  -- a reference table; a coordinator-local table (doc/citus.md)
    AND NOT 'account_id' = ANY (cols);
 
 -- Foreign keys: the same in both models; between the account's tables they

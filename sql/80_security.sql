@@ -96,6 +96,15 @@ INSERT INTO sec.lead (lead_id, account_id, funnel, stage_label) VALUES (801, 800
 UPDATE sec.lead SET stage_label = 'Value Proposition' WHERE lead_id = 801;
 UPDATE sec.lead SET stage_label = 'Negotiation/Review' WHERE lead_id = 801;
 SELECT stage, stage_label FROM sec.lead WHERE lead_id = 801;
+-- a tracked table, written by every batch shape the sync reads
+CREATE TABLE public.sec_deals (id text PRIMARY KEY, stage text, amount numeric, changed timestamptz);
+SELECT leadfunnel.track('public.sec_deals', 'sec', 'sec_sf', 'id', 'stage', amount_column => 'amount', changed_at_column => 'changed');
+INSERT INTO public.sec_deals VALUES ('D1', 'Prospecting', 1, '2024-01-01'), ('D2', 'Nope', 2, '2024-01-01')
+    ON CONFLICT (id) DO UPDATE SET stage = excluded.stage;
+UPDATE public.sec_deals SET stage = 'Closed Won', changed = '2024-02-01';
+SELECT kind, stage_value, rows FROM leadfunnel.tracking_check('public.sec_deals');
+SELECT leadfunnel.track_resync('public.sec_deals') >= 0 AS resynced, leadfunnel.tracking_acknowledge('public.sec_deals') >= 0 AS acknowledged;
+SELECT leadfunnel.untrack('public.sec_deals');
 ROLLBACK TO SAVEPOINT config;
 -- every view of the model
 DO $$ DECLARE v record; n bigint; BEGIN

@@ -832,8 +832,9 @@ on_insert(TriggerData *trigdata, TransitionTarget *t)
 
 	change_column(&rc, c->created_at, TimestampTzGetDatum(created), false);
 	change_column(&rc, c->stage_entered_at, TimestampTzGetDatum(entered), false);
-	change_column(&rc, c->max_stage, ObjectIdGetDatum(lf_stage_to_oid(stage)), false);
-	change_column(&rc, c->closed_at, (Datum) 0, true);
+	/* (a closed first stage only where record mode lets a lead start there) */
+	change_column(&rc, c->max_stage, ObjectIdGetDatum(lf_stage_to_oid(stage)), LF_STAGE_IS_LOSS(stage));
+	change_column(&rc, c->closed_at, TimestampTzGetDatum(entered), !LF_STAGE_IS_CLOSED(stage));
 	return apply_changes(tuple, desc, &rc);
 }
 
@@ -976,13 +977,14 @@ on_update(TriggerData *trigdata, TransitionTarget *t)
 		entered = Max(GetCurrentTransactionStartTimestamp(), old_entered);
 	}
 
-	old_max = from;
+	/* NULL: no open or won stage reached yet (a lead that started closed in record mode) */
+	old_max = LF_STAGE_IS_LOSS(from) ? -1 : from;
 	if (!heap_attisnull(oldtup, c->max_stage, desc))
 		old_max = lf_stage_from_oid(DatumGetObjectId(heap_getattr(oldtup, c->max_stage, desc, &isnull)));
 	new_max = (!LF_STAGE_IS_LOSS(to) && to > old_max) ? to : old_max;
 
 	change_column(&rc, c->stage_entered_at, TimestampTzGetDatum(entered), false);
-	change_column(&rc, c->max_stage, ObjectIdGetDatum(lf_stage_to_oid(new_max)), false);
+	change_column(&rc, c->max_stage, new_max >= 0 ? ObjectIdGetDatum(lf_stage_to_oid(new_max)) : (Datum) 0, new_max < 0);
 	change_column(&rc, c->closed_at, TimestampTzGetDatum(entered), !LF_STAGE_IS_CLOSED(to));
 	if (!LF_STAGE_IS_CLOSED(to))
 	{

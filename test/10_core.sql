@@ -39,7 +39,7 @@ SELECT throws_ok($$SELECT leadfunnel.allowed_next('enterprise', 'nosuch')$$, '22
 
 -- the model
 SELECT lives_ok($$SELECT leadfunnel.create_model('tap')$$, 'create_model');
-SELECT tables_are('tap', ARRAY['account', 'contact', 'campaign', 'lead', 'lead_stage_history', 'touch', 'account_event', 'lead_label_history', 'lead_value_history']);
+SELECT tables_are('tap', ARRAY['account', 'contact', 'campaign', 'lead', 'lead_stage_history', 'touch', 'account_event', 'lead_label_history', 'lead_value_history', 'tracking_issue']);
 SELECT has_trigger('tap', 'lead', 'lead_stage_transition', 'trigger lead_stage_transition');
 SELECT has_trigger('tap', 'lead', 'lead_stage_record', 'trigger lead_stage_record');
 SELECT has_trigger('tap', 'lead_stage_history', 'lead_stage_history_append_only', 'trigger lead_stage_history_append_only');

@@ -316,6 +316,7 @@ BEGIN
     PERFORM @extschema@.model_add_attribution(target_schema);
     PERFORM @extschema@.model_add_labels(target_schema);
     PERFORM @extschema@.model_add_pipeline(target_schema);
+    PERFORM @extschema@.model_add_tracking(target_schema);
 
     IF on_citus THEN
         PERFORM @extschema@.citus_ddl_end(citus_saved);
@@ -465,6 +466,7 @@ BEGIN
           FROM %1$s.lead_stage_history h
          WHERE NOT EXISTS (SELECT 1 FROM %1$s.lead l WHERE l.account_id = h.account_id AND l.lead_id = h.lead_id)
         %4$s
+        %5$s
         ORDER BY 2, 1, 3
     $q$, s, CASE WHEN bitemporal THEN 'h.superseded_at IS NULL' ELSE 'true' END,
              CASE WHEN bitemporal THEN 'cur.superseded_at IS NULL' ELSE 'true' END,
@@ -494,8 +496,17 @@ BEGIN
                               GROUP BY h.account_id, h.lead_id) lh
                          ON lh.account_id = l.account_id AND lh.lead_id = l.lead_id
                ) v
-         WHERE v.problem IS NOT NULL$l$, s) ELSE '' END);
+         WHERE v.problem IS NOT NULL$l$, s) ELSE '' END,
+        -- what the sync of tracked tables flagged and nobody acknowledged
+        CASE WHEN to_regclass(format('%s.tracking_issue', s)) IS NOT NULL THEN format($t$
+        UNION ALL
+        SELECT i.lead_id, i.account_id,
+               format('tracked %%s: %%s %%s%%s (key %%s)', i.source, i.kind, coalesce(i.stage_value, 'NULL'),
+                      CASE WHEN i.kind IN ('refused_move', 'refused_start') THEN format(' (%%s -> %%s)', coalesce(i.from_stage::text, 'new'), i.to_stage) ELSE '' END,
+                      i.external_key)
+          FROM %1$s.tracking_issue i
+         WHERE i.acknowledged_at IS NULL$t$, s) ELSE '' END);
 END
 $fn$;
 COMMENT ON FUNCTION @extschema@.verify_model(name) IS
-'Checks the invariants of a model''s leads and the current truth of its history (rows with superseded_at IS NULL: one current history row per lead matching its stage, gapless seq, intervals that follow each other, max_stage, closed_at; the same for the label history, whose current row matches the lead''s stage and stage_label) and returns one row per violation; no rows means the model is consistent.';
+'Checks the invariants of a model''s leads and the current truth of its history (rows with superseded_at IS NULL: one current history row per lead matching its stage, gapless seq, intervals that follow each other, max_stage, closed_at; the same for the label history, whose current row matches the lead''s stage and stage_label) and returns one row per violation, plus one row per open issue flagged by the sync of a tracked table (problem ''tracked <table>: <kind> ...''); no rows means the model is consistent.';

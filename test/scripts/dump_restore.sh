@@ -25,6 +25,12 @@ VALUES ('enterprise', 'Demo', 'opportunity', 1, 0.3, 'best_case'), ('enterprise'
 INSERT INTO crm.lead (lead_id, account_id, funnel, created_at, stage_label) VALUES (100001, 1, 'deals', '2024-01-01', 'appointmentscheduled');
 UPDATE crm.lead SET stage_label = 'presentationscheduled', stage_entered_at = '2024-01-05' WHERE lead_id = 100001;
 UPDATE crm.lead SET stage_label = 'contractsent' WHERE lead_id = 100001;
+-- a tracked table (text keys, record mode) with a flagged move and an unknown label
+CREATE SCHEMA sync;
+CREATE TABLE sync.deals (id text PRIMARY KEY, dealstage text, amount numeric);
+SELECT leadfunnel.track('sync.deals', 'crm', 'deals', 'id', 'dealstage', amount_column => 'amount');
+INSERT INTO sync.deals VALUES ('h1', 'appointmentscheduled', 10), ('h2', 'closedwon', 20), ('h3', 'Contract Sent', 30);
+UPDATE sync.deals SET dealstage = 'qualifiedtobuy' WHERE id = 'h1';
 SQL
 "$LF_BINDIR/pg_dump" -Fc -f "$LF_TMP/dump.pgc" "$src"
 "$LF_BINDIR/pg_restore" --exit-on-error -d "$dst" "$LF_TMP/dump.pgc"
@@ -35,6 +41,9 @@ SELECT md5(string_agg(x, E'"'"'\n'"'"' ORDER BY x)) FROM (
     UNION ALL SELECT format('"'"'rule %s %s %s'"'"', funnel, from_stage, to_stage) FROM leadfunnel.funnel_transition
     UNION ALL SELECT format('"'"'label %s'"'"', l) FROM leadfunnel.stage_label l
     UNION ALL SELECT format('"'"'labelhist %s'"'"', h) FROM crm.lead_label_history h
+    UNION ALL SELECT format('"'"'tracked %s'"'"', t) FROM leadfunnel.tracked_table t
+    UNION ALL SELECT format('"'"'issue %s'"'"', (i.source, i.external_key, i.kind, i.stage_value)) FROM crm.tracking_issue i
+    UNION ALL SELECT format('"'"'synced %s'"'"', d) FROM sync.deals d
     UNION ALL SELECT format('"'"'setting %s'"'"', s) FROM leadfunnel.settings s
     UNION ALL SELECT format('"'"'lead %s'"'"', l) FROM crm.lead l
     UNION ALL SELECT format('"'"'hist %s'"'"', h) FROM crm.lead_stage_history h
@@ -70,8 +79,9 @@ SELECT (SELECT count(*) FROM leadfunnel.funnel WHERE builtin) = 3
    AND (SELECT count(*) FROM leadfunnel.funnel) = 5
    AND (SELECT count(*) FROM leadfunnel.stage_label) = 9
    AND (SELECT count(*) FROM crm.lead_label_history WHERE lead_id = 100001) = 3
+   AND (SELECT count(*) FROM leadfunnel.tracked_table) = 1
    AND leadfunnel.setting_value('customer_term') = '500 days'
-   AND (SELECT count(*) FROM leadfunnel.verify_model('crm')) = 0;
+   AND (SELECT count(*) FROM leadfunnel.verify_model('crm') WHERE problem NOT LIKE 'tracked %') = 0;
 SQL
 )
 [ "$checks" = t ] || { echo "FAIL: built-ins duplicated or model inconsistent after restore"; status=1; }
@@ -85,6 +95,12 @@ moved=$(lf_psql -d "$dst" -At -c "UPDATE crm.lead SET stage = 'sql', stage_enter
 labelled=$(lf_psql -d "$dst" -At -c "UPDATE crm.lead SET stage_label = 'closedwon', stage_entered_at = '2024-03-01' WHERE lead_id = 100001" \
               -c "SELECT stage || ' ' || (SELECT count(*) FROM crm.lead_label_history WHERE lead_id = 100001) FROM crm.lead WHERE lead_id = 100001")
 [ "$labelled" = "won 4" ] || { echo "FAIL: restored labels did not move the lead ($labelled)"; status=1; }
+# the restored table is still tracked: its trigger mirrors a new row and a move, and the unknown label is listed
+tracked=$(lf_psql -d "$dst" -At -c "INSERT INTO sync.deals VALUES ('h4', 'qualifiedtobuy', 40)" \
+              -c "UPDATE sync.deals SET dealstage = 'contractsent' WHERE id = 'h1'" \
+              -c "SELECT string_agg(external_id || ':' || stage, ' ' ORDER BY external_id) FROM crm.lead WHERE external_source = 'sync.deals'" \
+              -c "SELECT stage_value FROM leadfunnel.tracking_check('sync.deals') WHERE kind = 'unmapped_label'")
+[ "$tracked" = "$(printf 'h1:opportunity h2:won h4:sql\nContract Sent')" ] || { echo "FAIL: restored tracked table does not sync ($tracked)"; status=1; }
 appendonly=$(lf_psql -d "$dst" -At -c "DO \$\$ BEGIN DELETE FROM crm.lead_stage_history; EXCEPTION WHEN insufficient_privilege THEN RAISE NOTICE 'guarded'; END \$\$" 2>&1)
 echo "$appendonly" | grep -q guarded || { echo "FAIL: restored history is not append-only"; status=1; }
 lf_psql -d postgres -c "DROP DATABASE $src" -c "DROP DATABASE $dst" >/dev/null

@@ -47,13 +47,14 @@ ORDER BY x;
 "
 # the same rows without the columns a later version derives from them (the
 # lifecycle's account.status/status_since, contact.status, lead.motion; the
-# stage labels' lead.stage_label, NULL for funnels without labels) or adds
+# stage labels' lead.stage_label, NULL for funnels without labels; the tracked
+# tables' lead.external_source/external_id, NULL for leads not mirrored) or adds
 # to them (the history's bitemporal columns, checked apart), which
 # upgrade_model may fill in
 user_rows_sql=$(printf '%s' "$fingerprint_sql" | sed \
     -e "s/format('acct %s', a) FROM/format('acct %s', (a.account_id, a.name, a.region, a.segment, a.is_advocate, a.churned_at)) FROM/" \
     -e "s/format('contact %s', c) FROM crm.contact/format('contact %s', (c.contact_id, c.account_id, c.email, c.opt_in)) FROM crm.contact/" \
-    -e "s/format('lead %s', l) FROM/format('lead %s', (SELECT to_jsonb(l) - 'motion' - 'stage_label' - 'expected_close_date')) FROM/" \
+    -e "s/format('lead %s', l) FROM/format('lead %s', (SELECT to_jsonb(l) - 'motion' - 'stage_label' - 'expected_close_date' - 'external_source' - 'external_id')) FROM/" \
     -e "s/format('hist %s', h) FROM/format('hist %s', (SELECT to_jsonb(h) - 'recorded_at' - 'superseded_at' - 'superseded_by' - 'superseded_reason' - 'flag')) FROM/")
 # answers of the extension's functions on that data
 answers_sql="

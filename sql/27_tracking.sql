@@ -1,0 +1,199 @@
+-- Tracked tables: a table the user already has, attached to a model with
+-- track(); every batch shape of a loader (multi-row INSERT ... ON CONFLICT DO
+-- UPDATE, MERGE, COPY, UPDATE ... FROM), record and enforce mode, DELETE and
+-- TRUNCATE, the daily check, untrack().  Every expectation is checked against
+-- the source table itself with plain SQL.
+SET TimeZone = 'UTC';
+SELECT leadfunnel.create_model('trk');
+SELECT leadfunnel.apply_preset('sf', 'salesforce_opportunity');
+
+-- A CRM-synced opportunities table with Salesforce ids (text keys).
+CREATE SCHEMA crm_sync;
+CREATE TABLE crm_sync.opportunity (
+    id             text PRIMARY KEY,
+    account_id     bigint,
+    name           text,
+    stage_name     text,
+    amount         numeric(12,2),
+    last_stage_change timestamptz
+);
+INSERT INTO crm_sync.opportunity VALUES
+    ('006A', 1, 'Acme renewal', 'Prospecting', 1000, '2024-01-01'),
+    ('006B', 1, 'Acme upsell', 'Qualification', 2000, '2024-01-02'),
+    ('006C', 2, 'Globex', 'Closed Won', 3000, '2024-01-03');   -- not an entry stage: flagged, recorded
+
+-- argument errors
+SELECT try($$SELECT leadfunnel.track('crm_sync.opportunity', 'trk', 'nosuch', 'id', 'stage_name')$$);
+SELECT try($$SELECT leadfunnel.track('crm_sync.opportunity', 'nosuch', 'sf', 'id', 'stage_name')$$);
+SELECT try($$SELECT leadfunnel.track('crm_sync.opportunity', 'trk', 'sf', 'id', 'stage')$$);
+SELECT try($$SELECT leadfunnel.track('crm_sync.opportunity', 'trk', 'sf', 'name', 'stage_name')$$);
+SELECT try($$SELECT leadfunnel.track('crm_sync.opportunity', 'trk', 'sf', 'id', 'stage_name', account_column => 'name')$$);
+SELECT try($$SELECT leadfunnel.track('crm_sync.opportunity', 'trk', 'sf', 'id', 'stage_name', changed_at_column => 'amount')$$);
+SELECT try($$SELECT leadfunnel.track('crm_sync.opportunity', 'trk', 'sf', 'id', 'stage_name', mode => 'strict')$$);
+SELECT try($$SELECT leadfunnel.track(NULL, 'trk', 'sf', 'id', 'stage_name')$$);
+
+SELECT leadfunnel.track('crm_sync.opportunity', 'trk', 'sf', 'id', 'stage_name',
+                        account_column => 'account_id', amount_column => 'amount',
+                        changed_at_column => 'last_stage_change') AS initial_leads;
+SELECT try($$SELECT leadfunnel.track('crm_sync.opportunity', 'trk', 'sf', 'id', 'stage_name')$$);
+SELECT source, target_schema, funnel, id_column, stage_column, account_column, amount_column, changed_at_column, mode, source_name
+  FROM leadfunnel.tracked_table;
+
+-- The model mirrors the table: compared with the table through plain SQL.
+CREATE VIEW public.trk_expected AS
+SELECT o.id, o.account_id, r.stage, r.label, o.amount
+  FROM crm_sync.opportunity o CROSS JOIN LATERAL leadfunnel.resolve_stage('sf', o.stage_name) r
+ WHERE r.stage IS NOT NULL;
+CREATE VIEW public.trk_mirror AS
+SELECT l.external_id AS id, l.account_id, l.stage, l.stage_label AS label, l.amount
+  FROM trk.lead l WHERE l.external_source = 'crm_sync.opportunity';
+CREATE FUNCTION public.trk_diff() RETURNS bigint LANGUAGE sql AS $$
+    SELECT count(*) FROM ((TABLE public.trk_expected EXCEPT TABLE public.trk_mirror)
+                          UNION ALL (TABLE public.trk_mirror EXCEPT TABLE public.trk_expected)) d $$;
+SELECT public.trk_diff() AS differences;
+SELECT lead_id < 0 AS negative_id, external_id, account_id, stage, stage_label, amount, created_at, stage_entered_at
+  FROM trk.lead ORDER BY external_id;
+
+-- 1. A loader's batch: multi-row INSERT ... ON CONFLICT DO UPDATE with new rows,
+--    moves, a move the funnel refuses (won -> Prospecting), an unknown label
+--    (new and existing row), a backdated move.  All rows land.
+INSERT INTO crm_sync.opportunity AS o VALUES
+    ('006A', 1, 'Acme renewal', 'Needs Analysis', 1100, '2024-02-01'),
+    ('006B', 1, 'Acme upsell', 'Closed Lost', 2000, '2024-02-02'),
+    ('006C', 2, 'Globex', 'Prospecting', 3000, '2024-02-03'),
+    ('006D', 3, 'Initech', 'Discovery', 500, '2024-02-04'),
+    ('006E', 3, 'Initech 2', 'Qualification', 700, '2024-02-05')
+ON CONFLICT (id) DO UPDATE SET stage_name = excluded.stage_name, amount = excluded.amount,
+                               last_stage_change = excluded.last_stage_change;
+UPDATE crm_sync.opportunity SET stage_name = 'Qualifcation', last_stage_change = '2024-02-06' WHERE id = '006E';
+SELECT count(*) AS source_rows FROM crm_sync.opportunity;
+-- one difference: 006E's new label is unknown, its lead keeps the last state it could read
+SELECT public.trk_diff() AS differences;
+SELECT external_id, stage, stage_label, amount, stage_entered_at FROM trk.lead ORDER BY external_id;
+SELECT source, external_key, kind, stage_value, from_stage, to_stage FROM trk.tracking_issue ORDER BY issue_id;
+SELECT kind, stage_value, from_stage, to_stage, rows, first_seen <= last_seen AS seen, example_key
+  FROM leadfunnel.tracking_check('crm_sync.opportunity');
+-- the refused move was recorded, and verify_model reports the flags
+SELECT l.external_id, h.seq, h.from_stage, h.to_stage, h.entered_at FROM trk.lead_stage_history h JOIN trk.lead l USING (account_id, lead_id)
+ WHERE l.external_id = '006C' ORDER BY h.seq;
+SELECT lead_id < 0 AS negative_id, problem FROM leadfunnel.verify_model('trk') ORDER BY problem;
+
+-- The DBA maps the unknown labels and resyncs; the lead appears and moves.
+INSERT INTO leadfunnel.stage_label (funnel, label, stage, position, probability) VALUES
+    ('sf', 'Discovery', 'sql', 11, 0.15), ('sf', 'Qualifcation', 'sql', 12, 0.10);
+SELECT leadfunnel.track_resync('crm_sync.opportunity') > 0 AS resynced;
+SELECT public.trk_diff() AS differences;
+SELECT kind, stage_value, rows FROM leadfunnel.tracking_check('crm_sync.opportunity') WHERE kind = 'unmapped_label';
+SELECT leadfunnel.tracking_acknowledge('crm_sync.opportunity') AS acknowledged;
+SELECT count(*) AS open_issues FROM leadfunnel.tracking_check('crm_sync.opportunity');
+SELECT * FROM leadfunnel.verify_model('trk');
+
+-- 2. MERGE (PostgreSQL 15): updates, an insert, a label move within a stage.
+MERGE INTO crm_sync.opportunity o
+USING (VALUES ('006A', 'Value Proposition', 1200::numeric), ('006D', 'Needs Analysis', 600), ('006F', 'Prospecting', 50)) AS v(id, stage, amount)
+   ON o.id = v.id
+ WHEN MATCHED THEN UPDATE SET stage_name = v.stage, amount = v.amount, last_stage_change = '2024-03-01'
+ WHEN NOT MATCHED THEN INSERT VALUES (v.id, 4, 'new', v.stage, v.amount, '2024-03-01');
+SELECT public.trk_diff() AS differences;
+
+-- 3. COPY, as bulk loaders do.
+COPY crm_sync.opportunity FROM STDIN;
+006G	5	copy one	Prospecting	10.00	2024-03-02 00:00:00+00
+006H	5	copy two	Qualification	20.00	2024-03-02 00:00:00+00
+006I	5	copy three	Negotiation/Review	30.00	2024-03-02 00:00:00+00
+006J	5	copy four	Closed Lost	40.00	2024-03-02 00:00:00+00
+\.
+SELECT public.trk_diff() AS differences;
+
+-- 4. UPDATE ... FROM a staging table.
+CREATE TEMP TABLE staging (id text, stage_name text, amount numeric);
+INSERT INTO staging VALUES ('006G', 'Qualification', 11), ('006H', 'Needs Analysis', 22), ('006I', 'Closed Won', 33), ('006A', 'Value Proposition', 1250),
+                           ('006J', 'Needs Analysis', 44);
+UPDATE crm_sync.opportunity o SET stage_name = s.stage_name, amount = s.amount, last_stage_change = '2024-03-03'
+  FROM staging s WHERE s.id = o.id;
+SELECT public.trk_diff() AS differences;
+-- 006J started closed (record mode let it, flagged): no stage reached until it reopened
+SELECT external_id, stage, stage_label, amount, max_stage, closed_at FROM trk.lead WHERE external_id IN ('006A', '006G', '006H', '006I', '006J') ORDER BY 1;
+SELECT l.external_id, h.from_stage, h.to_stage, h.entered_at FROM trk.lead_stage_history h JOIN trk.lead l USING (account_id, lead_id)
+ WHERE l.external_id = '006J' ORDER BY h.seq;
+SELECT kind, stage_value, from_stage, to_stage FROM trk.tracking_issue WHERE external_key = '006J' ORDER BY issue_id;
+SELECT * FROM leadfunnel.verify_model('trk') WHERE problem NOT LIKE 'tracked %';
+-- label history of 006A: Prospecting, Needs Analysis, Value Proposition; no row for an unchanged label
+SELECT h.seq, h.stage, h.label, CASE WHEN h.entered_at > '2025-01-01' THEN 'now' ELSE h.entered_at::text END AS entered_at
+  FROM trk.lead_label_history h JOIN trk.lead l USING (account_id, lead_id)
+ WHERE l.external_id = '006A' ORDER BY h.seq;
+-- an UPDATE that changes no mirrored column writes nothing
+SELECT count(*) AS history_rows_before FROM trk.lead_stage_history \gset
+UPDATE crm_sync.opportunity SET name = name || ' (renamed)';
+SELECT count(*) - :history_rows_before AS new_history_rows FROM trk.lead_stage_history;
+SELECT public.trk_diff() AS differences;
+
+-- 5. DELETE and TRUNCATE of the table never delete history.
+SELECT count(*) AS leads, (SELECT count(*) FROM trk.lead_stage_history) AS history FROM trk.lead \gset
+DELETE FROM crm_sync.opportunity WHERE id = '006B';
+TRUNCATE crm_sync.opportunity;
+SELECT count(*) = :leads AS leads_kept, (SELECT count(*) FROM trk.lead_stage_history) = :history AS history_kept FROM trk.lead;
+SELECT * FROM leadfunnel.verify_model('trk') WHERE problem NOT LIKE 'tracked %';
+
+-- Enforce mode: an application table with integer keys and canonical stage
+-- names; moves are refused exactly as in the model.
+CREATE TABLE public.app_leads (id bigint PRIMARY KEY, company_id int, status text, value int);
+INSERT INTO public.app_leads VALUES (501, 7, 'lead', 100);
+SELECT leadfunnel.track('public.app_leads', 'trk', 'inside_sales', 'id', 'status', account_column => 'company_id',
+                        amount_column => 'value', mode => 'enforce') AS initial_leads;
+SELECT lead_id, account_id, funnel, stage, amount, external_source, external_id FROM trk.lead WHERE lead_id = 501;
+UPDATE public.app_leads SET status = 'mql' WHERE id = 501;
+SELECT try($$UPDATE public.app_leads SET status = 'won' WHERE id = 501$$);
+SELECT try($$UPDATE public.app_leads SET status = 'Working' WHERE id = 501$$);
+SELECT try($$INSERT INTO public.app_leads VALUES (502, 7, 'opportunity', 1)$$);
+SELECT try($$INSERT INTO public.app_leads VALUES (502, 7, 'Demo', 1)$$);
+-- the refused statements left nothing behind, in the table or the model
+SELECT (SELECT status FROM public.app_leads WHERE id = 501) AS app_status, stage, max_stage FROM trk.lead WHERE lead_id = 501;
+SELECT count(*) AS app_rows, (SELECT count(*) FROM trk.lead WHERE lead_id = 502) AS model_rows FROM public.app_leads WHERE id = 502;
+-- labels of the funnel work in enforce mode too
+INSERT INTO leadfunnel.stage_label (funnel, label, stage, position) VALUES ('inside_sales', 'Working', 'tal', 1);
+UPDATE public.app_leads SET status = 'Working' WHERE id = 501;
+SELECT stage, stage_label FROM trk.lead WHERE lead_id = 501;
+-- uuid keys
+CREATE TABLE public.uuid_leads (id uuid PRIMARY KEY, status text);
+SELECT leadfunnel.track('public.uuid_leads', 'trk', 'self_serve', 'id', 'status') AS initial_leads;
+INSERT INTO public.uuid_leads VALUES ('a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11', 'visitor'), ('b0eebc99-9c0b-4ef8-bb6d-6bb9bd380a12', 'lead');
+UPDATE public.uuid_leads SET status = 'won' WHERE status = 'lead';
+SELECT external_id, stage, max_stage, account_id = hashtextextended('public.uuid_leads:' || external_id, 0) AS own_account
+  FROM trk.lead WHERE external_source = 'public.uuid_leads' ORDER BY external_id;
+SELECT kind, stage_value, from_stage, to_stage FROM leadfunnel.tracking_check('public.uuid_leads');
+
+-- untrack keeps the model as it is; the table is plain again
+SELECT leadfunnel.untrack('public.app_leads');
+UPDATE public.app_leads SET status = 'lead' WHERE id = 501;
+SELECT stage FROM trk.lead WHERE lead_id = 501;
+SELECT try($$SELECT leadfunnel.untrack('public.app_leads')$$);
+SELECT try($$SELECT leadfunnel.tracking_check('public.app_leads')$$);
+SELECT count(*) AS triggers FROM pg_trigger WHERE tgrelid = 'public.app_leads'::regclass;
+SELECT leadfunnel.untrack('public.uuid_leads');
+
+-- a loader without any privilege on the model writes its table; the sync runs as the model's owner
+CREATE ROLE regress_lf_loader;
+GRANT USAGE ON SCHEMA crm_sync TO regress_lf_loader;
+GRANT INSERT, UPDATE, SELECT ON crm_sync.opportunity TO regress_lf_loader;
+SET ROLE regress_lf_loader;
+INSERT INTO crm_sync.opportunity VALUES ('006Z', 9, 'by loader', 'Prospecting', 1, '2024-04-01');
+SELECT try($$SELECT count(*) FROM trk.lead$$);
+SELECT try($$SELECT leadfunnel.track_resync('crm_sync.opportunity')$$);
+RESET ROLE;
+SELECT external_id, stage, changed_by FROM trk.lead l JOIN trk.lead_stage_history h USING (account_id, lead_id) WHERE external_id = '006Z';
+-- the leads of the rows deleted and truncated above are all still there
+SELECT count(*) AS leads_of_removed_rows FROM trk.lead l
+ WHERE l.external_source = 'crm_sync.opportunity'
+   AND NOT EXISTS (SELECT 1 FROM crm_sync.opportunity o WHERE o.id = l.external_id);
+
+SELECT leadfunnel.untrack('crm_sync.opportunity');
+SET client_min_messages = warning;
+DROP SCHEMA trk, crm_sync CASCADE;
+DROP TABLE public.app_leads, public.uuid_leads;
+DROP VIEW IF EXISTS public.trk_expected, public.trk_mirror;
+DROP FUNCTION IF EXISTS public.trk_diff();
+RESET client_min_messages;
+DROP ROLE regress_lf_loader;
+DELETE FROM leadfunnel.stage_label WHERE funnel = 'inside_sales';
+DELETE FROM leadfunnel.funnel WHERE name = 'sf';

@@ -1,0 +1,305 @@
+/*-------------------------------------------------------------------------
+ *
+ * tracking.c
+ *	  Tables leadfunnel did not create, tracked: the statement trigger that
+ *	  mirrors a batch of changed rows into a model, and track_resync().
+ *
+ * leadfunnel.track() attaches two AFTER ... FOR EACH STATEMENT triggers with
+ * a transition table (REFERENCING NEW TABLE AS lf_new) to the user's table:
+ * one for INSERT (also COPY, the insert half of INSERT ... ON CONFLICT and of
+ * MERGE), one for UPDATE.  Whatever the batch shape, the trigger sees the
+ * changed rows once, as a set, and runs a few set-based statements over them
+ * (written by leadfunnel.tracking_statements() from the table's row of
+ * leadfunnel.tracked_table): flag what the funnel would refuse, create
+ * missing accounts, update the leads that exist, insert the new ones.  The
+ * model's own row triggers validate, date and record every move as for any
+ * other write.  The statements are prepared once per trigger and backend
+ * and kept; a relcache invalidation of leadfunnel.tracked_table or of the
+ * tracked table drops them.
+ *
+ * In record mode the model's transition trigger is told (lf_tracking_record_mode)
+ * to record moves and starts its rules would refuse -- the first statement
+ * has flagged them -- so that a CRM's batch is never refused.  The
+ * statements run as the owner of the model's lead table, as referential
+ * integrity triggers run as the owner of the referenced table: a loader that
+ * may write its table needs no privilege on the model.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "access/htup_details.h"
+#include "catalog/namespace.h"
+#include "catalog/pg_type.h"
+#include "commands/trigger.h"
+#include "executor/spi.h"
+#include "miscadmin.h"
+#include "utils/array.h"
+#include "utils/builtins.h"
+#include "utils/guc.h"
+#include "utils/hsearch.h"
+#include "utils/lsyscache.h"
+#include "utils/memutils.h"
+#include "utils/tuplestore.h"
+
+#include "invalidation.h"
+#include "transition.h"
+#include "vocabulary.h"
+
+#define MAX_SYNC_STATEMENTS 8
+
+typedef struct SyncStatements
+{
+	Oid			owner;			/* owner of the model's lead table */
+	bool		record;			/* record mode (else enforce) */
+	int			n;
+	char	   *sql[MAX_SYNC_STATEMENTS];
+} SyncStatements;
+
+typedef struct TrackPlans
+{
+	Oid			tgoid;			/* hash key: the trigger */
+	bool		valid;
+	Oid			source;
+	Oid			owner;
+	bool		record;
+	int			n;
+	SPIPlanPtr	plans[MAX_SYNC_STATEMENTS];
+} TrackPlans;
+
+static HTAB *track_plans = NULL;
+
+/*
+ * The statements name everything they use schema-qualified or from
+ * pg_catalog; they are planned and run with search_path pinned, as a
+ * function with SET search_path would be, so that no object of the writer's
+ * search_path (an operator of the same name in public) is picked up.
+ */
+static int
+pin_search_path(void)
+{
+	int			nest = NewGUCNestLevel();
+
+	(void) set_config_option("search_path", "pg_catalog, pg_temp", PGC_USERSET, PGC_S_SESSION,
+							 GUC_ACTION_SAVE, true, 0, false);
+	return nest;
+}
+static Oid	tracked_table_relid = InvalidOid;
+
+static void
+tracking_relcache_invalidate(Oid relid)
+{
+	HASH_SEQ_STATUS seq;
+	TrackPlans *p;
+
+	if (track_plans == NULL)
+		return;
+	hash_seq_init(&seq, track_plans);
+	while ((p = hash_seq_search(&seq)) != NULL)
+		if (relid == InvalidOid || relid == tracked_table_relid || relid == p->source)
+			p->valid = false;
+}
+
+/*
+ * The statements that mirror rows of the tracked table into its model, read
+ * from `from_relation` (the transition table lf_new, or NULL for the table
+ * itself), from leadfunnel.tracking_statements().  Called inside SPI.
+ */
+static void
+load_statements(Oid source, const char *from_relation, SyncStatements *out)
+{
+	Oid			argtypes[2] = {REGCLASSOID, TEXTOID};
+	Datum		args[2];
+	char		nulls[2] = {' ', ' '};
+	bool		isnull;
+	HeapTuple	tup;
+	TupleDesc	desc;
+	ArrayType  *arr;
+	Datum	   *elems;
+	bool	   *elem_nulls;
+	int			n;
+
+	args[0] = ObjectIdGetDatum(source);
+	if (from_relation)
+		args[1] = CStringGetTextDatum(from_relation);
+	else
+		nulls[1] = 'n';
+	if (SPI_execute_with_args("SELECT model_owner, record_mode, statements FROM "
+							  LF_SCHEMA ".tracking_statements($1, $2)",
+							  2, argtypes, args, nulls, false, 1) != SPI_OK_SELECT || SPI_processed != 1)
+		elog(ERROR, "could not read the tracking statements");
+	tup = SPI_tuptable->vals[0];
+	desc = SPI_tuptable->tupdesc;
+	out->owner = DatumGetObjectId(SPI_getbinval(tup, desc, 1, &isnull));
+	out->record = DatumGetBool(SPI_getbinval(tup, desc, 2, &isnull));
+	arr = DatumGetArrayTypeP(SPI_getbinval(tup, desc, 3, &isnull));
+	deconstruct_array(arr, TEXTOID, -1, false, TYPALIGN_INT, &elems, &elem_nulls, &n);
+	if (n > MAX_SYNC_STATEMENTS)
+		elog(ERROR, "too many tracking statements");
+	out->n = n;
+	for (int i = 0; i < n; i++)
+		out->sql[i] = TextDatumGetCString(elems[i]);
+}
+
+/*
+ * Run the sync: as the model's owner, with record mode raised in record
+ * mode.  Either the kept plans (plans != NULL) or the statements' text.
+ * Returns the number of leads written (the last two statements).
+ */
+static uint64
+run_sync(SyncStatements *st, SPIPlanPtr *plans, int n, Oid owner, bool record)
+{
+	Oid			save_userid;
+	int			save_sec_context;
+	bool		save_record = lf_tracking_record_mode;
+	uint64		written = 0;
+
+	int			nest;
+
+	GetUserIdAndSecContext(&save_userid, &save_sec_context);
+	SetUserIdAndSecContext(owner, save_sec_context | SECURITY_LOCAL_USERID_CHANGE | SECURITY_NOFORCE_RLS);
+	nest = pin_search_path();
+	lf_tracking_record_mode = record;
+	PG_TRY();
+	{
+		for (int i = 0; i < n; i++)
+		{
+			int			rc = plans ? SPI_execute_plan(plans[i], NULL, NULL, false, 0)
+				: SPI_execute(st->sql[i], false, 0);
+
+			if (rc < 0)
+				elog(ERROR, "tracking statement %d failed: %s", i + 1, SPI_result_code_string(rc));
+			if (i >= n - 2)
+				written += SPI_processed;
+		}
+		/* (on an error, the abort of the (sub)transaction restores the setting) */
+		AtEOXact_GUC(true, nest);
+	}
+	PG_FINALLY();
+	{
+		lf_tracking_record_mode = save_record;
+		SetUserIdAndSecContext(save_userid, save_sec_context);
+	}
+	PG_END_TRY();
+	return written;
+}
+
+static TrackPlans *
+get_plans(TriggerData *trigdata)
+{
+	Oid			tgoid = trigdata->tg_trigger->tgoid;
+	TrackPlans *p;
+	bool		found;
+	SyncStatements st;
+	Oid			save_userid;
+	int			save_sec_context;
+	int			nest;
+
+	if (track_plans == NULL)
+	{
+		HASHCTL		ctl;
+
+		ctl.keysize = sizeof(Oid);
+		ctl.entrysize = sizeof(TrackPlans);
+		ctl.hcxt = TopMemoryContext;
+		track_plans = hash_create("leadfunnel tracking plans", 16, &ctl,
+								  HASH_ELEM | HASH_BLOBS | HASH_CONTEXT);
+		lf_on_relcache_invalidation(tracking_relcache_invalidate);
+	}
+	p = hash_search(track_plans, &tgoid, HASH_ENTER, &found);
+	if (found && p->valid)
+		return p;
+	if (found)
+		for (int i = 0; i < p->n; i++)
+			SPI_freeplan(p->plans[i]);
+	p->n = 0;
+	p->valid = false;
+	p->source = RelationGetRelid(trigdata->tg_relation);
+
+	tracked_table_relid = get_relname_relid("tracked_table", get_namespace_oid(LF_SCHEMA, false));
+	load_statements(p->source, "lf_new", &st);
+
+	/* prepared as the owner too: name lookup checks USAGE on the model's schema */
+	GetUserIdAndSecContext(&save_userid, &save_sec_context);
+	SetUserIdAndSecContext(st.owner, save_sec_context | SECURITY_LOCAL_USERID_CHANGE | SECURITY_NOFORCE_RLS);
+	nest = pin_search_path();
+	PG_TRY();
+	{
+		for (int i = 0; i < st.n; i++)
+		{
+			SPIPlanPtr	plan = SPI_prepare(st.sql[i], 0, NULL);
+
+			if (plan == NULL)
+				elog(ERROR, "could not prepare tracking statement %d: %s", i + 1,
+					 SPI_result_code_string(SPI_result));
+			SPI_keepplan(plan);
+			p->plans[p->n++] = plan;
+		}
+		AtEOXact_GUC(true, nest);
+	}
+	PG_FINALLY();
+	{
+		SetUserIdAndSecContext(save_userid, save_sec_context);
+	}
+	PG_END_TRY();
+	p->owner = st.owner;
+	p->record = st.record;
+	p->valid = true;
+	return p;
+}
+
+/*
+ * AFTER INSERT or AFTER UPDATE ... REFERENCING NEW TABLE AS lf_new FOR EACH
+ * STATEMENT trigger on a tracked table.
+ */
+PG_FUNCTION_INFO_V1(lf_track_sync);
+Datum
+lf_track_sync(PG_FUNCTION_ARGS)
+{
+	TriggerData *trigdata = (TriggerData *) fcinfo->context;
+	TrackPlans *p;
+
+	if (!CALLED_AS_TRIGGER(fcinfo))
+		ereport(ERROR,
+				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
+				 errmsg("function \"track_sync\" was not called by trigger manager")));
+	if (!TRIGGER_FIRED_AFTER(trigdata->tg_event) || !TRIGGER_FIRED_FOR_STATEMENT(trigdata->tg_event) ||
+		!(TRIGGER_FIRED_BY_INSERT(trigdata->tg_event) || TRIGGER_FIRED_BY_UPDATE(trigdata->tg_event)) ||
+		trigdata->tg_newtable == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
+				 errmsg("function \"track_sync\" must be fired AFTER INSERT or AFTER UPDATE FOR EACH STATEMENT with REFERENCING NEW TABLE AS lf_new"),
+				 errhint("Attach a table with leadfunnel.track().")));
+	if (tuplestore_tuple_count(trigdata->tg_newtable) == 0)
+		return PointerGetDatum(NULL);
+
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+	if (SPI_register_trigger_data(trigdata) != SPI_OK_TD_REGISTER)
+		elog(ERROR, "could not register the transition table");
+	p = get_plans(trigdata);
+	run_sync(NULL, p->plans, p->n, p->owner, p->record);
+	SPI_finish();
+	return PointerGetDatum(NULL);
+}
+
+/*
+ * track_resync(source regclass) returns bigint: mirror every row of a tracked
+ * table into its model again (after its labels were fixed, or to repair);
+ * returns the number of leads written.
+ */
+PG_FUNCTION_INFO_V1(lf_track_resync);
+Datum
+lf_track_resync(PG_FUNCTION_ARGS)
+{
+	Oid			source = PG_GETARG_OID(0);
+	SyncStatements st;
+	uint64		written;
+
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+	load_statements(source, NULL, &st);
+	written = run_sync(&st, NULL, st.n, st.owner, st.record);
+	SPI_finish();
+	PG_RETURN_INT64((int64) written);
+}
