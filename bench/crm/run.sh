@@ -73,7 +73,8 @@ echo "|---|---|---|---|---|"
 awk -v a="$a" -v b="$b" -v c="$c" 'BEGIN { printf "| %.0f tps | %.0f tps | %.0f tps | %.3fx | %.3fx |\n", a, b, c, b/c, a/b }'
 
 # ---- 2. a loader's batch upsert into a tracked table ----------------------
-# A Salesforce-like opportunity table (18-character text ids, 16 columns), the
+# A Salesforce-like opportunity table (18-character text ids, 16 columns,
+# indexes on key, account, owner and modification time), the
 # same table twice: opp_plain untracked, opp_tracked tracked in record mode
 # into model m_track.  Each round: (i) initial load, ROWS new rows upserted
 # from a staging table; (ii) re-sync, the same ROWS keys upserted again with
@@ -82,10 +83,16 @@ awk -v a="$a" -v b="$b" -v c="$c" 'BEGIN { printf "| %.0f tps | %.0f tps | %.0f 
 # \timing; rounds alternate the order.
 lf_psql -d "$db" >/dev/null <<SQL
 SELECT leadfunnel.apply_preset('sf', 'salesforce_opportunity');
+-- without the preset's backward moves, so that the re-sync has refused moves
+DELETE FROM leadfunnel.funnel_transition WHERE funnel = 'sf';
+-- indexed as synced CRM tables are: the key, the account, the owner, the modification time
 CREATE TABLE opp_template (
     id text PRIMARY KEY, account_id bigint, name text, stage_name text, amount numeric(14,2), probability numeric,
     close_date date, owner_id text, type text, lead_source text, next_step text, description text,
     created_date timestamptz, last_modified timestamptz, is_closed boolean, forecast_category text);
+CREATE INDEX ON opp_template (account_id);
+CREATE INDEX ON opp_template (owner_id);
+CREATE INDEX ON opp_template (last_modified);
 CREATE UNLOGGED TABLE staging_load AS
 SELECT '006' || lpad(to_hex(g), 12, '0') || 'AAB' AS id, 1 + g % 10000 AS account_id, 'Opportunity ' || g AS name,
        (ARRAY['Prospecting','Qualification','Needs Analysis','Value Proposition'])[1 + g % 4] AS stage_name,
