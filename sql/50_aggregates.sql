@@ -30,7 +30,9 @@ SELECT try($$SELECT leadfunnel.cycle_time_quantile(leadfunnel.cycle_time_sketch(
 SELECT leadfunnel.cycle_time_quantile('v1 n=0 zero=0 max=0 max_n=0 sum=0 bins=', 0.5) AS empty_sketch;
 SELECT leadfunnel.cycle_time_stats('v1 n=0 zero=0 max=0 max_n=0 sum=0 bins=');
 
--- window_funnel: furthest stage within the window of the first event
+-- window_funnel: ClickHouse's windowFunnel (the default, see also
+-- 53_window_funnel_clickhouse) and leadfunnel 0.2.0's rule, the mode
+-- skip_allowed: the furthest stage within the window of the first event
 CREATE TABLE wf_events (lead_id int, at timestamptz, stage leadfunnel.lead_stage);
 INSERT INTO wf_events VALUES
     (1, '2025-01-01', 'lead'), (1, '2025-01-03', 'mql'), (1, '2025-01-09', 'tal'), (1, '2025-02-01', 'opportunity'),
@@ -39,9 +41,12 @@ INSERT INTO wf_events VALUES
     (4, '2025-01-01', 'lead'), (4, '2025-01-02', 'lost'), (4, 'infinity', 'won'),  -- closed-not-won and infinite rows skipped
     (5, '2025-01-01', 'lost'), (5, NULL, 'mql'), (5, '2025-01-01', NULL),           -- nothing left: NULL
     (6, '2025-01-01', 'mql'), (6, '2025-01-02', 'lead'), (6, '2025-01-08', 'mql');  -- reopened: mql stays the furthest
-SELECT lead_id, leadfunnel.window_funnel('7 days', at, stage) AS in_7_days,
-       leadfunnel.window_funnel('0', at, stage) AS at_once,
-       leadfunnel.window_funnel('1 mon', at, stage) AS in_a_month
+SELECT lead_id, leadfunnel.window_funnel('7 days', at, stage, 'skip_allowed') AS in_7_days,
+       leadfunnel.window_funnel('0', at, stage, 'skip_allowed') AS at_once,
+       leadfunnel.window_funnel('1 mon', at, stage, 'skip_allowed') AS in_a_month,
+       leadfunnel.window_funnel('7 days', at, stage) AS clickhouse_7_days,
+       leadfunnel.window_funnel('1 mon', at, stage) AS clickhouse_in_a_month,
+       leadfunnel.window_funnel('1 mon', at, stage, 'strict_order') AS strict_order_in_a_month
   FROM wf_events GROUP BY lead_id ORDER BY lead_id;
 SELECT try($$SELECT leadfunnel.window_funnel(NULL, at, stage) FROM wf_events$$);
 SELECT try($$SELECT leadfunnel.window_funnel('-1 day', at, stage) FROM wf_events$$);
@@ -60,10 +65,13 @@ CREATE INDEX ON agg_data (id);
 ANALYZE agg_data;
 
 -- what the three aggregates answer, as one comparable row per group
-CREATE FUNCTION agg_answers() RETURNS TABLE (grp int, reach bigint[], ct leadfunnel.cycle_time_stats, wf leadfunnel.lead_stage)
+CREATE FUNCTION agg_answers() RETURNS TABLE (grp int, reach bigint[], ct leadfunnel.cycle_time_stats, wf leadfunnel.lead_stage,
+                                            wf_clickhouse leadfunnel.lead_stage, wf_strict leadfunnel.lead_stage)
     LANGUAGE sql AS $$
     SELECT grp, leadfunnel.funnel_reach(stage), leadfunnel.cycle_time(dur),
-           leadfunnel.window_funnel('10 days', at, stage)
+           leadfunnel.window_funnel('10 days', at, stage, 'skip_allowed'),
+           leadfunnel.window_funnel('10 days', at, stage),
+           leadfunnel.window_funnel('10 days', at, stage, 'strict_order, strict_increase')
       FROM agg_data GROUP BY grp
 $$;
 
@@ -81,14 +89,16 @@ SELECT leadfunnel.funnel_reach(stage), leadfunnel.cycle_time(dur), leadfunnel.wi
 CREATE TEMP TABLE answers_parallel AS SELECT * FROM agg_answers();
 CREATE TEMP TABLE total_parallel AS
 SELECT leadfunnel.funnel_reach(stage) AS reach, leadfunnel.cycle_time(dur) AS ct,
-       leadfunnel.window_funnel('10 days', at, stage) AS wf, leadfunnel.cycle_time_sketch(dur)::text AS sketch
+       leadfunnel.window_funnel('10 days', at, stage, 'skip_allowed') AS wf, leadfunnel.cycle_time_sketch(dur)::text AS sketch,
+       leadfunnel.window_funnel('10 days', at, stage) AS wf_clickhouse
   FROM agg_data;
 RESET max_parallel_workers_per_gather;
 SET max_parallel_workers_per_gather = 0;
 CREATE TEMP TABLE answers_serial AS SELECT * FROM agg_answers();
 CREATE TEMP TABLE total_serial AS
 SELECT leadfunnel.funnel_reach(stage) AS reach, leadfunnel.cycle_time(dur) AS ct,
-       leadfunnel.window_funnel('10 days', at, stage) AS wf, leadfunnel.cycle_time_sketch(dur)::text AS sketch
+       leadfunnel.window_funnel('10 days', at, stage, 'skip_allowed') AS wf, leadfunnel.cycle_time_sketch(dur)::text AS sketch,
+       leadfunnel.window_funnel('10 days', at, stage) AS wf_clickhouse
   FROM agg_data;
 RESET parallel_setup_cost;
 RESET parallel_tuple_cost;
@@ -98,7 +108,8 @@ SELECT (SELECT count(*) FROM answers_serial) AS groups,
        (SELECT count(*) FROM (SELECT * FROM answers_parallel EXCEPT SELECT * FROM answers_serial) d) AS parallel_not_serial,
        (SELECT count(*) FROM (SELECT * FROM answers_serial EXCEPT SELECT * FROM answers_parallel) d) AS serial_not_parallel,
        (SELECT count(*) FROM (SELECT reach, ct::text, wf, sketch FROM total_parallel
-                              EXCEPT SELECT reach, ct::text, wf, sketch FROM total_serial) d) AS totals_differ;
+                              EXCEPT SELECT reach, ct::text, wf, sketch FROM total_serial) d) AS totals_differ,
+       (SELECT count(*) FROM (SELECT wf_clickhouse FROM total_parallel EXCEPT SELECT wf_clickhouse FROM total_serial) d) AS window_funnel_totals_differ;
 
 -- the same answers from plain SQL
 SELECT count(*) AS groups,
@@ -145,7 +156,7 @@ SELECT k.parts, s.part, s.grp, s.reach::text AS reach, s.sketch::text AS sketch,
                        leadfunnel.cycle_time_sketch(dur) AS sketch, wf_state('10 days', at, stage) AS wf
                   FROM agg_data GROUP BY 1, 2) s;
 SELECT m.parts, count(*) AS groups, min(m.parts_used) AS min_parts_per_group,
-       count(*) FILTER (WHERE (m.reach, m.ct, m.wf) IS DISTINCT FROM (a.reach, a.ct, a.wf)) AS groups_differing
+       count(*) FILTER (WHERE (m.reach, m.ct, m.wf) IS DISTINCT FROM (a.reach, a.ct, a.wf_clickhouse)) AS groups_differing
   FROM (SELECT parts, grp, count(*) AS parts_used,
                reach_merge(reach::leadfunnel.funnel_reach_state) AS reach,
                leadfunnel.cycle_time_stats(leadfunnel.cycle_time_merge(sketch::leadfunnel.cycle_time_sketch)) AS ct,

@@ -127,8 +127,9 @@ SELECT (leadfunnel.cycle_time_stats(leadfunnel.cycle_time_remove(leadfunnel.cycl
        (leadfunnel.cycle_time_stats(leadfunnel.cycle_time_remove(leadfunnel.cycle_time_add(leadfunnel.cycle_time_add(NULL,
             timestamp '2024-01-01', timestamp '2024-01-03'), timestamp '2024-01-01', timestamp '2024-01-02'),
             timestamp '2024-01-01', timestamp '2024-01-02'))).max AS span;
-SELECT leadfunnel.window_funnel_final(leadfunnel.window_funnel_combine(leadfunnel.window_funnel_add(NULL, '1 day', '2024-01-01', 'lead'),
-                                                                     leadfunnel.window_funnel_add(NULL, '1 day', '2024-01-01 12:00', 'mql'))),
+SELECT leadfunnel.window_funnel_final(leadfunnel.window_funnel_combine(leadfunnel.window_funnel_add(NULL, '1 day', '2024-01-01', 'visitor'),
+                                                                     leadfunnel.window_funnel_add(NULL, '1 day', '2024-01-01 12:00', 'lead'))),
+       leadfunnel.window_funnel_final(leadfunnel.window_funnel_add(NULL, '1 day', '2024-01-01', 'lead', 'skip_allowed')) AS skip_allowed,
        leadfunnel.window_funnel_state_in(leadfunnel.window_funnel_state_out(leadfunnel.window_funnel_add(NULL, '1 day', '2024-01-01', 'lead')))::text,
        leadfunnel.funnel_reach_state_in(leadfunnel.funnel_reach_state_out(leadfunnel.funnel_reach_add(NULL, 'mql')))::text,
        length(leadfunnel.funnel_reach_state_send(leadfunnel.funnel_reach_add(NULL, 'mql'))) + length(leadfunnel.window_funnel_state_send(leadfunnel.window_funnel_add(NULL, '1 day', '2024-01-01', 'lead'))) AS sent;

@@ -80,7 +80,17 @@ SELECT what, copy_in_binary(tbl, payload) AS outcome FROM (VALUES
     ('reach: trailing', 'recv_reach', leadfunnel.funnel_reach_state_send('{mql:1}') || '\x00'::bytea),
     ('window: empty', 'recv_wf', ''::bytea),
     ('window: short', 'recv_wf', substr(leadfunnel.window_funnel_state_send('{window:1,mql:1}'), 1, 7)),
-    ('window: negative window', 'recv_wf', overlay(leadfunnel.window_funnel_state_send('{window:1,mql:1}') PLACING int8send(-1) FROM 2 FOR 8))
+    ('window: negative window', 'recv_wf', overlay(leadfunnel.window_funnel_state_send('{window:1,mql:1}') PLACING int8send(-1) FROM 2 FOR 8)),
+    ('window: 0.2.0 value', 'recv_wf', '\x01'::bytea || int8send(86400000000) || int2send(6::int2) || int8send(788918400000000) || int8send(789004800000000)),
+    ('window: 0.2.0 lost', 'recv_wf', '\x01'::bytea || int8send(1) || int2send(2048::int2) || int8send(5)),
+    ('window: 0.2.0 short', 'recv_wf', '\x01'::bytea || int8send(1) || int2send(6::int2) || int8send(5)),
+    ('window: version 3', 'recv_wf', '\x03'::bytea || substr(leadfunnel.window_funnel_state_send('{window:1,mode:default,until:won,events:[mql:1]}'), 2)),
+    ('window: huge event count', 'recv_wf', '\x02'::bytea || int8send(1) || '\x0008'::bytea || int4send(2147483647)),
+    ('window: negative event count', 'recv_wf', '\x02'::bytea || int8send(1) || '\x0008'::bytea || int4send(-1)),
+    ('window: stage 12', 'recv_wf', '\x02'::bytea || int8send(1) || '\x0008'::bytea || int4send(1) || int8send(5) || '\x0c'::bytea),
+    ('window: unknown mode', 'recv_wf', '\x02'::bytea || int8send(1) || '\x4008'::bytea || int4send(0)),
+    ('window: trailing', 'recv_wf', leadfunnel.window_funnel_state_send('{window:1,mode:default,until:won,events:[mql:1]}') || '\x00'::bytea),
+    ('window: valid', 'recv_wf', leadfunnel.window_funnel_state_send('{window:1,mode:strict_order+strict_increase,until:sql,events:[lost:1,mql:1]}'))
   ) v(what, tbl, payload);
 DROP TABLE recv_sketch, recv_reach, recv_wf;
 
@@ -92,8 +102,28 @@ SELECT try($$SELECT leadfunnel.window_funnel(w, '2024-01-01', 'mql') FROM (VALUE
 SELECT try($$SELECT leadfunnel.window_funnel_combine('{window:1}', '{window:2}')$$);
 SELECT leadfunnel.window_funnel('1 day', t, s) AS only_skipped_events
   FROM (VALUES ('infinity'::timestamptz, 'mql'::leadfunnel.lead_stage), ('-infinity', 'lead'), (NULL, 'tal'), ('2024-01-01', NULL), ('2024-01-01', 'lost')) v(t, s);
-SELECT leadfunnel.window_funnel('0', t, s) AS zero_window
-  FROM (VALUES ('2024-01-01'::timestamptz, 'lead'::leadfunnel.lead_stage), ('2024-01-01', 'mql'), ('2024-01-01 00:00:00.000001', 'tal')) v(t, s);
+SELECT leadfunnel.window_funnel('0', t, s) AS zero_window, leadfunnel.window_funnel('0', t, s, 'skip_allowed') AS zero_window_skip_allowed,
+       leadfunnel.window_funnel('0', t, s, 'strict_increase') AS zero_window_strict_increase
+  FROM (VALUES ('2024-01-01'::timestamptz, 'visitor'::leadfunnel.lead_stage), ('2024-01-01', 'lead'), ('2024-01-01', 'mql'),
+               ('2024-01-01 00:00:00.000001', 'tal')) v(t, s);
+-- modes: unknown, misspelt, combinations ClickHouse refuses, NULL, varying between rows or states
+SELECT try(format($$SELECT leadfunnel.window_funnel('1 day', '2024-01-01', 'mql', %L)$$, m)) FROM (VALUES
+    ('strict'), ('strict_once'), ('allow_reentry'), ('strict_order,skip_allowed'), ('strict_ordr'), ('until=lost'),
+    ('until=nosuch'), ('strict_order;'), (NULL)) v(m);
+SELECT try($$SELECT leadfunnel.window_funnel('1 day', '2024-01-01', 'mql', m) FROM (VALUES ('strict_order'), ('')) v(m)$$);
+SELECT try($$SELECT leadfunnel.window_funnel_combine('{window:1,mode:default,until:won,events:[]}', '{window:1,lead:5}')$$);
+SELECT leadfunnel.window_funnel('1 day', '2024-01-01', 'mql', m) AS valid_modes, m
+  FROM (VALUES (''), ('default'), (' strict_order , strict_deduplication '), ('strict_order+allow_reentry'),
+               ('strict_increase,until=sql'), ('skip_allowed')) v(m) GROUP BY m ORDER BY m;
+-- state text forms of 0.3.0 that are malformed or inconsistent
+SELECT try(format('SELECT %L::leadfunnel.window_funnel_state', v)) FROM (VALUES
+    ('{window:1,mode:,until:won,events:[]}'), ('{window:1,mode:strict_order+strict_order,until:won,events:[]}'),
+    ('{window:1,mode:allow_reentry,until:won,events:[]}'), ('{window:1,mode:default,until:lost,events:[]}'),
+    ('{window:1,mode:default,until:won,events:[lost:5]}'), ('{window:1,mode:default,until:mql,events:[sql:5]}'),
+    ('{window:1,mode:skip_allowed,until:won,events:[mql:5,mql:6]}'), ('{window:1,mode:default,until:won,events:[mql:9223372036854775807]}'),
+    ('{window:1,mode:default,until:won,events:[mql:5]'), ('{window:1,mode:default,until:won,events:[mql:5,]}')) v(v);
+-- and one that is valid: events in any order are kept, output in (time, step) order
+SELECT '{window:1,mode:strict_order,until:sql,events:[mql:7,lost:5,visitor:5,won:6]}'::leadfunnel.window_funnel_state::text AS normalized;
 
 -- attribution_weights
 SELECT leadfunnel.attribution_weights(NULL, '{2025-01-01}', NULL, NULL, NULL) AS null_model,

@@ -1,11 +1,13 @@
 -- pgTAP: the catalog contract of the analytic aggregates and the funnel views.
 BEGIN;
 CREATE EXTENSION leadfunnel;
-SELECT plan(41);
+SELECT plan(44);
 
 SELECT is_aggregate('leadfunnel', 'funnel_reach', ARRAY['leadfunnel.lead_stage'], 'funnel_reach(lead_stage) is an aggregate');
 SELECT is_aggregate('leadfunnel', 'cycle_time', ARRAY['interval'], 'cycle_time(interval) is an aggregate');
 SELECT is_aggregate('leadfunnel', 'window_funnel', ARRAY['interval', 'timestamp with time zone', 'leadfunnel.lead_stage'], 'window_funnel is an aggregate');
+SELECT is_aggregate('leadfunnel', 'window_funnel', ARRAY['interval', 'timestamp with time zone', 'leadfunnel.lead_stage', 'text'], 'window_funnel with a mode is an aggregate');
+SELECT function_returns('leadfunnel', 'window_funnel', ARRAY['interval', 'timestamp with time zone', 'leadfunnel.lead_stage', 'text'], 'leadfunnel.lead_stage');
 SELECT is_aggregate('leadfunnel', 'cycle_time_sketch', ARRAY['interval'], 'cycle_time_sketch(interval) is an aggregate');
 SELECT is_aggregate('leadfunnel', 'cycle_time_merge', ARRAY['leadfunnel.cycle_time_sketch'], 'cycle_time_merge is an aggregate');
 SELECT function_returns('leadfunnel', 'funnel_reach', ARRAY['leadfunnel.lead_stage'], 'bigint[]');
@@ -16,7 +18,7 @@ SELECT has_type('leadfunnel', 'funnel_reach_state', 'state type funnel_reach_sta
 SELECT has_type('leadfunnel', 'window_funnel_state', 'state type window_funnel_state');
 
 -- what Citus needs to push partial aggregation down: a combine function, a real state type
-SELECT is(count(*), 13::bigint, 'every leadfunnel aggregate (attribution_totals, cycle_time_by_stage too) has a combine function, a non-internal state type, no serial/deserial')
+SELECT is(count(*), 14::bigint, 'every leadfunnel aggregate (attribution_totals, cycle_time_by_stage too) has a combine function, a non-internal state type, no serial/deserial')
   FROM pg_aggregate a JOIN pg_proc p ON p.oid = a.aggfnoid
  WHERE p.pronamespace = 'leadfunnel'::regnamespace
    AND a.aggcombinefn <> 0 AND a.aggtranstype <> 'internal'::regtype AND a.aggserialfn = 0;
@@ -83,6 +85,7 @@ SELECT is((SELECT mean FROM tap_views.cycle_times WHERE measure = 'lead_duration
 SELECT throws_ok($$SELECT leadfunnel.cycle_time(interval '-1 hour')$$, '22023', NULL, 'negative duration: 22023');
 SELECT throws_ok($$SELECT 'v9'::leadfunnel.cycle_time_sketch$$, '22P02', NULL, 'bad sketch text: 22P02');
 SELECT throws_ok($$SELECT leadfunnel.window_funnel(NULL, now(), 'lead')$$, '22004', NULL, 'NULL window: 22004');
+SELECT throws_ok($$SELECT leadfunnel.window_funnel('1 day', now(), 'lead', 'strict')$$, '22023', NULL, 'unknown window_funnel mode: 22023');
 SELECT throws_ok($$SELECT leadfunnel.cycle_time_quantile(leadfunnel.cycle_time_sketch(interval '1 day'), -0.1)$$, '22023', NULL,
                  'quantile outside 0..1: 22023');
 

@@ -73,7 +73,7 @@ CREATE TYPE @extschema@.window_funnel_state (
     ALIGNMENT = double, STORAGE = extended
 );
 COMMENT ON TYPE @extschema@.window_funnel_state IS
-'State of the window_funnel aggregate: the window and the earliest time of each open-or-won stage seen. Text form {window:usec,stage:usec,...} (times in microseconds since 2000-01-01 UTC); binary form: version byte 1, int64 window, int16 stage mask, one int64 per stage in the mask.';
+'State of the window_funnel aggregate: the window, the mode and the events (time, stage) of the group (skip_allowed: the earliest time per stage). Text form {window:usec,mode:names joined by + or default,until:stage,events:[stage:usec,...]} (times in microseconds since 2000-01-01 UTC, in time order); binary form: version byte 2, int64 window, mode byte, last-step byte, int32 count, per event int64 time and stage byte. Version 1 (leadfunnel 0.2.0) is read as a skip_allowed state.';
 COMMENT ON FUNCTION @extschema@.window_funnel_state_in(cstring) IS 'Input function of window_funnel_state (SQLSTATE 22P02 for a bad value).';
 COMMENT ON FUNCTION @extschema@.window_funnel_state_out(@extschema@.window_funnel_state) IS 'Output function of window_funnel_state.';
 COMMENT ON FUNCTION @extschema@.window_funnel_state_recv(internal) IS 'Binary receive function of window_funnel_state (SQLSTATE 22P03 for a bad value).';
@@ -238,22 +238,28 @@ COMMENT ON AGGREGATE @extschema@.cycle_time_merge(@extschema@.cycle_time_sketch)
 'Merges stored sketches (e.g. daily into quarterly) into one sketch; read it with cycle_time_stats or cycle_time_quantile.';
 
 -- ---------------------------------------------------------------------------
--- window_funnel(window interval, at timestamptz, stage lead_stage) -> lead_stage
+-- window_funnel(window interval, at timestamptz, stage lead_stage [, mode text]) -> lead_stage
+-- ClickHouse's windowFunnel with step k = the k-th stage (window_funnel.c).
 
 CREATE FUNCTION @extschema@.window_funnel_add(@extschema@.window_funnel_state, interval, timestamptz, @extschema@.lead_stage)
     RETURNS @extschema@.window_funnel_state
     AS 'MODULE_PATHNAME', 'lf_window_funnel_trans' LANGUAGE C IMMUTABLE PARALLEL SAFE;
 COMMENT ON FUNCTION @extschema@.window_funnel_add(@extschema@.window_funnel_state, interval, timestamptz, @extschema@.lead_stage) IS
-'Transition function of window_funnel: notes the earliest time of each open-or-won stage.';
+'Transition function of window_funnel (default mode): keeps the event (time, stage) of each row with a step stage.';
+CREATE FUNCTION @extschema@.window_funnel_add(@extschema@.window_funnel_state, interval, timestamptz, @extschema@.lead_stage, text)
+    RETURNS @extschema@.window_funnel_state
+    AS 'MODULE_PATHNAME', 'lf_window_funnel_mode_trans' LANGUAGE C IMMUTABLE PARALLEL SAFE;
+COMMENT ON FUNCTION @extschema@.window_funnel_add(@extschema@.window_funnel_state, interval, timestamptz, @extschema@.lead_stage, text) IS
+'Transition function of window_funnel with a mode: keeps the event (time, stage) of each row the mode needs (skip_allowed: the earliest time of each stage).';
 CREATE FUNCTION @extschema@.window_funnel_combine(@extschema@.window_funnel_state, @extschema@.window_funnel_state)
     RETURNS @extschema@.window_funnel_state
     AS 'MODULE_PATHNAME', 'lf_window_funnel_combine' LANGUAGE C IMMUTABLE PARALLEL SAFE;
 COMMENT ON FUNCTION @extschema@.window_funnel_combine(@extschema@.window_funnel_state, @extschema@.window_funnel_state) IS
-'Combine function of window_funnel: earliest times of both states.';
+'Combine function of window_funnel: the events of both states (skip_allowed: the earliest time of each stage).';
 CREATE FUNCTION @extschema@.window_funnel_final(@extschema@.window_funnel_state) RETURNS @extschema@.lead_stage
     AS 'MODULE_PATHNAME', 'lf_window_funnel_final' LANGUAGE C IMMUTABLE PARALLEL SAFE;
 COMMENT ON FUNCTION @extschema@.window_funnel_final(@extschema@.window_funnel_state) IS
-'Final function of window_funnel: the furthest stage reached within the window of the first event.';
+'Final function of window_funnel: ClickHouse''s windowFunnel level of the state''s events under its mode, as the stage of that step (NULL for level 0).';
 
 CREATE AGGREGATE @extschema@.window_funnel(interval, timestamptz, @extschema@.lead_stage) (
     SFUNC = @extschema@.window_funnel_add,
@@ -263,7 +269,17 @@ CREATE AGGREGATE @extschema@.window_funnel(interval, timestamptz, @extschema@.le
     PARALLEL = SAFE
 );
 COMMENT ON AGGREGATE @extschema@.window_funnel(interval, timestamptz, @extschema@.lead_stage) IS
-'window_funnel(window, at, stage): the furthest open-or-won stage reached by a chain of events in increasing stage order that starts at the group''s first event and ends within window of it (a month counts 30 days, a day 24 hours); stages a funnel skips do not break the chain. Rows with NULL or infinite at, NULL stage or a closed-not-won stage are skipped; NULL if none is left. The window must be the same on every row (SQLSTATE 22023), not NULL (22004) and not negative (22023).';
+'window_funnel(window, at, stage): ClickHouse''s windowFunnel(window)(at, stage = visitor, stage = lead, ..., stage = won): a chain starts at a visitor event (and again at each later one) and advances one step at a time to the next stage in order, each within window of the chain''s start (a month counts 30 days, a day 24 hours); the furthest step any chain reaches, as its stage, NULL when no chain starts. Rows with NULL or infinite at, NULL stage or a closed-not-won stage are no events. The window must be the same on every row (SQLSTATE 22023), not NULL (22004) and not negative (22023).';
+
+CREATE AGGREGATE @extschema@.window_funnel(interval, timestamptz, @extschema@.lead_stage, text) (
+    SFUNC = @extschema@.window_funnel_add,
+    STYPE = @extschema@.window_funnel_state,
+    FINALFUNC = @extschema@.window_funnel_final,
+    COMBINEFUNC = @extschema@.window_funnel_combine,
+    PARALLEL = SAFE
+);
+COMMENT ON AGGREGATE @extschema@.window_funnel(interval, timestamptz, @extschema@.lead_stage, text) IS
+'window_funnel(window, at, stage, mode): window_funnel with ClickHouse''s modes, separated by commas: strict_order (another event after the chain started stops it), strict_deduplication (a repeated step stops it), strict_increase (steps at strictly increasing times), allow_reentry (with strict_order: a step out of order is ignored instead of stopping the chain); skip_allowed (alone) is leadfunnel 0.2.0''s rule (the chain starts at the earliest event, later stages within window count even if stages are skipped); until=<stage> ends the funnel at that stage. The mode must be the same on every row (SQLSTATE 22023); an unknown mode is 22023.';
 
 -- ---------------------------------------------------------------------------
 -- The model's funnel views
