@@ -151,6 +151,10 @@ INSERT INTO agg_samples VALUES
      $$SELECT interval '30 days' AS a1, timestamptz '2024-01-01' + (g % 90) * interval '1 day' AS a2,
               (enum_range(NULL::leadfunnel.lead_stage))[1 + (g * 5) % 9] AS a3
          FROM generate_series(1, 500) g ORDER BY g$$),
+    ('interval, timestamp with time zone, leadfunnel.lead_stage, text',
+     $$SELECT interval '30 days' AS a1, timestamptz '2024-01-01' + (g % 90) * interval '1 day' AS a2,
+              (enum_range(NULL::leadfunnel.lead_stage))[1 + (g * 5) % 12] AS a3, 'strict_order, allow_reentry' AS a4
+         FROM generate_series(1, 500) g ORDER BY g$$),
     -- cycle_time(started, ended) and cycle_time_sketch(started, ended), NULLs and zeros included
     ('started timestamp with time zone, ended timestamp with time zone',
      $$SELECT timestamptz '2024-01-01' + (g % 90) * interval '1 day' AS a1,
