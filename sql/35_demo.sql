@@ -24,6 +24,34 @@ SELECT count(*) AS leads, count(DISTINCT lead_id) AS distinct_ids FROM demo_a.le
 SELECT try($$SELECT leadfunnel.generate_demo('demo_a', 0)$$);
 SELECT try($$SELECT leadfunnel.generate_demo('demo_a', 10, 2)$$);
 SELECT try($$SELECT leadfunnel.generate_demo('nosuch', 10)$$);
+
+-- Since 0.3.0 generate_demo inserts the leads set-based and keeps statistics
+-- fresh; its data are those of the row-by-row generator of 0.2.0: the
+-- fingerprints below (md5 of every row of each table, account events without
+-- their recording time) were computed from 0.2.0's generate_demo for the same
+-- call on a new model, not from this build.
+SELECT leadfunnel.create_model('demo_fp');
+SET TimeZone = 'UTC';   -- the demo's dates are computed in the session's time zone
+SET DateStyle = 'ISO, MDY';
+SELECT count(*) FROM leadfunnel.generate_demo('demo_fp', 1500, 0.3);
+SELECT t, md5(string_agg(r, E'\n' ORDER BY r)) AS fingerprint, count(*) AS rows,
+       md5(string_agg(r, E'\n' ORDER BY r)) = CASE t
+           WHEN 'account' THEN '37632d43dbc474753e5279dfef05c5d4' WHEN 'account_event' THEN '7d83ce8221de931b03515e59e1c1ecf8'
+           WHEN 'campaign' THEN '8332e8c492f77eecfb35018f155e6ce2' WHEN 'contact' THEN 'f847f9bad7e4bcee49b02ed5e3e95433'
+           WHEN 'lead' THEN 'a6cbf4d5c2c772569141b92bcf1ed47d' WHEN 'lead_stage_history' THEN '1316006421b8830dcb3df248bcd02ad3'
+           WHEN 'touch' THEN 'a7458705b2615f1bfc5e74dca172e6b7' END AS same_as_0_2_0
+  FROM (SELECT 'account' AS t, (a.*)::text AS r FROM demo_fp.account a
+        UNION ALL SELECT 'contact', (c.*)::text FROM demo_fp.contact c
+        UNION ALL SELECT 'campaign', (c.*)::text FROM demo_fp.campaign c
+        UNION ALL SELECT 'lead', (l.*)::text FROM demo_fp.lead l
+        UNION ALL SELECT 'lead_stage_history', (h.*)::text FROM demo_fp.lead_stage_history h
+        UNION ALL SELECT 'touch', (x.*)::text FROM demo_fp.touch x
+        UNION ALL SELECT 'account_event', row(e.account_id, e.event_at, e.event, e.recorded_by)::text FROM demo_fp.account_event e) d
+ GROUP BY t ORDER BY t;
+RESET TimeZone;
+RESET DateStyle;
+SELECT count(*) AS violations FROM leadfunnel.verify_model('demo_fp');
+
 SET client_min_messages = warning;
-DROP SCHEMA demo_a, demo_b CASCADE;
+DROP SCHEMA demo_a, demo_b, demo_fp CASCADE;
 RESET client_min_messages;

@@ -22,6 +22,9 @@ DECLARE
     t timestamptz;
     i int;
     p_continue float8;
+    segments text[];
+    r_campaign float8;
+    r_amount float8;
 BEGIN
     IF leads IS NULL OR leads < 1 OR leads > 10000000 THEN
         RAISE EXCEPTION 'number of demo leads must be between 1 and 10000000'
@@ -55,11 +58,17 @@ BEGIN
                CASE WHEN random() < 0.2 THEN 'enterprise' WHEN random() < 0.5 THEN 'mid-market' ELSE 'smb' END
           FROM generate_series(1, %s) g
     $q$, s, base_account, base_account, n_accounts);
+    -- Statistics after each bulk step: the triggers' and foreign keys' queries
+    -- are planned once per session and kept; planned against a table that
+    -- looks empty they scan it whole on every row, so generating took time
+    -- quadratic in the number of leads.
+    EXECUTE format('ANALYZE %s.account', s);
     EXECUTE format($q$
         INSERT INTO %s.contact (contact_id, account_id, email, opt_in)
         SELECT account_id, account_id, 'buyer' || account_id || '@example.com', random() < 0.6
           FROM %s.account WHERE account_id > %s
     $q$, s, s, base_account);
+    EXECUTE format('ANALYZE %s.contact', s);
 
     IF to_regclass('pg_temp.lf_demo_plan') IS NOT NULL THEN
         DROP TABLE pg_temp.lf_demo_plan;
@@ -68,7 +77,11 @@ BEGIN
     -- sets plain columns (Citus refuses stable expressions such as a
     -- text-to-enum cast in an UPDATE, and 13.2 crashes deparsing a
     -- subscripted column in its SET list)
-    CREATE TEMP TABLE lf_demo_plan (lead_id bigint PRIMARY KEY, path @extschema@.lead_stage[], times timestamptz[]) ON COMMIT DROP;
+    CREATE TEMP TABLE lf_demo_plan (lead_id bigint PRIMARY KEY, account_id bigint, funnel text, path @extschema@.lead_stage[],
+                                    times timestamptz[], r_campaign float8, r_amount float8) ON COMMIT DROP;
+    -- the new accounts' segments, by account_id - base_account (they are numbered 1..n_accounts)
+    EXECUTE format('SELECT array_agg(segment ORDER BY account_id) FROM %s.account WHERE account_id > $1', s)
+       INTO segments USING base_account;
 
     FOR rec IN EXECUTE format($q$
         SELECT %s + g AS lead_id,
@@ -78,7 +91,7 @@ BEGIN
     $q$, base_lead, base_account, n_accounts, leads)
     LOOP
         -- funnel follows the price point: segment decides mostly, with some mix
-        EXECUTE format('SELECT segment FROM %s.account WHERE account_id = $1', s) INTO segment USING rec.account_id;
+        segment := segments[rec.account_id - base_account];
         funnel := CASE WHEN segment = 'enterprise' AND rec.r_funnel < 0.8 THEN 'enterprise'
                        WHEN segment = 'smb' AND rec.r_funnel < 0.8 THEN 'self_serve'
                        ELSE 'inside_sales' END;
@@ -108,22 +121,36 @@ BEGIN
                 times := times || t;
             END IF;
         END LOOP;
-        INSERT INTO lf_demo_plan VALUES (rec.lead_id, path::@extschema@.lead_stage[], times);
-        EXECUTE format($q$
-            INSERT INTO %s.lead (lead_id, account_id, contact_id, funnel, product_area, region,
-                                 source_campaign_id, amount, stage, created_at)
-            SELECT $1, $2, $2, $3, c.product_area, a.region, c.campaign_id,
-                   round((CASE $3 WHEN 'enterprise' THEN 120000 WHEN 'inside_sales' THEN 12000 ELSE 900 END)
-                         * (0.5 + random()))::numeric,
-                   $4::@extschema@.lead_stage, $5
-              FROM %s.account a,
-                   LATERAL (SELECT campaign_id, product_area FROM %s.campaign
-                             WHERE campaign_id > %s ORDER BY campaign_id
-                            OFFSET floor(random() * 18)::int LIMIT 1) c
-             WHERE a.account_id = $2
-        $q$, s, s, s, base_campaign)
-        USING rec.lead_id, rec.account_id, funnel, path[1], times[1];
+        -- the draws of the lead's row (campaign, then amount), in the order
+        -- the row-by-row INSERT of 0.2.0 drew them: the data are the same
+        r_campaign := random();
+        r_amount := random();
+        INSERT INTO lf_demo_plan VALUES (rec.lead_id, rec.account_id, funnel, path::@extschema@.lead_stage[], times,
+                                         r_campaign, r_amount);
     END LOOP;
+
+    -- the leads, set-based in lead_id order (as one by one before), in
+    -- chunks of doubling size with fresh statistics after each
+    i := 0;
+    WHILE i < leads LOOP
+        EXECUTE format($q$
+            INSERT INTO %1$s.lead (lead_id, account_id, contact_id, funnel, product_area, region,
+                                   source_campaign_id, amount, stage, created_at)
+            SELECT p.lead_id, p.account_id, p.account_id, p.funnel, c.product_area, a.region, c.campaign_id,
+                   round((CASE p.funnel WHEN 'enterprise' THEN 120000 WHEN 'inside_sales' THEN 12000 ELSE 900 END)
+                         * (0.5 + p.r_amount))::numeric,
+                   p.path[1], p.times[1]
+              FROM lf_demo_plan p
+              JOIN %1$s.account a ON a.account_id = p.account_id
+              JOIN (SELECT campaign_id, product_area, row_number() OVER (ORDER BY campaign_id) - 1 AS k
+                      FROM %1$s.campaign WHERE campaign_id > %2$s) c ON c.k = floor(p.r_campaign * 18)::int
+             WHERE p.lead_id > $1 AND p.lead_id <= $2
+             ORDER BY p.lead_id
+        $q$, s, base_campaign) USING base_lead + i, base_lead + greatest(2 * i, 1000);
+        i := greatest(2 * i, 1000);
+        EXECUTE format('ANALYZE %1$s.lead; ANALYZE %1$s.lead_stage_history', s);
+    END LOOP;
+    ANALYZE lf_demo_plan;
 
     -- move the leads stage by stage: one set-based UPDATE per step, through the trigger
     SELECT max(cardinality(p.path)) INTO max_steps FROM lf_demo_plan p;
@@ -137,8 +164,10 @@ BEGIN
                       FROM lf_demo_plan WHERE cardinality(path) >= $1) p
              WHERE p.lead_id = l.lead_id
         $q$, s) USING i;
+        EXECUTE format('ANALYZE %s.lead_stage_history', s);
     END LOOP;
 
+    EXECUTE format('ANALYZE %s.lead', s);
     -- Data of later concerns (lifecycle events, touches) is generated here.
     PERFORM @extschema@.generate_demo_lifecycle(target_schema, seed);
     PERFORM @extschema@.generate_demo_touches(target_schema, seed, base_lead);
