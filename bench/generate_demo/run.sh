@@ -36,7 +36,8 @@ SELECT string_agg(t || ':' || f, ' ' ORDER BY t) FROM (
     UNION ALL SELECT 'contact', (c.*)::text FROM $1.contact c
     UNION ALL SELECT 'campaign', (c.*)::text FROM $1.campaign c
     UNION ALL SELECT 'lead', (l.*)::text FROM $1.lead l
-    UNION ALL SELECT 'lead_stage_history', (h.*)::text FROM $1.lead_stage_history h
+    UNION ALL SELECT 'lead_stage_history', row(h.lead_id, h.account_id, h.seq, h.from_stage, h.to_stage, h.entered_at, h.left_at,
+                                                   h.changed_by, h.reason)::text FROM $1.lead_stage_history h
     UNION ALL SELECT 'touch', (x.*)::text FROM $1.touch x
     UNION ALL SELECT 'account_event', row(e.account_id, CASE WHEN e.event_at < '2026-01-01' THEN e.event_at END, e.event,
                                           e.recorded_by)::text FROM $1.account_event e) d
