@@ -28,7 +28,7 @@ SELECT try($$SELECT leadfunnel.generate_demo('nosuch', 10)$$);
 -- Since 0.3.0 generate_demo inserts the leads set-based and keeps statistics
 -- fresh; its data are those of the row-by-row generator of 0.2.0: the
 -- fingerprints below (md5 of every row of each table, account events without
--- their recording time, history rows in 0.2.0's columns) were computed from 0.2.0's generate_demo for the same
+-- their recording time, lead and history rows in 0.2.0's columns) were computed from 0.2.0's generate_demo for the same
 -- call on a new model, not from this build.
 SELECT leadfunnel.create_model('demo_fp');
 SET TimeZone = 'UTC';   -- the demo's dates are computed in the session's time zone
@@ -43,7 +43,8 @@ SELECT t, md5(string_agg(r, E'\n' ORDER BY r)) AS fingerprint, count(*) AS rows,
   FROM (SELECT 'account' AS t, (a.*)::text AS r FROM demo_fp.account a
         UNION ALL SELECT 'contact', (c.*)::text FROM demo_fp.contact c
         UNION ALL SELECT 'campaign', (c.*)::text FROM demo_fp.campaign c
-        UNION ALL SELECT 'lead', (l.*)::text FROM demo_fp.lead l
+        UNION ALL SELECT 'lead', row(l.lead_id, l.account_id, l.contact_id, l.funnel, l.product_area, l.region, l.source_campaign_id, l.amount, l.stage,
+                                     l.max_stage, l.motion, l.created_at, l.stage_entered_at, l.closed_at, l.close_reason)::text FROM demo_fp.lead l
         UNION ALL SELECT 'lead_stage_history', row(h.lead_id, h.account_id, h.seq, h.from_stage, h.to_stage, h.entered_at, h.left_at,
                                                    h.changed_by, h.reason)::text FROM demo_fp.lead_stage_history h
         UNION ALL SELECT 'touch', (x.*)::text FROM demo_fp.touch x

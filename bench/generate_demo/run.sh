@@ -35,7 +35,8 @@ SELECT string_agg(t || ':' || f, ' ' ORDER BY t) FROM (
                                CASE WHEN a.status_since < '2026-01-01' THEN a.status_since END)::text AS r FROM $1.account a
     UNION ALL SELECT 'contact', (c.*)::text FROM $1.contact c
     UNION ALL SELECT 'campaign', (c.*)::text FROM $1.campaign c
-    UNION ALL SELECT 'lead', (l.*)::text FROM $1.lead l
+    UNION ALL SELECT 'lead', row(l.lead_id, l.account_id, l.contact_id, l.funnel, l.product_area, l.region, l.source_campaign_id, l.amount, l.stage,
+                                     l.max_stage, l.motion, l.created_at, l.stage_entered_at, l.closed_at, l.close_reason)::text FROM $1.lead l
     UNION ALL SELECT 'lead_stage_history', row(h.lead_id, h.account_id, h.seq, h.from_stage, h.to_stage, h.entered_at, h.left_at,
                                                    h.changed_by, h.reason)::text FROM $1.lead_stage_history h
     UNION ALL SELECT 'touch', (x.*)::text FROM $1.touch x
