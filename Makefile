@@ -57,10 +57,15 @@ $(UPGRADE_SCRIPT): src/sql/upgrade/$(UPGRADE_FROM)--$(EXTVERSION).sql $(UPGRADE_
 		$(sort $(wildcard src/sql/*.sql)) > $@.tmp
 	mv $@.tmp $@
 
-.PHONY: test test-matrix demo bench dist
+.PHONY: test test-matrix demo bench dist fuzz
 # The PGXN release archive, leadfunnel-$(EXTVERSION).zip (doc/releasing.md).
 dist:
 	tools/dist.sh
+# Coverage-guided fuzzing of the state types' input and receive functions; by
+# hand, long, not in CI (doc/testing.md, "Fuzzing"). FUZZ_SECONDS per harness.
+FUZZ_SECONDS ?= 300
+fuzz:
+	PG_CONFIG=$(PG_CONFIG) tools/fuzz.sh $(FUZZ_SECONDS)
 test:
 	PG_CONFIG=$(PG_CONFIG) tools/run-tests.sh
 # The same suite on PostgreSQL 17 and 18, in Debian roots (root only; see doc/testing.md).
