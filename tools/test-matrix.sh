@@ -126,7 +126,7 @@ run_version() {
         CI="${CI:-}" bash -c 'cd /tmp/leadfunnel && tools/run-tests.sh' > "$log" 2>&1
     rc=$?
     unmount_all
-    server=$(in_root "$root" "/usr/lib/postgresql/$v/bin/postgres" --version 2>/dev/null | awk '{print $NF}')
+    server=$(in_root "$root" "/usr/lib/postgresql/$v/bin/postgres" --version 2>/dev/null | awk '{print $3}')
     pass=$(sed -n 's/^leadfunnel: \([0-9]*\) passed, \([0-9]*\) failed$/\1/p' "$log" | tail -n 1)
     fail=$(sed -n 's/^leadfunnel: \([0-9]*\) passed, \([0-9]*\) failed$/\2/p' "$log" | tail -n 1)
     if [ -z "$pass" ]; then pass=0; fail=1; fi
