@@ -84,6 +84,14 @@ SELECT leadfunnel.wilson_bound(3, 12, false) < leadfunnel.wilson_bound(3, 12, tr
 SELECT leadfunnel.refresh_lifecycle('sec', true) >= 0 AS refreshed, leadfunnel.upgrade_model('sec') IS NOT NULL AS upgraded;
 SELECT leadfunnel.lifecycle_refresh_account('sec.account', 'sec.contact', 'sec.lead', 'sec.lead_stage_history', 'sec.account_event', 800, 'prospect', NULL, false) AS refreshed_one;
 SELECT leadfunnel.model_is_distributed('sec'), leadfunnel.colocated_table('sec.lead', 'sec.lead_stage_history');
+-- history: an import (a lead created, a move merged in) and a correction, as of record
+CREATE TABLE public.sec_export (lead_id bigint, stage text, changed_at timestamptz, account_id bigint, funnel text);
+INSERT INTO public.sec_export VALUES (800, 'mql', '2024-01-02', NULL, NULL), (801, 'lead', '2024-02-01', 800, 'enterprise'),
+    (801, 'mql', '2024-02-05', NULL, NULL), (802, 'mql', '2024-02-05', NULL, NULL);
+SELECT * FROM leadfunnel.import_history('sec', 'public.sec_export');
+SELECT leadfunnel.correct_history('sec', 801, ARRAY[('mql', '2024-02-04')]::leadfunnel.stage_move[], 'security test') AS superseded;
+SELECT count(*) > 0 AS as_of FROM sec.lead_stage_history_as_of_record(pg_catalog.now());
+DROP TABLE public.sec_export;
 SAVEPOINT config;
 SELECT leadfunnel.set_setting('customer_term', '400 days'), leadfunnel.setting_value('customer_term');
 INSERT INTO leadfunnel.funnel (name, stages) VALUES ('sec_funnel', '{lead,mql,won}');
@@ -150,9 +158,10 @@ SELECT leadfunnel.cycle_time_by_stage_final(leadfunnel.cycle_time_by_stage_combi
                timestamptz '2024-01-01', timestamptz '2024-01-02'), 'lead', timestamp '2024-01-01', timestamp '2024-01-03'))) AS by_stage,
        length(leadfunnel.cycle_time_by_stage_state_send(leadfunnel.cycle_time_by_stage_add(NULL, 'mql', interval '1 day'))) AS by_stage_sent;
 -- functions of leadfunnel no statement reached: only those that cannot be
--- called from SQL (binary receive takes an internal buffer), the two helpers
--- that change Citus settings (citus.* exists only where Citus is loaded) and
--- the append-only guard, whose every call ends in an error (not counted)
+-- called from SQL (binary receive takes an internal buffer) and the two
+-- helpers that change Citus settings (citus.* exists only where Citus is
+-- loaded); the append-only guard is reached by the import's and the
+-- correction's writes
 SELECT p.proname FROM pg_proc p
  WHERE p.pronamespace = 'leadfunnel'::regnamespace AND p.prokind = 'f'
    AND NOT EXISTS (SELECT 1 FROM pg_stat_xact_user_functions f WHERE f.funcid = p.oid AND f.calls > 0)

@@ -74,6 +74,7 @@
 #include "lifecycle_rule.h"
 #include "vocabulary.h"
 #include "settings.h"
+#include "transition.h"
 
 #define LC_CHRONOLOGY_CONSTRAINT	"account_lifecycle_chronology"
 
@@ -866,6 +867,9 @@ lf_lead_lifecycle(PG_FUNCTION_ARGS)
 		ereport(ERROR,
 				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
 				 errmsg("function \"lead_lifecycle\" must be fired AFTER INSERT OR UPDATE")));
+	/* an import or a correction re-derives the lifecycle of its accounts at its end */
+	if (lf_history_rewrite)
+		return PointerGetDatum(NULL);
 	rel = trigdata->tg_relation;
 	desc = RelationGetDescr(rel);
 	tr = lc_get_trigger(trigdata, LC_ON_LEAD);

@@ -127,6 +127,14 @@ bool		lf_tracking_record_mode = false;
 /* Raised only while this file writes history; see history_append_only(). */
 static bool history_write_allowed = false;
 
+/*
+ * Raised by history.c while import_history() or correct_history() rewrite
+ * histories: the append-only guard lets their writes through, and the
+ * transition triggers pass lead rows through unvalidated and record nothing
+ * (the merge validates, flags and records the moves itself).
+ */
+bool		lf_history_rewrite = false;
+
 /* current_user's name, kept so a move costs no catalog lookup */
 static Oid	changed_by_role = InvalidOid;
 static NameData changed_by_name;
@@ -457,6 +465,54 @@ own_write_triggers(TriggerDesc *all, Oid guard_fn)
 }
 
 /*
+ * A history opened for the extension's own writes through the executor's
+ * simple-relation routines (as logical replication applies changes):
+ * indexes, constraints and the history's other triggers behave as for an
+ * INSERT or UPDATE, without planning or running a statement per row.
+ */
+typedef struct HistoryWriter
+{
+	Relation	hrel;
+	EState	   *estate;
+	ResultRelInfo *rri;
+} HistoryWriter;
+
+static void
+history_writer_open(HistoryWriter *w, Oid history_relid, Oid guard_fn)
+{
+	RangeTblEntry *rte = makeNode(RangeTblEntry);
+	List	   *perminfos = NIL;
+
+	w->hrel = table_open(history_relid, RowExclusiveLock);
+	w->estate = CreateExecutorState();
+	w->rri = makeNode(ResultRelInfo);
+	rte->rtekind = RTE_RELATION;
+	rte->relid = history_relid;
+	rte->relkind = RELKIND_RELATION;
+	rte->rellockmode = RowExclusiveLock;
+	addRTEPermissionInfo(&perminfos, rte);
+	ExecInitRangeTable(w->estate, list_make1(rte), perminfos, bms_make_singleton(1));
+	InitResultRelInfo(w->rri, w->hrel, 1, NULL, 0);
+	w->rri->ri_TrigDesc = own_write_triggers(w->rri->ri_TrigDesc, guard_fn);
+	w->estate->es_output_cid = GetCurrentCommandId(true);
+	w->estate->es_snapshot = GetActiveSnapshot();
+	ExecOpenIndices(w->rri, false);
+	AfterTriggerBeginQuery();
+}
+
+static void
+history_writer_close(HistoryWriter *w)
+{
+	AfterTriggerEndQuery(w->estate);
+	ExecCloseIndices(w->rri);
+	ExecCloseResultRelations(w->estate);
+	ExecCloseRangeTableRelations(w->estate);
+	ExecResetTupleTable(w->estate->es_tupleTable, false);
+	FreeExecutorState(w->estate);
+	table_close(w->hrel, NoLock);
+}
+
+/*
  * Append a row to a history table, closing the lead's current row first.
  *
  * Stage history (h == &t->hist): the first row when from == -1, else the
@@ -487,26 +543,17 @@ write_history(TransitionTarget *t, HistoryTable *h, Relation rel, int64 lead_id,
 	history_write_allowed = true;
 	PG_TRY();
 	{
-		Relation	hrel = table_open(h->relid, RowExclusiveLock);
-		EState	   *estate = CreateExecutorState();
-		RangeTblEntry *rte = makeNode(RangeTblEntry);
-		List	   *perminfos = NIL;
-		ResultRelInfo *rri = makeNode(ResultRelInfo);
+		HistoryWriter w;
+		Relation	hrel;
+		EState	   *estate;
+		ResultRelInfo *rri;
 		TupleTableSlot *slot;
 		int32		seq = 1;
 
-		rte->rtekind = RTE_RELATION;
-		rte->relid = h->relid;
-		rte->relkind = RELKIND_RELATION;
-		rte->rellockmode = RowExclusiveLock;
-		addRTEPermissionInfo(&perminfos, rte);
-		ExecInitRangeTable(estate, list_make1(rte), perminfos, bms_make_singleton(1));
-		InitResultRelInfo(rri, hrel, 1, NULL, 0);
-		rri->ri_TrigDesc = own_write_triggers(rri->ri_TrigDesc, t->guard_fn);
-		estate->es_output_cid = GetCurrentCommandId(true);
-		estate->es_snapshot = GetActiveSnapshot();
-		ExecOpenIndices(rri, false);
-		AfterTriggerBeginQuery();
+		history_writer_open(&w, h->relid, t->guard_fn);
+		hrel = w.hrel;
+		estate = w.estate;
+		rri = w.rri;
 
 		if (from >= 0 || labels)
 		{
@@ -571,14 +618,7 @@ write_history(TransitionTarget *t, HistoryTable *h, Relation rel, int64 lead_id,
 					   TimestampTzGetDatum(GetCurrentTransactionStartTimestamp()), false);
 		ExecStoreVirtualTuple(slot);
 		ExecSimpleRelationInsert(rri, estate, slot);
-
-		AfterTriggerEndQuery(estate);
-		ExecCloseIndices(rri);
-		ExecCloseResultRelations(estate);
-		ExecCloseRangeTableRelations(estate);
-		ExecResetTupleTable(estate->es_tupleTable, false);
-		FreeExecutorState(estate);
-		table_close(hrel, NoLock);
+		history_writer_close(&w);
 	}
 	PG_FINALLY();
 	{
@@ -1015,6 +1055,10 @@ lf_lead_stage_transition(PG_FUNCTION_ARGS)
 	/* account_id is checked here so that the history write cannot meet a null */
 	required_int8(TRIGGER_FIRED_BY_INSERT(trigdata->tg_event) ? trigdata->tg_trigtuple : trigdata->tg_newtuple,
 				  RelationGetDescr(trigdata->tg_relation), t->col.account_id, "account_id");
+	/* an import or a correction writes the lead as its merged history says */
+	if (lf_history_rewrite)
+		return PointerGetDatum(TRIGGER_FIRED_BY_INSERT(trigdata->tg_event) ? trigdata->tg_trigtuple
+							   : trigdata->tg_newtuple);
 	if (TRIGGER_FIRED_BY_INSERT(trigdata->tg_event))
 		return PointerGetDatum(on_insert(trigdata, t));
 	return PointerGetDatum(on_update(trigdata, t));
@@ -1055,6 +1099,9 @@ lf_lead_stage_record(PG_FUNCTION_ARGS)
 				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
 				 errmsg("function \"lead_stage_record\" must be fired AFTER INSERT OR UPDATE FOR EACH ROW")));
 
+	/* an import or a correction appends the history itself */
+	if (lf_history_rewrite)
+		return PointerGetDatum(NULL);
 	t = get_target(trigdata, true);
 	rel = trigdata->tg_relation;
 	desc = RelationGetDescr(rel);
@@ -1112,7 +1159,7 @@ lf_history_append_only(PG_FUNCTION_ARGS)
 		ereport(ERROR,
 				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
 				 errmsg("function \"history_append_only\" must be fired BEFORE")));
-	if (!history_write_allowed)
+	if (!history_write_allowed && !lf_history_rewrite)
 		ereport(ERROR,
 				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
 				 errmsg("stage history \"%s\" is append-only", lf_logical_relname(trigdata->tg_relation)),
@@ -1122,4 +1169,105 @@ lf_history_append_only(PG_FUNCTION_ARGS)
 		return PointerGetDatum(NULL);
 	return PointerGetDatum(TRIGGER_FIRED_BY_UPDATE(trigdata->tg_event) ? trigdata->tg_newtuple
 						   : trigdata->tg_trigtuple);
+}
+
+static void
+require_rewrite(const char *fn)
+{
+	if (!lf_history_rewrite)
+		ereport(ERROR,
+				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+				 errmsg("function \"%s\" can only run within import_history() or correct_history()", fn),
+				 errhint("Call leadfunnel.import_history() or leadfunnel.correct_history().")));
+}
+
+/* history_rewrite_check(): guards the internal functions of the merge */
+PG_FUNCTION_INFO_V1(lf_history_rewrite_check);
+Datum
+lf_history_rewrite_check(PG_FUNCTION_ARGS)
+{
+	require_rewrite("history_rewrite_check");
+	PG_RETURN_VOID();
+}
+
+/*
+ * history_append_rows(history regclass, rows_query text) returns bigint:
+ * appends the rows of a query, whose columns are named as the history's
+ * (the others are NULL), through the executor as write_history() does --
+ * the append-only guard and the foreign-key check of the new rows skipped,
+ * since the merge holds the locks of their leads -- in batches read from a
+ * cursor.  Only within import_history() or correct_history().
+ */
+#define APPEND_BATCH 10000
+
+PG_FUNCTION_INFO_V1(lf_history_append_rows);
+Datum
+lf_history_append_rows(PG_FUNCTION_ARGS)
+{
+	Oid			history_relid;
+	HistoryWriter w;
+	TupleTableSlot *slot;
+	TupleDesc	hdesc;
+	SPIPlanPtr	plan;
+	Portal		portal;
+	AttrNumber *map = NULL;
+	int64		n = 0;
+
+	require_rewrite("history_append_rows");
+	if (PG_ARGISNULL(0) || PG_ARGISNULL(1))
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("arguments of history_append_rows must not be null")));
+	history_relid = PG_GETARG_OID(0);
+	history_writer_open(&w, history_relid,
+						LookupFuncName(list_make2(makeString(LF_SCHEMA), makeString("history_append_only")),
+									   0, NULL, false));
+	hdesc = RelationGetDescr(w.hrel);
+	slot = table_slot_create(w.hrel, &w.estate->es_tupleTable);
+
+	SPI_connect();
+	plan = SPI_prepare(text_to_cstring(PG_GETARG_TEXT_PP(1)), 0, NULL);
+	if (plan == NULL)
+		elog(ERROR, "could not prepare the rows to append: %s", SPI_result_code_string(SPI_result));
+	portal = SPI_cursor_open(NULL, plan, NULL, NULL, true);
+	for (;;)
+	{
+		TupleDesc	rdesc;
+
+		SPI_cursor_fetch(portal, true, APPEND_BATCH);
+		if (SPI_processed == 0)
+			break;
+		rdesc = SPI_tuptable->tupdesc;
+		if (map == NULL)
+		{
+			map = palloc(sizeof(AttrNumber) * rdesc->natts);
+			for (int i = 0; i < rdesc->natts; i++)
+			{
+				Form_pg_attribute ra = TupleDescAttr(rdesc, i);
+				int			attnum = SPI_fnumber(hdesc, NameStr(ra->attname));
+
+				if (attnum <= 0 || TupleDescAttr(hdesc, attnum - 1)->atttypid != ra->atttypid)
+					elog(ERROR, "column \"%s\" of the rows to append does not match the history", NameStr(ra->attname));
+				map[i] = attnum;
+			}
+		}
+		for (uint64 r = 0; r < SPI_processed; r++)
+		{
+			HeapTuple	tup = SPI_tuptable->vals[r];
+
+			ExecClearTuple(slot);
+			memset(slot->tts_isnull, true, sizeof(bool) * hdesc->natts);
+			for (int i = 0; i < rdesc->natts; i++)
+				slot->tts_values[map[i] - 1] = SPI_getbinval(tup, rdesc, i + 1, &slot->tts_isnull[map[i] - 1]);
+			ExecStoreVirtualTuple(slot);
+			ExecSimpleRelationInsert(w.rri, w.estate, slot);
+			ResetPerTupleExprContext(w.estate);
+			n++;
+		}
+		SPI_freetuptable(SPI_tuptable);
+	}
+	SPI_cursor_close(portal);
+	SPI_finish();
+	history_writer_close(&w);
+	PG_RETURN_INT64(n);
 }

@@ -58,6 +58,47 @@ BEGIN
     IF pkey IS NOT NULL THEN
         EXECUTE format('ALTER TABLE %s DROP CONSTRAINT %I', h, pkey);
     END IF;
+    -- without a primary key, logical replication of the closing and
+    -- superseding updates needs the whole old row
+    IF (SELECT relreplident FROM pg_class WHERE oid OPERATOR(pg_catalog.=) h) OPERATOR(pg_catalog.<>) 'f' THEN
+        EXECUTE format('ALTER TABLE %s REPLICA IDENTITY FULL', h);
+    END IF;
+
+    -- the rows import_history() could not load, with the reason
+    IF to_regclass(format('%s.lead_stage_history_reject', s)) IS NULL THEN
+        EXECUTE format($ddl$
+            CREATE TABLE %s.lead_stage_history_reject (
+                rejected_at timestamptz NOT NULL,
+                rejected_by name NOT NULL,
+                source      text NOT NULL,
+                source_row  bigint,
+                lead_id     text,
+                account_id  bigint,
+                funnel      text,
+                stage       text,
+                changed_at  timestamptz,
+                changed_by  name,
+                reason      text,
+                problem     text NOT NULL
+            )$ddl$, s);
+        FOREACH ddl IN ARRAY ARRAY[
+            $d$COMMENT ON TABLE %1$s.lead_stage_history_reject IS 'Rows that leadfunnel.import_history() could not load (unknown lead, account, funnel or stage, a missing or future time), one per source row, with the reason; yours to read, fix and re-import, and to delete.'$d$,
+            $d$COMMENT ON COLUMN %1$s.lead_stage_history_reject.rejected_at IS 'When the import ran (its transaction''s now()).'$d$,
+            $d$COMMENT ON COLUMN %1$s.lead_stage_history_reject.rejected_by IS 'Role that ran the import.'$d$,
+            $d$COMMENT ON COLUMN %1$s.lead_stage_history_reject.source IS 'The import''s source table or view.'$d$,
+            $d$COMMENT ON COLUMN %1$s.lead_stage_history_reject.source_row IS 'Number of the row in the order the source was read.'$d$,
+            $d$COMMENT ON COLUMN %1$s.lead_stage_history_reject.lead_id IS 'The row''s lead_id, as text (a tracked table''s key may be text or uuid).'$d$,
+            $d$COMMENT ON COLUMN %1$s.lead_stage_history_reject.account_id IS 'The row''s account_id, if the source has the column.'$d$,
+            $d$COMMENT ON COLUMN %1$s.lead_stage_history_reject.funnel IS 'The row''s funnel, if the source has the column.'$d$,
+            $d$COMMENT ON COLUMN %1$s.lead_stage_history_reject.stage IS 'The row''s stage (label or canonical name) as given.'$d$,
+            $d$COMMENT ON COLUMN %1$s.lead_stage_history_reject.changed_at IS 'The row''s changed_at.'$d$,
+            $d$COMMENT ON COLUMN %1$s.lead_stage_history_reject.changed_by IS 'The row''s changed_by, if the source has the column.'$d$,
+            $d$COMMENT ON COLUMN %1$s.lead_stage_history_reject.reason IS 'The row''s reason, if the source has the column.'$d$,
+            $d$COMMENT ON COLUMN %1$s.lead_stage_history_reject.problem IS 'Why the row could not be loaded.'$d$
+        ] LOOP
+            EXECUTE format(ddl, s);
+        END LOOP;
+    END IF;
 
     -- What the history was as recorded at a moment: the rows recorded by then
     -- and not yet superseded then, each lead's rows closed as far as the rows
@@ -89,3 +130,474 @@ END
 $fn$;
 COMMENT ON FUNCTION @extschema@.model_add_history(name) IS
 'Makes a model''s stage history bitemporal (called by create_model, and by upgrade_model on models of earlier versions): columns recorded_at (rows already there get recorded_at = entered_at), superseded_at, superseded_by, superseded_reason and flag, the unique index lead_stage_history_current on (account_id, lead_id, seq) WHERE superseded_at IS NULL in place of the primary key, and the function lead_stage_history_as_of_record(timestamptz).';
+
+-- ---------------------------------------------------------------------------
+-- Imports and corrections (0.3).  Both rewrite a span of leads' histories:
+-- the rows they replace are superseded (with who and why), the replacements
+-- and the new moves appended, the leads (stage, max_stage, stage_entered_at,
+-- closed_at, created_at) brought in line and the lifecycle of the accounts
+-- concerned re-derived.  The C entry points (src/history.c) check the
+-- caller's privileges, read the import's source as the caller, and then run
+-- history_merge() and its preparation as the owner of the model's lead table
+-- with a backend-local flag raised that lets these writes past the history's
+-- append-only guard and the lead table's transition triggers (which neither
+-- validate nor record while it is raised: the moves are validated here, set-
+-- based, and refused moves are loaded and flagged).  The internal functions
+-- refuse to run without that flag (history_rewrite_check()).
+
+CREATE TYPE @extschema@.stage_move AS (stage @extschema@.lead_stage, entered_at timestamptz);
+COMMENT ON TYPE @extschema@.stage_move IS
+'One move of a lead''s corrected history: the stage it entered and when (argument of correct_history).';
+
+CREATE FUNCTION @extschema@.import_history(target_schema name, source regclass,
+                                           OUT rows_read bigint, OUT loaded bigint, OUT duplicates bigint,
+                                           OUT flagged bigint, OUT rejected bigint)
+    AS 'MODULE_PATHNAME', 'lf_import_history' LANGUAGE C VOLATILE;
+COMMENT ON FUNCTION @extschema@.import_history(name, regclass) IS
+'Loads stage history rows (columns lead_id, stage, changed_at, optional account_id, funnel, changed_by, reason; any order) from a table or view into a model in one transaction: duplicates dropped, merged in time order with the history there (rows it replaces are superseded), refused moves loaded and flagged, unloadable rows to lead_stage_history_reject with the reason; leads and lifecycle brought in line. Returns rows_read, loaded, duplicates, flagged, rejected. Idempotent. Needs EXECUTE on it and UPDATE (INSERT to create leads) on the model''s lead table.';
+REVOKE EXECUTE ON FUNCTION @extschema@.import_history(name, regclass) FROM PUBLIC;
+
+CREATE FUNCTION @extschema@.correct_history(target_schema name, lead_id bigint,
+                                            moves @extschema@.stage_move[], reason text)
+    RETURNS bigint
+    AS 'MODULE_PATHNAME', 'lf_correct_history' LANGUAGE C VOLATILE;
+COMMENT ON FUNCTION @extschema@.correct_history(name, bigint, @extschema@.stage_move[], text) IS
+'Corrects one lead''s history: from moves[1].entered_at on it becomes exactly these moves; the rows they replace are superseded (never deleted), recorded with the caller and the reason; the lead and the lifecycle are brought in line. Returns the number of history rows superseded. Needs EXECUTE on it and UPDATE on the model''s lead table.';
+REVOKE EXECUTE ON FUNCTION @extschema@.correct_history(name, bigint, @extschema@.stage_move[], text) FROM PUBLIC;
+
+CREATE FUNCTION @extschema@.history_rewrite_check() RETURNS void
+    AS 'MODULE_PATHNAME', 'lf_history_rewrite_check' LANGUAGE C VOLATILE;
+COMMENT ON FUNCTION @extschema@.history_rewrite_check() IS
+'Internal: raises 42501 unless called within import_history or correct_history (guards the internal functions they run).';
+
+CREATE FUNCTION @extschema@.history_append_rows(history regclass, rows_query text) RETURNS bigint
+    AS 'MODULE_PATHNAME', 'lf_history_append_rows' LANGUAGE C VOLATILE;
+COMMENT ON FUNCTION @extschema@.history_append_rows(regclass, text) IS
+'Internal, within import_history or correct_history only (42501 otherwise): appends the rows of a query (columns named as the history''s) to a model''s history through the executor, as the transition trigger does; returns how many.';
+
+CREATE FUNCTION @extschema@.import_history_read(source regclass, model_owner name) RETURNS bigint
+    LANGUAGE plpgsql
+    SET search_path = pg_catalog, pg_temp
+    SET client_min_messages = warning
+AS $fn$
+DECLARE
+    cols text[];
+    missing text;
+    lead_type regtype;
+    expr text[];
+    c text;
+    n bigint;
+BEGIN
+    SELECT array_agg(attname::text) INTO cols FROM pg_attribute
+     WHERE attrelid OPERATOR(pg_catalog.=) source AND attnum OPERATOR(pg_catalog.>) 0 AND NOT attisdropped;
+    SELECT string_agg(format('"%s"', r), ', ') INTO missing
+      FROM unnest(ARRAY['lead_id', 'stage', 'changed_at']) r WHERE r OPERATOR(pg_catalog.<>) ALL (coalesce(cols, '{}'));
+    IF missing IS NOT NULL THEN
+        RAISE EXCEPTION 'source % of import_history has no column %', source, missing
+            USING ERRCODE = 'undefined_column',
+                  HINT = 'The source needs columns lead_id, stage and changed_at, and may have account_id, funnel, changed_by and reason.';
+    END IF;
+    SELECT atttypid::regtype INTO lead_type FROM pg_attribute
+     WHERE attrelid OPERATOR(pg_catalog.=) source AND attname OPERATOR(pg_catalog.=) 'lead_id';
+    -- the lead's key as bigint, and as text when it is not an integer
+    IF lead_type IN ('bigint'::regtype, 'integer'::regtype, 'smallint'::regtype) THEN
+        expr := ARRAY['NULL::text', 'lead_id::bigint'];
+    ELSE
+        expr := ARRAY['lead_id::text',
+                      $e$CASE WHEN lead_id::text OPERATOR(pg_catalog.~) '^\s*-?[0-9]{1,18}\s*$' THEN lead_id::text::bigint END$e$];
+    END IF;
+    expr := expr || ARRAY['stage::text', 'changed_at::timestamptz'];
+    FOREACH c IN ARRAY ARRAY['account_id:bigint', 'funnel:text', 'changed_by:name', 'reason:text'] LOOP
+        expr := expr || CASE WHEN split_part(c, ':', 1) OPERATOR(pg_catalog.=) ANY (cols)
+                             THEN format('%I::%s', split_part(c, ':', 1), split_part(c, ':', 2))
+                             ELSE format('NULL::%s', split_part(c, ':', 2)) END;
+    END LOOP;
+    DROP TABLE IF EXISTS pg_temp.lf_import_source;
+    EXECUTE format($q$
+        CREATE TEMP TABLE lf_import_source ON COMMIT DROP AS
+        SELECT row_number() OVER () AS rn, %s AS lead_key, %s AS lead_id, %s AS stage_text, %s AS changed_at,
+               %s AS account_id, %s AS funnel, %s AS changed_by, %s AS reason
+          FROM %s
+    $q$, expr[1], expr[2], expr[3], expr[4], expr[5], expr[6], expr[7], expr[8], source);
+    GET DIAGNOSTICS n = ROW_COUNT;
+    IF model_owner OPERATOR(pg_catalog.<>) current_user THEN
+        EXECUTE format('GRANT SELECT ON pg_temp.lf_import_source TO %I', model_owner);
+    END IF;
+    RETURN n;
+END
+$fn$;
+COMMENT ON FUNCTION @extschema@.import_history_read(regclass, name) IS
+'Internal, part of import_history: copies the source (as the caller, who must be able to read it) into a temporary table that the model''s owner may read; 42703 when a required column is missing. Returns the rows read.';
+
+CREATE FUNCTION @extschema@.import_history_load(target_schema name, source regclass, caller name,
+                                                OUT loaded bigint, OUT duplicates bigint, OUT flagged bigint, OUT rejected bigint)
+    LANGUAGE plpgsql
+    SET search_path = pg_catalog, pg_temp
+    SET client_min_messages = warning
+AS $fn$
+DECLARE
+    s text := @extschema@.model_schema(target_schema);
+    merged record;
+    valid bigint;
+    distinct_rows bigint;
+BEGIN
+    PERFORM @extschema@.history_rewrite_check();
+    DROP TABLE IF EXISTS pg_temp.lf_import_row, pg_temp.lf_hist_new, pg_temp.lf_hist_lead;
+    -- Each row with its lead (known, or created from the earliest row that
+    -- names account_id and funnel), its canonical stage, and why it cannot be
+    -- loaded, if it cannot.
+    EXECUTE format($q$
+        CREATE TEMP TABLE lf_import_row ON COMMIT DROP AS
+        WITH src AS (
+            SELECT s.*, l.lead_id AS known_id, l.account_id AS lead_account, l.funnel AS lead_funnel
+              FROM pg_temp.lf_import_source s
+              LEFT JOIN %1$s.lead l ON l.lead_id OPERATOR(pg_catalog.=) s.lead_id
+        ), created AS (
+            SELECT DISTINCT ON (src.lead_id) src.lead_id, src.account_id, src.funnel,
+                   a.account_id IS NOT NULL AS account_known, f.name IS NOT NULL AS funnel_known
+              FROM src
+              LEFT JOIN %1$s.account a ON a.account_id OPERATOR(pg_catalog.=) src.account_id
+              LEFT JOIN @extschema@.funnel f ON f.name OPERATOR(pg_catalog.=) src.funnel
+             WHERE src.known_id IS NULL AND src.lead_id IS NOT NULL
+               AND src.account_id IS NOT NULL AND src.funnel IS NOT NULL
+             ORDER BY src.lead_id, src.changed_at, src.rn
+        )
+        SELECT src.rn, src.lead_key, src.lead_id, coalesce(src.lead_account, c.account_id) AS account_id,
+               coalesce(src.lead_funnel, c.funnel) AS funnel, st.stage, src.stage_text, src.changed_at,
+               src.changed_by, src.reason, src.known_id IS NULL AS is_new,
+               src.account_id AS source_account_id, src.funnel AS source_funnel,
+               CASE WHEN src.lead_id IS NULL AND src.lead_key IS NULL THEN 'no lead_id'
+                    WHEN src.lead_id IS NULL THEN format('unknown lead %%s', src.lead_key)
+                    WHEN src.known_id IS NULL AND c.lead_id IS NULL THEN format('unknown lead %%s (give account_id and funnel to create it)', src.lead_id)
+                    WHEN src.known_id IS NULL AND NOT c.account_known THEN format('unknown account %%s', c.account_id)
+                    WHEN src.known_id IS NULL AND NOT c.funnel_known THEN format('unknown funnel %%s', c.funnel)
+                    WHEN src.known_id IS NOT NULL AND src.account_id IS DISTINCT FROM src.lead_account AND src.account_id IS NOT NULL
+                        THEN format('lead %%s belongs to account %%s, not %%s', src.lead_id, src.lead_account, src.account_id)
+                    WHEN st.stage IS NULL THEN format('unknown stage %%s', coalesce(src.stage_text, 'NULL'))
+                    WHEN src.changed_at IS NULL OR NOT isfinite(src.changed_at) THEN format('no valid time: %%s', coalesce(src.changed_at::text, 'NULL'))
+                    WHEN src.changed_at OPERATOR(pg_catalog.>) clock_timestamp() THEN format('time in the future: %%s', src.changed_at)
+               END AS problem
+          FROM src
+          LEFT JOIN created c ON c.lead_id OPERATOR(pg_catalog.=) src.lead_id AND src.known_id IS NULL
+          LEFT JOIN (SELECT e::text AS name, e AS stage
+                       FROM unnest(enum_range(NULL::@extschema@.lead_stage)) e) st ON st.name OPERATOR(pg_catalog.=) src.stage_text
+    $q$, s);
+
+    IF EXISTS (SELECT 1 FROM pg_temp.lf_import_row WHERE is_new AND problem IS NULL)
+       AND NOT has_table_privilege(caller, format('%s.lead', s), 'INSERT') THEN
+        RAISE EXCEPTION 'permission denied to create leads in model "%"', target_schema
+            USING ERRCODE = 'insufficient_privilege',
+                  DETAIL = 'The import names leads that do not exist, with account_id and funnel.',
+                  HINT = format('Grant INSERT on %s.lead to %I, or import only rows of existing leads.', s, caller);
+    END IF;
+
+    EXECUTE format($q$
+        INSERT INTO %1$s.lead_stage_history_reject
+               (rejected_at, rejected_by, source, source_row, lead_id, account_id, funnel, stage, changed_at, changed_by, reason, problem)
+        SELECT now(), $1, $2, r.rn, coalesce(r.lead_key, r.lead_id::text), r.source_account_id, r.source_funnel,
+               r.stage_text, r.changed_at, r.changed_by, r.reason, r.problem
+          FROM pg_temp.lf_import_row r WHERE r.problem IS NOT NULL
+    $q$, s) USING caller, source::text;
+    GET DIAGNOSTICS rejected = ROW_COUNT;
+
+    -- the distinct moves (a lead in one stage at one time, once)
+    CREATE TEMP TABLE lf_hist_new ON COMMIT DROP AS
+    SELECT DISTINCT ON (r.lead_id, r.stage, r.changed_at)
+           r.lead_id, r.account_id, r.stage AS to_stage, r.changed_at AS entered_at,
+           coalesce(r.changed_by, caller) AS changed_by, r.reason, r.rn
+      FROM pg_temp.lf_import_row r WHERE r.problem IS NULL
+     ORDER BY r.lead_id, r.stage, r.changed_at, r.rn;
+    GET DIAGNOSTICS distinct_rows = ROW_COUNT;
+    SELECT count(*) INTO valid FROM pg_temp.lf_import_row WHERE problem IS NULL;
+    CREATE TEMP TABLE lf_hist_lead ON COMMIT DROP AS
+    SELECT DISTINCT ON (r.lead_id) r.lead_id, r.account_id, r.funnel, NULL::timestamptz AS cut, r.is_new
+      FROM pg_temp.lf_import_row r WHERE r.problem IS NULL ORDER BY r.lead_id;
+
+    SELECT * INTO merged FROM @extschema@.history_merge(target_schema, caller, format('import_history from %s', source));
+    loaded := merged.loaded;
+    flagged := merged.flagged;
+    duplicates := valid - distinct_rows + merged.duplicates;
+    DROP TABLE pg_temp.lf_import_row;
+END
+$fn$;
+COMMENT ON FUNCTION @extschema@.import_history_load(name, regclass, name) IS
+'Internal, part of import_history (as the model''s owner): classifies the rows read, writes the unloadable ones to lead_stage_history_reject, drops duplicates and merges the rest with history_merge.';
+
+CREATE FUNCTION @extschema@.correct_history_apply(target_schema name, lead_id bigint, moves @extschema@.stage_move[],
+                                                  reason text, caller name) RETURNS bigint
+    LANGUAGE plpgsql
+    SET search_path = pg_catalog, pg_temp
+    SET client_min_messages = warning
+AS $fn$
+DECLARE
+    s text := @extschema@.model_schema(target_schema);
+    acc bigint;
+    fun text;
+    bad record;
+    merged record;
+BEGIN
+    PERFORM @extschema@.history_rewrite_check();
+    IF lead_id IS NULL OR moves IS NULL OR reason IS NULL THEN
+        RAISE EXCEPTION 'lead_id, moves and reason of correct_history must not be null'
+            USING ERRCODE = 'null_value_not_allowed', HINT = 'Every correction names the lead, its moves and why.';
+    END IF;
+    IF btrim(reason) OPERATOR(pg_catalog.=) '' THEN
+        RAISE EXCEPTION 'reason of correct_history must not be empty'
+            USING ERRCODE = 'invalid_parameter_value', HINT = 'Every correction says why it was made.';
+    END IF;
+    IF cardinality(moves) OPERATOR(pg_catalog.=) 0 THEN
+        RAISE EXCEPTION 'moves of correct_history must not be empty'
+            USING ERRCODE = 'invalid_parameter_value',
+                  HINT = 'The lead''s history from moves[1].entered_at on becomes the moves: give at least the stage it was in from then.';
+    END IF;
+    SELECT m.ord, m.stage, m.entered_at, lag(m.stage) OVER w AS prev_stage, lag(m.entered_at) OVER w AS prev_at INTO bad
+      FROM unnest(moves) WITH ORDINALITY m(stage, entered_at, ord)
+    WINDOW w AS (ORDER BY m.ord)
+     ORDER BY coalesce(m.stage IS NULL OR m.entered_at IS NULL OR NOT isfinite(m.entered_at)
+                       OR m.entered_at OPERATOR(pg_catalog.>) clock_timestamp()
+                       OR m.entered_at OPERATOR(pg_catalog.<) lag(m.entered_at) OVER w
+                       OR m.stage OPERATOR(pg_catalog.=) lag(m.stage) OVER w, false) DESC, m.ord
+     LIMIT 1;
+    IF bad.stage IS NULL OR bad.entered_at IS NULL THEN
+        RAISE EXCEPTION 'move % of correct_history has no stage or no time', bad.ord
+            USING ERRCODE = 'null_value_not_allowed';
+    ELSIF NOT isfinite(bad.entered_at) OR bad.entered_at OPERATOR(pg_catalog.>) clock_timestamp() THEN
+        RAISE EXCEPTION 'lead % cannot enter stage "%" at %, which is in the future', lead_id, bad.stage, bad.entered_at
+            USING ERRCODE = 'check_violation', CONSTRAINT = 'lead_stage_chronology',
+                  DETAIL = 'A corrected history is dated in the past.';
+    ELSIF bad.entered_at OPERATOR(pg_catalog.<) bad.prev_at THEN
+        RAISE EXCEPTION 'move % of correct_history is dated %, before the move before it (%)', bad.ord, bad.entered_at, bad.prev_at
+            USING ERRCODE = 'check_violation', CONSTRAINT = 'lead_stage_chronology',
+                  DETAIL = 'The moves of a correction are given in time order.';
+    ELSIF bad.stage OPERATOR(pg_catalog.=) bad.prev_stage THEN
+        RAISE EXCEPTION 'moves % and % of correct_history both enter stage "%"', bad.ord - 1, bad.ord, bad.stage
+            USING ERRCODE = 'invalid_parameter_value',
+                  DETAIL = 'Each move enters another stage than the move before it.';
+    END IF;
+
+    EXECUTE format('SELECT account_id, funnel FROM %s.lead WHERE lead_id OPERATOR(pg_catalog.=) $1', s)
+       INTO acc, fun USING lead_id;
+    IF acc IS NULL THEN
+        RAISE EXCEPTION 'lead % does not exist in model "%"', lead_id, target_schema
+            USING ERRCODE = 'undefined_object';
+    END IF;
+    DROP TABLE IF EXISTS pg_temp.lf_hist_new, pg_temp.lf_hist_lead;
+    CREATE TEMP TABLE lf_hist_lead ON COMMIT DROP AS
+    SELECT correct_history_apply.lead_id, acc AS account_id, fun AS funnel, moves[1].entered_at AS cut, false AS is_new;
+    CREATE TEMP TABLE lf_hist_new ON COMMIT DROP AS
+    SELECT correct_history_apply.lead_id, acc AS account_id, m.stage AS to_stage, m.entered_at,
+           caller AS changed_by, correct_history_apply.reason, m.ord AS rn
+      FROM unnest(moves) WITH ORDINALITY m(stage, entered_at, ord);
+    SELECT * INTO merged FROM @extschema@.history_merge(target_schema, caller, correct_history_apply.reason);
+    RETURN merged.superseded;
+END
+$fn$;
+COMMENT ON FUNCTION @extschema@.correct_history_apply(name, bigint, @extschema@.stage_move[], text, name) IS
+'Internal, part of correct_history (as the model''s owner): checks the moves (22004, 22023, 23514 lead_stage_chronology) and the lead (42704) and merges the moves with history_merge, cutting the history at moves[1].entered_at.';
+
+CREATE FUNCTION @extschema@.history_merge(target_schema name, caller name, why text,
+                                          OUT loaded bigint, OUT duplicates bigint, OUT flagged bigint, OUT superseded bigint)
+    LANGUAGE plpgsql
+    SET search_path = pg_catalog, pg_temp
+    SET client_min_messages = warning
+AS $fn$
+DECLARE
+    s text := @extschema@.model_schema(target_schema);
+    h text := s || '.lead_stage_history';
+BEGIN
+    PERFORM @extschema@.history_rewrite_check();
+    DROP TABLE IF EXISTS pg_temp.lf_hist_old, pg_temp.lf_hist_m, pg_temp.lf_hist_sum, pg_temp.lf_hist_accounts;
+    -- The leads' rows first, in lead_id order (as every import and
+    -- correction takes them, so they cannot deadlock each other; a move
+    -- locks its one lead the same way), then their history, read after the
+    -- locks with a fresh snapshot.
+    EXECUTE format($q$
+        SELECT count(*) FROM (
+            SELECT 1 FROM %1$s.lead l
+             WHERE l.lead_id IN (SELECT x.lead_id FROM pg_temp.lf_hist_lead x WHERE NOT x.is_new)
+             ORDER BY l.lead_id FOR NO KEY UPDATE OF l) locked
+    $q$, s);
+    EXECUTE format($q$
+        CREATE TEMP TABLE lf_hist_old ON COMMIT DROP AS
+        SELECT h.lead_id, h.account_id, h.seq, h.from_stage, h.to_stage, h.entered_at, h.left_at,
+               h.changed_by, h.reason, h.flag
+          FROM %1$s h
+          JOIN pg_temp.lf_hist_lead l ON l.lead_id OPERATOR(pg_catalog.=) h.lead_id
+                                     AND l.account_id OPERATOR(pg_catalog.=) h.account_id
+         WHERE h.superseded_at IS NULL AND NOT l.is_new
+    $q$, h);
+    ANALYZE pg_temp.lf_hist_old;
+    ANALYZE pg_temp.lf_hist_new;
+    ANALYZE pg_temp.lf_hist_lead;
+
+    -- The merged history of each lead (M): its rows before the cut (all of
+    -- them for an import) and the new moves, in time order (at the same
+    -- time: rows already there first, then by stage); a row that enters the
+    -- stage the row before it entered is no move and is dropped (a new one
+    -- is a duplicate, one there is superseded by the earlier entry).  What
+    -- happens to each row:
+    --   keep      a row there, unchanged;
+    --   close     the lead's current row, now followed by a new one: left_at set (as a move does);
+    --   rerecord  a row there whose seq, from_stage or left_at changes: superseded, appended anew;
+    --   supersede a row there that is no longer part of the history;
+    --   insert    a new move, appended;
+    --   duplicate a new move already there.
+    -- Appended rows are checked against the funnel's rules: a move they
+    -- refuse is appended with the reason in flag.
+    EXECUTE $q$
+        CREATE TEMP TABLE lf_hist_m ON COMMIT DROP AS
+        WITH u AS (
+            SELECT o.lead_id, o.account_id, o.to_stage, o.entered_at, 0 AS kind, o.seq AS old_seq,
+                   o.from_stage AS old_from, o.left_at AS old_left, o.changed_by, o.reason, o.flag AS old_flag, 0::bigint AS rn
+              FROM pg_temp.lf_hist_old o JOIN pg_temp.lf_hist_lead l ON l.lead_id OPERATOR(pg_catalog.=) o.lead_id
+             WHERE l.cut IS NULL OR o.entered_at OPERATOR(pg_catalog.<) l.cut
+            UNION ALL
+            SELECT n.lead_id, n.account_id, n.to_stage, n.entered_at, 1, NULL, NULL, NULL, n.changed_by, n.reason, NULL, n.rn
+              FROM pg_temp.lf_hist_new n JOIN pg_temp.lf_hist_lead l ON l.lead_id OPERATOR(pg_catalog.=) n.lead_id
+             WHERE l.cut IS NOT NULL
+                OR NOT EXISTS (SELECT 1 FROM pg_temp.lf_hist_old o
+                                WHERE o.lead_id OPERATOR(pg_catalog.=) n.lead_id AND o.to_stage OPERATOR(pg_catalog.=) n.to_stage
+                                  AND o.entered_at OPERATOR(pg_catalog.=) n.entered_at)
+        ), c AS (
+            SELECT u.*, u.to_stage IS NOT DISTINCT FROM lag(u.to_stage) OVER w AS dropped
+              FROM u WINDOW w AS (PARTITION BY u.lead_id ORDER BY u.entered_at, u.kind, u.to_stage, u.rn)
+        ), m AS (
+            SELECT c.*, row_number() OVER w AS seq, lag(c.to_stage) OVER w AS from_stage, lead(c.entered_at) OVER w AS left_at
+              FROM c WHERE NOT c.dropped
+            WINDOW w AS (PARTITION BY c.lead_id ORDER BY c.entered_at, c.kind, c.to_stage, c.rn)
+        ), allowed AS (
+            SELECT f.name AS funnel, fs.s AS from_stage, unnest(@extschema@.allowed_next(f.name, fs.s)) AS to_stage
+              FROM @extschema@.funnel f CROSS JOIN unnest(enum_range(NULL::@extschema@.lead_stage)) fs(s)
+             WHERE f.name IN (SELECT x.funnel FROM pg_temp.lf_hist_lead x)
+        ), entry AS (
+            SELECT f.name AS funnel, unnest(@extschema@.entry_stages(f.name)) AS stage
+              FROM @extschema@.funnel f WHERE f.name IN (SELECT x.funnel FROM pg_temp.lf_hist_lead x)
+        ), act AS (
+            SELECT m.*, l.funnel,
+                   CASE WHEN m.kind OPERATOR(pg_catalog.=) 1 THEN 'insert'
+                        WHEN m.seq OPERATOR(pg_catalog.=) m.old_seq AND m.from_stage IS NOT DISTINCT FROM m.old_from
+                             AND m.left_at IS NOT DISTINCT FROM m.old_left THEN 'keep'
+                        WHEN m.seq OPERATOR(pg_catalog.=) m.old_seq AND m.from_stage IS NOT DISTINCT FROM m.old_from
+                             AND m.old_left IS NULL THEN 'close'
+                        ELSE 'rerecord' END AS action
+              FROM m JOIN pg_temp.lf_hist_lead l ON l.lead_id OPERATOR(pg_catalog.=) m.lead_id
+        )
+        SELECT a.lead_id, a.account_id, a.seq::int AS seq, a.from_stage, a.to_stage, a.entered_at, a.left_at,
+               a.changed_by, a.reason, a.old_seq, a.action,
+               CASE WHEN a.action IN ('keep', 'close') THEN a.old_flag
+                    WHEN a.seq OPERATOR(pg_catalog.=) 1 AND e.stage IS NULL
+                        THEN format('stage %s is not an entry stage of funnel %s', a.to_stage, a.funnel)
+                    WHEN a.seq OPERATOR(pg_catalog.>) 1 AND al.to_stage IS NULL
+                        THEN format('funnel %s does not allow the move from %s to %s', a.funnel, a.from_stage, a.to_stage)
+               END AS flag
+          FROM act a
+          LEFT JOIN entry e ON a.seq OPERATOR(pg_catalog.=) 1 AND e.funnel OPERATOR(pg_catalog.=) a.funnel
+                           AND e.stage OPERATOR(pg_catalog.=) a.to_stage
+          LEFT JOIN allowed al ON a.seq OPERATOR(pg_catalog.>) 1 AND al.funnel OPERATOR(pg_catalog.=) a.funnel
+                              AND al.from_stage OPERATOR(pg_catalog.=) a.from_stage AND al.to_stage OPERATOR(pg_catalog.=) a.to_stage
+        UNION ALL
+        SELECT c.lead_id, c.account_id, NULL, NULL, c.to_stage, c.entered_at, NULL, c.changed_by, c.reason, c.old_seq,
+               CASE WHEN c.kind OPERATOR(pg_catalog.=) 1 THEN 'duplicate' ELSE 'supersede' END, NULL
+          FROM c WHERE c.dropped
+        UNION ALL
+        SELECT o.lead_id, o.account_id, NULL, NULL, o.to_stage, o.entered_at, NULL, o.changed_by, o.reason, o.seq, 'supersede', NULL
+          FROM pg_temp.lf_hist_old o JOIN pg_temp.lf_hist_lead l ON l.lead_id OPERATOR(pg_catalog.=) o.lead_id
+         WHERE o.entered_at OPERATOR(pg_catalog.>=) l.cut
+    $q$;
+
+    -- superseded first (their seq is taken again), then the current rows closed
+    EXECUTE format($q$
+        UPDATE %1$s h SET superseded_at = now(), superseded_by = $1, superseded_reason = $2
+          FROM pg_temp.lf_hist_m m
+         WHERE m.action IN ('supersede', 'rerecord') AND h.superseded_at IS NULL
+           AND h.account_id OPERATOR(pg_catalog.=) m.account_id AND h.lead_id OPERATOR(pg_catalog.=) m.lead_id
+           AND h.seq OPERATOR(pg_catalog.=) m.old_seq
+    $q$, h) USING caller, why;
+    GET DIAGNOSTICS superseded = ROW_COUNT;
+    EXECUTE format($q$
+        UPDATE %1$s h SET left_at = m.left_at
+          FROM pg_temp.lf_hist_m m
+         WHERE m.action OPERATOR(pg_catalog.=) 'close' AND h.superseded_at IS NULL
+           AND h.account_id OPERATOR(pg_catalog.=) m.account_id AND h.lead_id OPERATOR(pg_catalog.=) m.lead_id
+           AND h.seq OPERATOR(pg_catalog.=) m.old_seq
+    $q$, h);
+
+    -- each lead as its merged history says
+    CREATE TEMP TABLE lf_hist_sum ON COMMIT DROP AS
+    SELECT m.lead_id, m.account_id,
+           (array_agg(m.to_stage ORDER BY m.seq DESC))[1] AS stage,
+           max(m.entered_at) AS stage_entered_at,
+           (array_agg(m.reason ORDER BY m.seq DESC))[1] AS last_reason,
+           min(m.entered_at) AS first_at,
+           max(m.to_stage) FILTER (WHERE m.to_stage OPERATOR(pg_catalog.<=) 'won'::@extschema@.lead_stage) AS max_stage
+      FROM pg_temp.lf_hist_m m
+     WHERE m.action IN ('keep', 'close', 'rerecord', 'insert')
+     GROUP BY m.lead_id, m.account_id;
+
+    -- accounts whose lifecycle facts change: wins recorded or superseded,
+    -- new leads (their motion), leads that open or close (their contact's
+    -- status) or start earlier (their motion)
+    EXECUTE format($q$
+        CREATE TEMP TABLE lf_hist_accounts ON COMMIT DROP AS
+        SELECT m.account_id FROM pg_temp.lf_hist_m m
+         WHERE m.to_stage OPERATOR(pg_catalog.=) 'won' AND m.action IN ('insert', 'rerecord', 'supersede')
+        UNION
+        SELECT x.account_id FROM pg_temp.lf_hist_lead x WHERE x.is_new
+        UNION
+        SELECT l.account_id FROM %1$s.lead l JOIN pg_temp.lf_hist_sum x ON x.lead_id OPERATOR(pg_catalog.=) l.lead_id
+         WHERE (l.stage OPERATOR(pg_catalog.<) 'won') OPERATOR(pg_catalog.<>) (x.stage OPERATOR(pg_catalog.<) 'won')
+            OR x.first_at OPERATOR(pg_catalog.<) l.created_at
+    $q$, s);
+
+    -- new leads, then their history and the other appended rows, then the leads there
+    EXECUTE format($q$
+        INSERT INTO %1$s.lead (lead_id, account_id, funnel, stage, max_stage, created_at, stage_entered_at, closed_at, close_reason)
+        SELECT x.lead_id, x.account_id, l.funnel, x.stage, x.max_stage, x.first_at, x.stage_entered_at,
+               CASE WHEN x.stage OPERATOR(pg_catalog.>=) 'won' THEN x.stage_entered_at END,
+               CASE WHEN x.stage OPERATOR(pg_catalog.>=) 'won' THEN x.last_reason END
+          FROM pg_temp.lf_hist_sum x JOIN pg_temp.lf_hist_lead l ON l.lead_id OPERATOR(pg_catalog.=) x.lead_id
+         WHERE l.is_new
+         ORDER BY x.lead_id
+    $q$, s);
+    PERFORM @extschema@.history_append_rows(h::regclass, $q$
+        SELECT lead_id, account_id, seq, from_stage, to_stage, entered_at, left_at, changed_by, reason,
+               now() AS recorded_at, flag
+          FROM pg_temp.lf_hist_m WHERE action IN ('insert', 'rerecord')
+         ORDER BY account_id, lead_id, seq
+    $q$);
+    EXECUTE format($q$
+        UPDATE %1$s.lead l
+           SET stage = x.stage, stage_entered_at = x.stage_entered_at, max_stage = x.max_stage,
+               closed_at = CASE WHEN x.stage OPERATOR(pg_catalog.>=) 'won' THEN x.stage_entered_at END,
+               close_reason = CASE WHEN x.stage OPERATOR(pg_catalog.<) 'won' THEN NULL
+                                   WHEN x.stage OPERATOR(pg_catalog.=) l.stage AND x.stage_entered_at OPERATOR(pg_catalog.=) l.stage_entered_at
+                                       THEN l.close_reason
+                                   ELSE x.last_reason END,
+               created_at = least(l.created_at, x.first_at)
+          FROM pg_temp.lf_hist_sum x JOIN pg_temp.lf_hist_lead hl ON hl.lead_id OPERATOR(pg_catalog.=) x.lead_id
+         WHERE NOT hl.is_new AND l.lead_id OPERATOR(pg_catalog.=) x.lead_id AND l.account_id OPERATOR(pg_catalog.=) x.account_id
+           AND (l.stage, l.stage_entered_at, l.max_stage, l.created_at)
+               IS DISTINCT FROM (x.stage, x.stage_entered_at, x.max_stage, least(l.created_at, x.first_at))
+    $q$, s);
+
+    -- the lifecycle of the accounts concerned, in account_id order
+    EXECUTE format($q$
+        SELECT count(*) FROM (
+            SELECT @extschema@.lifecycle_refresh_account(%2$L::regclass, %3$L::regclass, %4$L::regclass, %5$L::regclass,
+                                                         %6$L::regclass, a.account_id, a.status, a.status_since, true)
+              FROM %1$s.account a
+             WHERE a.account_id IN (SELECT x.account_id FROM pg_temp.lf_hist_accounts x)
+             ORDER BY a.account_id) r
+    $q$, s, s || '.account', s || '.contact', s || '.lead', h, s || '.account_event');
+
+    -- a new row is loaded or a duplicate (of a row there, or of the entry before it)
+    SELECT count(*) FILTER (WHERE action OPERATOR(pg_catalog.=) 'insert'),
+           count(*) FILTER (WHERE action OPERATOR(pg_catalog.=) 'insert' AND flag IS NOT NULL)
+      INTO loaded, flagged FROM pg_temp.lf_hist_m;
+    duplicates := (SELECT count(*) FROM pg_temp.lf_hist_new) - loaded;
+    DROP TABLE pg_temp.lf_hist_old, pg_temp.lf_hist_m, pg_temp.lf_hist_sum, pg_temp.lf_hist_accounts,
+               pg_temp.lf_hist_new, pg_temp.lf_hist_lead;
+END
+$fn$;
+COMMENT ON FUNCTION @extschema@.history_merge(name, name, text) IS
+'Internal, the merge of import_history and correct_history (as the model''s owner): locks the leads, merges their current history with the new moves in time order, supersedes the rows replaced, appends the rest (refused moves flagged), brings the leads and the lifecycle of the accounts concerned in line. Returns loaded, duplicates, flagged and superseded rows.';

@@ -1,0 +1,93 @@
+#!/usr/bin/env bash
+# Importing CRM history: leadfunnel.import_history() vs COPY, in one run.
+#   data: 200,000 leads (enterprise funnel, each created with its first history
+#   row) and an export of 1,000,000 history rows for them, shuffled: 975,000
+#   moves (4-5 per lead, 1 % of them moves the funnel refuses), 20,000
+#   duplicates (2 %) and 5,000 rows of unknown leads (0.5 %);
+#   (a) import  SELECT * FROM leadfunnel.import_history('bench', 'crm_export')
+#               (dedupe, merge in time order, flag, reject, leads and lifecycle)
+#   (b) copy    COPY of the same 1,000,000 rows, shaped as history rows, into a
+#               plain table with the history's indexes (btree (account_id,
+#               lead_id, seq), not unique since the rows hold the duplicates,
+#               and the partial index of wins)
+# each ROUNDS times in alternating order, each in a transaction rolled back;
+# prints rows/s of both, medians and the ratio.  Usage: bench/import/run.sh [rounds]
+set -euo pipefail
+here=$(cd "$(dirname "$0")" && pwd)
+. "$here/../../tools/lib.sh"
+ROUNDS=${1:-3}; LEADS=200000
+
+lf_install_deps
+lf_build_install
+lf_cluster_start "fsync=on" "shared_buffers=256MB" "max_wal_size=4GB" "checkpoint_timeout=30min" "work_mem=64MB" "maintenance_work_mem=256MB"
+db=leadfunnel_bench
+lf_psql -d postgres -c "CREATE DATABASE $db" >/dev/null
+lf_log "creating $LEADS leads and the export"
+lf_psql -d "$db" >/dev/null <<SQL
+CREATE EXTENSION leadfunnel;
+SELECT leadfunnel.create_model('bench');
+INSERT INTO bench.account (account_id) SELECT g FROM generate_series(1, 20000) g;
+INSERT INTO bench.lead (lead_id, account_id, created_at)
+SELECT g, 1 + g % 20000, timestamptz '2023-01-01' + (g % 500) * interval '1 day' FROM generate_series(1, $LEADS) g;
+SELECT setseed(0.5);
+CREATE TABLE public.crm_export (lead_id bigint, stage text, changed_at timestamptz, changed_by name);
+-- moves mql, tal, tql, sal, sql (4 for every 8th lead), a day or more apart
+INSERT INTO public.crm_export
+SELECT l.lead_id, (ARRAY['mql', 'tal', 'tql', 'sal', 'sql'])[k],
+       l.created_at + k * interval '1 day' + (random() * 20) * interval '1 hour', 'crm'
+  FROM bench.lead l, generate_series(1, 5) k
+ WHERE k <= CASE WHEN l.lead_id % 8 = 0 THEN 4 ELSE 5 END;
+-- 1 % refused: back to lead
+UPDATE public.crm_export SET stage = 'lead' WHERE random() < 0.01 AND stage <> 'mql';
+-- 2 % duplicates, 0.5 % unknown leads
+INSERT INTO public.crm_export SELECT * FROM public.crm_export WHERE random() < 20000.0 / 975000 LIMIT 20000;
+INSERT INTO public.crm_export SELECT $LEADS + g, 'mql', '2024-06-01', 'crm' FROM generate_series(1, 5000) g;
+CREATE TABLE public.shuffled AS SELECT * FROM public.crm_export ORDER BY random();
+DROP TABLE public.crm_export;
+ALTER TABLE public.shuffled RENAME TO crm_export;
+-- (b): the same rows as history rows, and a plain table with the history's indexes
+CREATE TABLE public.plain_history (LIKE bench.lead_stage_history);
+CREATE INDEX ON public.plain_history (account_id, lead_id, seq);
+CREATE INDEX ON public.plain_history (account_id, entered_at) WHERE to_stage = 'won';
+COPY (SELECT e.lead_id, 1 + e.lead_id % 20000, row_number() OVER (PARTITION BY e.lead_id ORDER BY e.changed_at) + 1,
+             NULL, e.stage, e.changed_at, NULL, e.changed_by, NULL, now(), NULL, NULL, NULL, NULL
+        FROM public.crm_export e) TO '$LF_TMP/history.copy';
+VACUUM ANALYZE;
+CHECKPOINT;
+SQL
+rows=$(lf_psql -d "$db" -At -c "SELECT count(*) FROM public.crm_export")
+echo "export: $rows rows" >&2
+
+time_sql() {   # milliseconds of the one timed statement in a rolled-back transaction
+    lf_psql -d "$db" -At <<SQL2 | sed -n 's/^Time: \([0-9.]*\) ms.*/\1/p' | tail -1
+BEGIN;
+\timing on
+$1
+\timing off
+ROLLBACK;
+CHECKPOINT;
+SQL2
+}
+results="$LF_TMP/results.txt"; : > "$results"
+for round in $(seq 1 "$ROUNDS"); do
+    order="import copy"; [ $((round % 2)) = 0 ] && order="copy import"
+    for what in $order; do
+        if [ "$what" = import ]; then
+            ms=$(time_sql "SELECT * FROM leadfunnel.import_history('bench', 'public.crm_export');")
+        else
+            ms=$(time_sql "COPY public.plain_history FROM '$LF_TMP/history.copy';")
+        fi
+        echo "$what $ms" >> "$results"
+        echo "round $round $what: $ms ms, $(awk -v r="$rows" -v m="$ms" 'BEGIN {printf "%.0f", r / (m / 1000)}') rows/s" >&2
+    done
+done
+# the answer of one import, kept
+lf_psql -d "$db" -c "SELECT * FROM leadfunnel.import_history('bench', 'public.crm_export')"
+lf_psql -d "$db" -At -c "SELECT 'history consistent: ' || (count(*) = 0) FROM leadfunnel.verify_model('bench')"
+
+med() { grep "^$1 " "$results" | awk '{print $2}' | sort -n | awk '{v[NR]=$1} END {print (NR%2) ? v[(NR+1)/2] : (v[NR/2]+v[NR/2+1])/2}'; }
+a=$(med import); b=$(med copy)
+echo
+echo "| rows | (a) import_history | (b) COPY, plain table | (a)/(b) speed |"
+echo "|---|---|---|---|"
+awk -v r="$rows" -v a="$a" -v b="$b" 'BEGIN {printf "| %d | %.1f s, %.0f rows/s | %.1f s, %.0f rows/s | %.2fx |\n", r, a/1000, r/(a/1000), b/1000, r/(b/1000), b/a}'

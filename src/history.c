@@ -1,0 +1,227 @@
+/*-------------------------------------------------------------------------
+ *
+ * history.c
+ *	  import_history() and correct_history(): the two ways to rewrite a
+ *	  span of a model's bitemporal stage history.
+ *
+ * Both are thin C entry points around SQL (src/sql/35_history.sql): they
+ * check the caller's privileges, read an import's source as the caller, and
+ * then run the merge as the owner of the model's lead table -- as the
+ * transition trigger writes the history as that owner -- with the rewrite
+ * flag of transition.c raised.  While it is raised the history's append-only
+ * guard lets the merge's writes through and the lead table's transition
+ * triggers neither validate nor record (the merge validates the moves
+ * set-based and flags those the funnel rules refuse), and the lifecycle's
+ * per-row lead trigger stands aside (the merge re-derives the lifecycle of
+ * the accounts concerned once).  The flag is backend-local, raised only
+ * here, and put back however the merge ends.
+ *
+ * Privileges: EXECUTE on the function (revoked from PUBLIC; the DBA grants
+ * it to the roles that may rewrite history) and UPDATE on the model's lead
+ * table (INSERT too for an import that creates leads), so a role that may
+ * import into one model cannot rewrite another.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "access/htup_details.h"
+#include "catalog/namespace.h"
+#include "catalog/pg_class.h"
+#include "catalog/pg_type.h"
+#include "executor/spi.h"
+#include "funcapi.h"
+#include "miscadmin.h"
+#include "utils/acl.h"
+#include "utils/builtins.h"
+#include "utils/lsyscache.h"
+#include "utils/syscache.h"
+
+#include "compat.h"
+#include "vocabulary.h"
+#include "transition.h"
+
+/* The model's lead table; model_schema() raises the errors of a bad schema. */
+static Oid
+model_lead_table(Datum target_schema, bool isnull)
+{
+	Oid			argtypes[1] = {NAMEOID};
+	Datum		values[1] = {target_schema};
+	char		nulls[1] = {isnull ? 'n' : ' '};
+	Oid			nsp;
+
+	if (SPI_execute_with_args("SELECT " LF_SCHEMA ".model_schema($1)", 1, argtypes, values, nulls,
+							  true, 1) != SPI_OK_SELECT)
+		elog(ERROR, "could not check the model schema");
+	nsp = get_namespace_oid(NameStr(*DatumGetName(target_schema)), false);
+	return get_relname_relid("lead", nsp);
+}
+
+static Oid
+rel_owner(Oid relid)
+{
+	HeapTuple	tp = SearchSysCache1(RELOID, ObjectIdGetDatum(relid));
+	Oid			owner;
+
+	if (!HeapTupleIsValid(tp))
+		elog(ERROR, "cache lookup failed for relation %u", relid);
+	owner = ((Form_pg_class) GETSTRUCT(tp))->relowner;
+	ReleaseSysCache(tp);
+	return owner;
+}
+
+static void
+require_privilege(Oid lead_relid, const char *fn, Name target_schema)
+{
+	if (pg_class_aclcheck(lead_relid, GetUserId(), ACL_UPDATE) != ACLCHECK_OK)
+		ereport(ERROR,
+				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+				 errmsg("permission denied to rewrite the history of model \"%s\"", NameStr(*target_schema)),
+				 errdetail("%s needs UPDATE on table %s.", fn,
+						   quote_qualified_identifier(NameStr(*target_schema), "lead")),
+				 errhint("The model's owner grants it: GRANT UPDATE ON %s TO %s;",
+						 quote_qualified_identifier(NameStr(*target_schema), "lead"),
+						 quote_identifier(GetUserNameFromId(GetUserId(), false)))));
+}
+
+/*
+ * Run one SQL statement of the merge as the model's owner with the rewrite
+ * flag raised; returns its one row (copied out of SPI).
+ */
+static HeapTuple
+run_rewrite(Oid owner, const char *sql, int nargs, Oid *argtypes, Datum *values, char *nulls,
+			TupleDesc *desc)
+{
+	Oid			save_userid;
+	int			save_sec_context;
+	bool		save_rewrite = lf_history_rewrite;
+	HeapTuple	result = NULL;
+
+	GetUserIdAndSecContext(&save_userid, &save_sec_context);
+	SetUserIdAndSecContext(owner, save_sec_context | SECURITY_LOCAL_USERID_CHANGE | SECURITY_NOFORCE_RLS);
+	lf_history_rewrite = true;
+	PG_TRY();
+	{
+		if (SPI_execute_with_args(sql, nargs, argtypes, values, nulls, false, 1) != SPI_OK_SELECT ||
+			SPI_processed != 1)
+			elog(ERROR, "history merge returned no row");
+		result = SPI_copytuple(SPI_tuptable->vals[0]);
+		*desc = CreateTupleDescCopy(SPI_tuptable->tupdesc);
+	}
+	PG_FINALLY();
+	{
+		lf_history_rewrite = save_rewrite;
+		SetUserIdAndSecContext(save_userid, save_sec_context);
+	}
+	PG_END_TRY();
+	return result;
+}
+
+static int64
+get_int8_col(HeapTuple tup, TupleDesc desc, int col)
+{
+	bool		isnull;
+	Datum		d = heap_getattr(tup, col, desc, &isnull);
+
+	return isnull ? 0 : DatumGetInt64(d);
+}
+
+/*
+ * import_history(target_schema name, source regclass,
+ *				  OUT rows_read, OUT loaded, OUT duplicates, OUT flagged, OUT rejected)
+ */
+PG_FUNCTION_INFO_V1(lf_import_history);
+Datum
+lf_import_history(PG_FUNCTION_ARGS)
+{
+	Oid			lead_relid;
+	Oid			owner;
+	TupleDesc	result_desc;
+	TupleDesc	desc;
+	HeapTuple	tup;
+	int64		rows_read;
+	Datum		values[5];
+	bool		nulls[5] = {false, false, false, false, false};
+	MemoryContext callcxt = CurrentMemoryContext;
+
+	if (PG_ARGISNULL(1))
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("source of import_history must not be null"),
+				 errhint("Pass a table or view with columns lead_id, stage and changed_at.")));
+	if (get_call_result_type(fcinfo, NULL, &result_desc) != TYPEFUNC_COMPOSITE)
+		elog(ERROR, "return type must be a row type");
+
+	SPI_connect();
+	lead_relid = model_lead_table(PG_GETARG_DATUM(0), PG_ARGISNULL(0));
+	require_privilege(lead_relid, "import_history", PG_GETARG_NAME(0));
+	owner = rel_owner(lead_relid);
+
+	/* the source, read as the caller */
+	{
+		Oid			argtypes[2] = {REGCLASSOID, NAMEOID};
+		Datum		args[2] = {PG_GETARG_DATUM(1), CStringGetDatum(GetUserNameFromId(owner, false))};
+		bool		isnull;
+
+		args[1] = DirectFunctionCall1(namein, args[1]);
+		if (SPI_execute_with_args("SELECT " LF_SCHEMA ".import_history_read($1, $2)", 2, argtypes, args,
+								  NULL, false, 1) != SPI_OK_SELECT || SPI_processed != 1)
+			elog(ERROR, "could not read the import source");
+		rows_read = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
+	}
+
+	/* the rest as the model's owner */
+	{
+		Oid			argtypes[3] = {NAMEOID, REGCLASSOID, NAMEOID};
+		Datum		args[3];
+
+		args[0] = PG_GETARG_DATUM(0);
+		args[1] = PG_GETARG_DATUM(1);
+		args[2] = DirectFunctionCall1(namein, CStringGetDatum(GetUserNameFromId(GetUserId(), false)));
+		tup = run_rewrite(owner, "SELECT * FROM " LF_SCHEMA ".import_history_load($1, $2, $3)",
+						  3, argtypes, args, NULL, &desc);
+	}
+	values[0] = Int64GetDatum(rows_read);
+	for (int i = 0; i < 4; i++)
+		values[i + 1] = Int64GetDatum(get_int8_col(tup, desc, i + 1));
+	SPI_execute("DROP TABLE IF EXISTS pg_temp.lf_import_source", false, 0);
+	SPI_finish();
+
+	MemoryContextSwitchTo(callcxt);
+	PG_RETURN_DATUM(HeapTupleGetDatum(heap_form_tuple(BlessTupleDesc(result_desc), values, nulls)));
+}
+
+/*
+ * correct_history(target_schema name, lead_id bigint, moves stage_move[], reason text) returns bigint
+ */
+PG_FUNCTION_INFO_V1(lf_correct_history);
+Datum
+lf_correct_history(PG_FUNCTION_ARGS)
+{
+	Oid			lead_relid;
+	Oid			owner;
+	TupleDesc	desc;
+	HeapTuple	tup;
+	int64		superseded;
+	Oid			argtypes[5] = {NAMEOID, INT8OID, get_fn_expr_argtype(fcinfo->flinfo, 2), TEXTOID, NAMEOID};
+	Datum		args[5];
+	char		nulls[5];
+
+	SPI_connect();
+	lead_relid = model_lead_table(PG_GETARG_DATUM(0), PG_ARGISNULL(0));
+	require_privilege(lead_relid, "correct_history", PG_GETARG_NAME(0));
+	owner = rel_owner(lead_relid);
+
+	for (int i = 0; i < 4; i++)
+	{
+		nulls[i] = PG_ARGISNULL(i) ? 'n' : ' ';
+		args[i] = PG_ARGISNULL(i) ? (Datum) 0 : PG_GETARG_DATUM(i);
+	}
+	nulls[4] = ' ';
+	args[4] = DirectFunctionCall1(namein, CStringGetDatum(GetUserNameFromId(GetUserId(), false)));
+	tup = run_rewrite(owner, "SELECT " LF_SCHEMA ".correct_history_apply($1, $2, $3, $4, $5)",
+					  5, argtypes, args, nulls, &desc);
+	superseded = get_int8_col(tup, desc, 1);
+	SPI_finish();
+	PG_RETURN_INT64(superseded);
+}
