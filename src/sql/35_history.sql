@@ -179,6 +179,7 @@ CREATE FUNCTION @extschema@.import_history_read(source regclass, model_owner nam
     LANGUAGE plpgsql
     SET search_path = pg_catalog, pg_temp
     SET client_min_messages = warning
+    SET jit = off
 AS $fn$
 DECLARE
     cols text[];
@@ -234,6 +235,7 @@ CREATE FUNCTION @extschema@.import_history_load(target_schema name, source regcl
     LANGUAGE plpgsql
     SET search_path = pg_catalog, pg_temp
     SET client_min_messages = warning
+    SET jit = off
 AS $fn$
 DECLARE
     s text := @extschema@.model_schema(target_schema);
@@ -328,6 +330,7 @@ CREATE FUNCTION @extschema@.correct_history_apply(target_schema name, lead_id bi
     LANGUAGE plpgsql
     SET search_path = pg_catalog, pg_temp
     SET client_min_messages = warning
+    SET jit = off
 AS $fn$
 DECLARE
     s text := @extschema@.model_schema(target_schema);
@@ -400,6 +403,7 @@ CREATE FUNCTION @extschema@.history_merge(target_schema name, caller name, why t
     LANGUAGE plpgsql
     SET search_path = pg_catalog, pg_temp
     SET client_min_messages = warning
+    SET jit = off
 AS $fn$
 DECLARE
     s text := @extschema@.model_schema(target_schema);
@@ -452,12 +456,13 @@ BEGIN
               FROM pg_temp.lf_hist_old o JOIN pg_temp.lf_hist_lead l ON l.lead_id OPERATOR(pg_catalog.=) o.lead_id
              WHERE l.cut IS NULL OR o.entered_at OPERATOR(pg_catalog.<) l.cut
             UNION ALL
+            -- (an import's new rows that are there already are duplicates)
             SELECT n.lead_id, n.account_id, n.to_stage, n.entered_at, 1, NULL, NULL, NULL, n.changed_by, n.reason, NULL, n.rn
               FROM pg_temp.lf_hist_new n JOIN pg_temp.lf_hist_lead l ON l.lead_id OPERATOR(pg_catalog.=) n.lead_id
-             WHERE l.cut IS NOT NULL
-                OR NOT EXISTS (SELECT 1 FROM pg_temp.lf_hist_old o
-                                WHERE o.lead_id OPERATOR(pg_catalog.=) n.lead_id AND o.to_stage OPERATOR(pg_catalog.=) n.to_stage
-                                  AND o.entered_at OPERATOR(pg_catalog.=) n.entered_at)
+              LEFT JOIN pg_temp.lf_hist_old o
+                     ON l.cut IS NULL AND o.lead_id OPERATOR(pg_catalog.=) n.lead_id
+                    AND o.to_stage OPERATOR(pg_catalog.=) n.to_stage AND o.entered_at OPERATOR(pg_catalog.=) n.entered_at
+             WHERE o.lead_id IS NULL
         ), c AS (
             SELECT u.*, u.to_stage IS NOT DISTINCT FROM lag(u.to_stage) OVER w AS dropped
               FROM u WINDOW w AS (PARTITION BY u.lead_id ORDER BY u.entered_at, u.kind, u.to_stage, u.rn)
