@@ -180,6 +180,7 @@ CREATE FUNCTION @extschema@.import_history_read(source regclass, model_owner nam
     SET search_path = pg_catalog, pg_temp
     SET client_min_messages = warning
     SET jit = off
+    SET work_mem = '128MB'
 AS $fn$
 DECLARE
     cols text[];
@@ -236,6 +237,7 @@ CREATE FUNCTION @extschema@.import_history_load(target_schema name, source regcl
     SET search_path = pg_catalog, pg_temp
     SET client_min_messages = warning
     SET jit = off
+    SET work_mem = '128MB'
 AS $fn$
 DECLARE
     s text := @extschema@.model_schema(target_schema);
@@ -250,19 +252,19 @@ BEGIN
     -- loaded, if it cannot.
     EXECUTE format($q$
         CREATE TEMP TABLE lf_import_row ON COMMIT DROP AS
-        WITH src AS (
+        WITH created AS (
+            SELECT DISTINCT ON (s.lead_id) s.lead_id, s.account_id, s.funnel,
+                   a.account_id IS NOT NULL AS account_known, f.name IS NOT NULL AS funnel_known
+              FROM pg_temp.lf_import_source s
+              LEFT JOIN %1$s.account a ON a.account_id OPERATOR(pg_catalog.=) s.account_id
+              LEFT JOIN @extschema@.funnel f ON f.name OPERATOR(pg_catalog.=) s.funnel
+             WHERE s.lead_id IS NOT NULL AND s.account_id IS NOT NULL AND s.funnel IS NOT NULL
+               AND NOT EXISTS (SELECT 1 FROM %1$s.lead l WHERE l.lead_id OPERATOR(pg_catalog.=) s.lead_id)
+             ORDER BY s.lead_id, s.changed_at, s.rn
+        ), src AS (
             SELECT s.*, l.lead_id AS known_id, l.account_id AS lead_account, l.funnel AS lead_funnel
               FROM pg_temp.lf_import_source s
               LEFT JOIN %1$s.lead l ON l.lead_id OPERATOR(pg_catalog.=) s.lead_id
-        ), created AS (
-            SELECT DISTINCT ON (src.lead_id) src.lead_id, src.account_id, src.funnel,
-                   a.account_id IS NOT NULL AS account_known, f.name IS NOT NULL AS funnel_known
-              FROM src
-              LEFT JOIN %1$s.account a ON a.account_id OPERATOR(pg_catalog.=) src.account_id
-              LEFT JOIN @extschema@.funnel f ON f.name OPERATOR(pg_catalog.=) src.funnel
-             WHERE src.known_id IS NULL AND src.lead_id IS NOT NULL
-               AND src.account_id IS NOT NULL AND src.funnel IS NOT NULL
-             ORDER BY src.lead_id, src.changed_at, src.rn
         )
         SELECT src.rn, src.lead_key, src.lead_id, coalesce(src.lead_account, c.account_id) AS account_id,
                coalesce(src.lead_funnel, c.funnel) AS funnel, st.stage, src.stage_text, src.changed_at,
@@ -277,13 +279,13 @@ BEGIN
                         THEN format('lead %%s belongs to account %%s, not %%s', src.lead_id, src.lead_account, src.account_id)
                     WHEN st.stage IS NULL THEN format('unknown stage %%s', coalesce(src.stage_text, 'NULL'))
                     WHEN src.changed_at IS NULL OR NOT isfinite(src.changed_at) THEN format('no valid time: %%s', coalesce(src.changed_at::text, 'NULL'))
-                    WHEN src.changed_at OPERATOR(pg_catalog.>) clock_timestamp() THEN format('time in the future: %%s', src.changed_at)
+                    WHEN src.changed_at OPERATOR(pg_catalog.>) $1 THEN format('time in the future: %%s', src.changed_at)
                END AS problem
           FROM src
           LEFT JOIN created c ON c.lead_id OPERATOR(pg_catalog.=) src.lead_id AND src.known_id IS NULL
           LEFT JOIN (SELECT e::text AS name, e AS stage
                        FROM unnest(enum_range(NULL::@extschema@.lead_stage)) e) st ON st.name OPERATOR(pg_catalog.=) src.stage_text
-    $q$, s);
+    $q$, s) USING clock_timestamp();
 
     IF EXISTS (SELECT 1 FROM pg_temp.lf_import_row WHERE is_new AND problem IS NULL)
        AND NOT has_table_privilege(caller, format('%s.lead', s), 'INSERT') THEN
@@ -312,8 +314,8 @@ BEGIN
     GET DIAGNOSTICS distinct_rows = ROW_COUNT;
     SELECT count(*) INTO valid FROM pg_temp.lf_import_row WHERE problem IS NULL;
     CREATE TEMP TABLE lf_hist_lead ON COMMIT DROP AS
-    SELECT DISTINCT ON (r.lead_id) r.lead_id, r.account_id, r.funnel, NULL::timestamptz AS cut, r.is_new
-      FROM pg_temp.lf_import_row r WHERE r.problem IS NULL ORDER BY r.lead_id;
+    SELECT r.lead_id, min(r.account_id) AS account_id, min(r.funnel) AS funnel, NULL::timestamptz AS cut, bool_or(r.is_new) AS is_new
+      FROM pg_temp.lf_import_row r WHERE r.problem IS NULL GROUP BY r.lead_id;
 
     SELECT * INTO merged FROM @extschema@.history_merge(target_schema, caller, format('import_history from %s', source));
     loaded := merged.loaded;
@@ -331,6 +333,7 @@ CREATE FUNCTION @extschema@.correct_history_apply(target_schema name, lead_id bi
     SET search_path = pg_catalog, pg_temp
     SET client_min_messages = warning
     SET jit = off
+    SET work_mem = '128MB'
 AS $fn$
 DECLARE
     s text := @extschema@.model_schema(target_schema);
@@ -404,6 +407,7 @@ CREATE FUNCTION @extschema@.history_merge(target_schema name, caller name, why t
     SET search_path = pg_catalog, pg_temp
     SET client_min_messages = warning
     SET jit = off
+    SET work_mem = '128MB'
 AS $fn$
 DECLARE
     s text := @extschema@.model_schema(target_schema);
@@ -451,13 +455,13 @@ BEGIN
     EXECUTE $q$
         CREATE TEMP TABLE lf_hist_m ON COMMIT DROP AS
         WITH u AS (
-            SELECT o.lead_id, o.account_id, o.to_stage, o.entered_at, 0 AS kind, o.seq AS old_seq,
+            SELECT o.lead_id, o.account_id, l.funnel, o.to_stage, o.entered_at, 0 AS kind, o.seq AS old_seq,
                    o.from_stage AS old_from, o.left_at AS old_left, o.changed_by, o.reason, o.flag AS old_flag, 0::bigint AS rn
               FROM pg_temp.lf_hist_old o JOIN pg_temp.lf_hist_lead l ON l.lead_id OPERATOR(pg_catalog.=) o.lead_id
              WHERE l.cut IS NULL OR o.entered_at OPERATOR(pg_catalog.<) l.cut
             UNION ALL
             -- (an import's new rows that are there already are duplicates)
-            SELECT n.lead_id, n.account_id, n.to_stage, n.entered_at, 1, NULL, NULL, NULL, n.changed_by, n.reason, NULL, n.rn
+            SELECT n.lead_id, n.account_id, l.funnel, n.to_stage, n.entered_at, 1, NULL, NULL, NULL, n.changed_by, n.reason, NULL, n.rn
               FROM pg_temp.lf_hist_new n JOIN pg_temp.lf_hist_lead l ON l.lead_id OPERATOR(pg_catalog.=) n.lead_id
               LEFT JOIN pg_temp.lf_hist_old o
                      ON l.cut IS NULL AND o.lead_id OPERATOR(pg_catalog.=) n.lead_id
@@ -467,8 +471,15 @@ BEGIN
             SELECT u.*, u.to_stage IS NOT DISTINCT FROM lag(u.to_stage) OVER w AS dropped
               FROM u WINDOW w AS (PARTITION BY u.lead_id ORDER BY u.entered_at, u.kind, u.to_stage, u.rn)
         ), m AS (
-            SELECT c.*, row_number() OVER w AS seq, lag(c.to_stage) OVER w AS from_stage, lead(c.entered_at) OVER w AS left_at
-              FROM c WHERE NOT c.dropped
+            -- in the same order (one sort): the rows not dropped numbered, each
+            -- one's from_stage the stage before it (a dropped row repeats the
+            -- stage of the row it follows), its left_at the next kept entry
+            SELECT c.*,
+                   count(*) FILTER (WHERE NOT c.dropped) OVER (w ROWS UNBOUNDED PRECEDING) AS seq,
+                   lag(c.to_stage) OVER w AS from_stage,
+                   min(c.entered_at) FILTER (WHERE NOT c.dropped)
+                       OVER (w ROWS BETWEEN 1 FOLLOWING AND UNBOUNDED FOLLOWING) AS left_at
+              FROM c
             WINDOW w AS (PARTITION BY c.lead_id ORDER BY c.entered_at, c.kind, c.to_stage, c.rn)
         ), allowed AS (
             SELECT f.name AS funnel, fs.s AS from_stage, unnest(@extschema@.allowed_next(f.name, fs.s)) AS to_stage
@@ -478,32 +489,31 @@ BEGIN
             SELECT f.name AS funnel, unnest(@extschema@.entry_stages(f.name)) AS stage
               FROM @extschema@.funnel f WHERE f.name IN (SELECT x.funnel FROM pg_temp.lf_hist_lead x)
         ), act AS (
-            SELECT m.*, l.funnel,
-                   CASE WHEN m.kind OPERATOR(pg_catalog.=) 1 THEN 'insert'
+            SELECT m.*,
+                   CASE WHEN m.dropped THEN CASE WHEN m.kind OPERATOR(pg_catalog.=) 1 THEN 'duplicate' ELSE 'supersede' END
+                        WHEN m.kind OPERATOR(pg_catalog.=) 1 THEN 'insert'
                         WHEN m.seq OPERATOR(pg_catalog.=) m.old_seq AND m.from_stage IS NOT DISTINCT FROM m.old_from
                              AND m.left_at IS NOT DISTINCT FROM m.old_left THEN 'keep'
                         WHEN m.seq OPERATOR(pg_catalog.=) m.old_seq AND m.from_stage IS NOT DISTINCT FROM m.old_from
                              AND m.old_left IS NULL THEN 'close'
                         ELSE 'rerecord' END AS action
-              FROM m JOIN pg_temp.lf_hist_lead l ON l.lead_id OPERATOR(pg_catalog.=) m.lead_id
+              FROM m
         )
-        SELECT a.lead_id, a.account_id, a.seq::int AS seq, a.from_stage, a.to_stage, a.entered_at, a.left_at,
+        SELECT a.lead_id, a.account_id, CASE WHEN NOT a.dropped THEN a.seq::int END AS seq,
+               CASE WHEN NOT a.dropped THEN a.from_stage END AS from_stage, a.to_stage, a.entered_at,
+               CASE WHEN NOT a.dropped THEN a.left_at END AS left_at,
                a.changed_by, a.reason, a.old_seq, a.action,
                CASE WHEN a.action IN ('keep', 'close') THEN a.old_flag
+                    WHEN a.action NOT IN ('insert', 'rerecord') THEN NULL
                     WHEN a.seq OPERATOR(pg_catalog.=) 1 AND e.stage IS NULL
                         THEN format('stage %s is not an entry stage of funnel %s', a.to_stage, a.funnel)
                     WHEN a.seq OPERATOR(pg_catalog.>) 1 AND al.to_stage IS NULL
                         THEN format('funnel %s does not allow the move from %s to %s', a.funnel, a.from_stage, a.to_stage)
                END AS flag
           FROM act a
-          LEFT JOIN entry e ON a.seq OPERATOR(pg_catalog.=) 1 AND e.funnel OPERATOR(pg_catalog.=) a.funnel
-                           AND e.stage OPERATOR(pg_catalog.=) a.to_stage
-          LEFT JOIN allowed al ON a.seq OPERATOR(pg_catalog.>) 1 AND al.funnel OPERATOR(pg_catalog.=) a.funnel
+          LEFT JOIN entry e ON e.funnel OPERATOR(pg_catalog.=) a.funnel AND e.stage OPERATOR(pg_catalog.=) a.to_stage
+          LEFT JOIN allowed al ON al.funnel OPERATOR(pg_catalog.=) a.funnel
                               AND al.from_stage OPERATOR(pg_catalog.=) a.from_stage AND al.to_stage OPERATOR(pg_catalog.=) a.to_stage
-        UNION ALL
-        SELECT c.lead_id, c.account_id, NULL, NULL, c.to_stage, c.entered_at, NULL, c.changed_by, c.reason, c.old_seq,
-               CASE WHEN c.kind OPERATOR(pg_catalog.=) 1 THEN 'duplicate' ELSE 'supersede' END, NULL
-          FROM c WHERE c.dropped
         UNION ALL
         SELECT o.lead_id, o.account_id, NULL, NULL, o.to_stage, o.entered_at, NULL, o.changed_by, o.reason, o.seq, 'supersede', NULL
           FROM pg_temp.lf_hist_old o JOIN pg_temp.lf_hist_lead l ON l.lead_id OPERATOR(pg_catalog.=) o.lead_id
