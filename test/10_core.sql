@@ -1,7 +1,7 @@
 -- pgTAP: the catalog contract of the funnel core and its error contract.
 BEGIN;
 CREATE EXTENSION leadfunnel;
-SELECT plan(46);
+SELECT plan(51);
 
 SELECT has_schema('leadfunnel');
 SELECT has_enum('leadfunnel', 'lead_stage', 'enum lead_stage');
@@ -39,7 +39,7 @@ SELECT throws_ok($$SELECT leadfunnel.allowed_next('enterprise', 'nosuch')$$, '22
 
 -- the model
 SELECT lives_ok($$SELECT leadfunnel.create_model('tap')$$, 'create_model');
-SELECT tables_are('tap', ARRAY['account', 'contact', 'campaign', 'lead', 'lead_stage_history', 'touch', 'account_event', 'lead_label_history', 'lead_value_history', 'tracking_issue']);
+SELECT tables_are('tap', ARRAY['account', 'contact', 'campaign', 'lead', 'lead_stage_history', 'lead_stage_history_reject', 'touch', 'account_event', 'lead_label_history', 'lead_value_history', 'tracking_issue']);
 SELECT has_trigger('tap', 'lead', 'lead_stage_transition', 'trigger lead_stage_transition');
 SELECT has_trigger('tap', 'lead', 'lead_stage_record', 'trigger lead_stage_record');
 SELECT has_trigger('tap', 'lead_stage_history', 'lead_stage_history_append_only', 'trigger lead_stage_history_append_only');
@@ -47,6 +47,14 @@ SELECT is((SELECT pg_get_indexdef(indexrelid) FROM pg_index WHERE indrelid = 'ta
           'CREATE UNIQUE INDEX lead_stage_history_current ON tap.lead_stage_history USING btree (account_id, lead_id, seq) WHERE (superseded_at IS NULL)',
           'current truth of the history keyed by account, lead, seq (bitemporal: superseded rows share seq)');
 SELECT col_is_unique('tap', 'lead', ARRAY['account_id', 'lead_id']::name[], 'lead unique on (account_id, lead_id)');
+-- history: import and corrections (contract names), EXECUTE only for roles granted it
+SELECT has_function('leadfunnel', 'import_history', ARRAY['name', 'regclass'], 'import_history(target_schema, source)');
+SELECT has_function('leadfunnel', 'correct_history', ARRAY['name', 'bigint', 'leadfunnel.stage_move[]', 'text'], 'correct_history(target_schema, lead_id, moves, reason)');
+SELECT has_function('tap', 'lead_stage_history_as_of_record', ARRAY['timestamp with time zone'], '<schema>.lead_stage_history_as_of_record(recorded_at)');
+SELECT columns_are('leadfunnel', 'stage_move', ARRAY['stage', 'entered_at'], 'stage_move(stage, entered_at)');
+SELECT ok(NOT has_function_privilege('public', 'leadfunnel.import_history(name, regclass)', 'EXECUTE')
+          AND NOT has_function_privilege('public', 'leadfunnel.correct_history(name, bigint, leadfunnel.stage_move[], text)', 'EXECUTE'),
+          'import_history and correct_history are not executable by PUBLIC');
 SELECT fk_ok('tap', 'lead_stage_history', ARRAY['account_id', 'lead_id']::name[], 'tap', 'lead', ARRAY['account_id', 'lead_id']::name[], 'composite foreign key to lead');
 SELECT fk_ok('tap', 'touch', ARRAY['account_id', 'lead_id']::name[], 'tap', 'lead', ARRAY['account_id', 'lead_id']::name[], 'composite foreign key to lead');
 SELECT fk_ok('tap', 'lead', ARRAY['account_id', 'contact_id']::name[], 'tap', 'contact', ARRAY['account_id', 'contact_id']::name[], 'composite foreign key to contact');
