@@ -86,10 +86,10 @@ SELECT leadfunnel.lifecycle_refresh_account('sec.account', 'sec.contact', 'sec.l
 SELECT leadfunnel.model_is_distributed('sec'), leadfunnel.colocated_table('sec.lead', 'sec.lead_stage_history');
 -- history: an import (a lead created, a move merged in) and a correction, as of record
 CREATE TABLE public.sec_export (lead_id bigint, stage text, changed_at timestamptz, account_id bigint, funnel text);
-INSERT INTO public.sec_export VALUES (800, 'mql', '2024-01-02', NULL, NULL), (801, 'lead', '2024-02-01', 800, 'enterprise'),
-    (801, 'mql', '2024-02-05', NULL, NULL), (802, 'mql', '2024-02-05', NULL, NULL);
+INSERT INTO public.sec_export VALUES (800, 'mql', '2024-01-02', NULL, NULL), (850, 'lead', '2024-02-01', 800, 'enterprise'),
+    (850, 'mql', '2024-02-05', NULL, NULL), (852, 'mql', '2024-02-05', NULL, NULL);
 SELECT * FROM leadfunnel.import_history('sec', 'public.sec_export');
-SELECT leadfunnel.correct_history('sec', 801, ARRAY[('mql', '2024-02-04')]::leadfunnel.stage_move[], 'security test') AS superseded;
+SELECT leadfunnel.correct_history('sec', 850, ARRAY[('mql', '2024-02-04')]::leadfunnel.stage_move[], 'security test') AS superseded;
 SELECT count(*) > 0 AS as_of FROM sec.lead_stage_history_as_of_record(pg_catalog.now());
 DROP TABLE public.sec_export;
 SAVEPOINT config;
