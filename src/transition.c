@@ -1163,8 +1163,8 @@ lf_history_append_only(PG_FUNCTION_ARGS)
 		ereport(ERROR,
 				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
 				 errmsg("stage history \"%s\" is append-only", lf_logical_relname(trigdata->tg_relation)),
-				 errdetail("Its rows are written only by the stage transition trigger of the lead table."),
-				 errhint("Move a lead with UPDATE ... SET stage = ... on its lead table.")));
+				 errdetail("Its rows are written only by leadfunnel's transition trigger, import_history() and correct_history()."),
+				 errhint("Move a lead with UPDATE ... SET stage = ... on its lead table, or correct its history with leadfunnel.correct_history().")));
 	if (TRIGGER_FIRED_FOR_STATEMENT(trigdata->tg_event))
 		return PointerGetDatum(NULL);
 	return PointerGetDatum(TRIGGER_FIRED_BY_UPDATE(trigdata->tg_event) ? trigdata->tg_newtuple
