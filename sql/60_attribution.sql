@@ -185,6 +185,97 @@ SELECT count(*) FILTER (WHERE cardinality(touched_at) = 0) > 0 AS some_unattribu
   FROM attr_demo1.lead_touch_path;
 SELECT try($$SELECT leadfunnel.generate_demo_touches('attr_demo1', 5)$$);
 SELECT try($$SELECT leadfunnel.generate_demo_touches('nosuch')$$);
+-- j_shaped and inverse_j: first 20 % / 60 %, last touch 60 % / 20 %, the rest
+-- 20 %; with two touches the middle share goes to both pro rata (25 % / 75 %);
+-- the last touch of an open lead is its latest touch
+SELECT m AS model, aw(m, ARRAY['2025-01-01', '2025-01-02', '2025-01-03', '2025-01-04', '2025-01-05']::timestamptz[], '2025-01-02', '2025-01-03', '2025-01-05') AS closed,
+       aw(m, ARRAY['2025-01-01', '2025-01-02', '2025-01-03']::timestamptz[], '2025-01-02') AS open,
+       aw(m, ARRAY['2025-01-03', '2025-01-01']::timestamptz[], '2025-01-02') AS two,
+       aw(m, ARRAY['2025-01-01', '2025-01-09', '2025-01-02']::timestamptz[], '2025-01-02', NULL, '2025-01-05') AS after_closing
+  FROM unnest(ARRAY['j_shaped', 'inverse_j']::leadfunnel.attribution_model[]) m;
+
+-- User position models: the shares as the function takes them, then as rows.
+-- W-shaped written as shares gives the built-in W-shaped weights
+SELECT (SELECT array_agg(round(w::numeric, 12)) FROM unnest(leadfunnel.position_attribution_weights('{0.3,0.3,0.3,0,0.1}', p.t, '2025-01-02', '2025-01-04', '2025-01-06 12:00')) w)
+     = (SELECT array_agg(round(w::numeric, 12)) FROM unnest(leadfunnel.attribution_weights('w_shaped'::leadfunnel.attribution_model, p.t, '2025-01-02', '2025-01-04', '2025-01-06 12:00')) w)
+       AS same_as_w_shaped
+  FROM path p;
+-- first 10 %, lead creation 20 %, opportunity 30 %, closing 25 %, rest 15 %:
+-- all roles; open lead (closing absent: its 25 % to the others pro rata);
+-- one touch; no role with a share has a touch (closing only, open lead): equal shares
+CREATE FUNCTION public.pw(sh float8[], t timestamptz[], created timestamptz, opp timestamptz DEFAULT NULL, closed timestamptz DEFAULT NULL)
+    RETURNS numeric[] LANGUAGE sql AS
+$$ SELECT array_agg(round(w::numeric, 6) ORDER BY i)
+     FROM unnest(leadfunnel.position_attribution_weights(sh, t, created, opp, closed)) WITH ORDINALITY u(w, i) $$;
+SELECT pw('{0.1,0.2,0.3,0.25,0.15}', t, '2025-01-02', '2025-01-04', '2025-01-06 12:00') AS closed,
+       pw('{0.1,0.2,0.3,0.25,0.15}', t, '2025-01-02', '2025-01-04') AS open,
+       pw('{0.1,0.2,0.3,0.25,0.15}', ARRAY['2025-01-03']::timestamptz[], '2025-01-02', '2025-01-04') AS one_touch,
+       pw('{0,0,0,1,0}', ARRAY['2025-01-01', '2025-01-02', '2025-01-03']::timestamptz[], '2025-01-02') AS no_role_present,
+       pw('{0,0,0,0,1}', ARRAY['2025-01-01', '2025-01-02', '2025-01-09']::timestamptz[], '2025-01-02', NULL, '2025-01-05') AS rest_only,
+       pw('{0,0,0,0,1}', '{}', '2025-01-02') AS empty
+  FROM path;
+-- weights sum to 1 on random paths and random shares (any eligible touch)
+SELECT count(*) AS paths, count(*) FILTER (WHERE abs(s - 1) > 1e-12) AS not_one
+  FROM (SELECT (SELECT sum(w) FROM unnest(leadfunnel.position_attribution_weights(
+                    ARRAY[a, b, c, d, 1 - a - b - c - d], t, created, opp, closed)) w) AS s
+          FROM (SELECT g, random() * 0.25 AS a, random() * 0.25 AS b, random() * 0.25 AS c, random() * 0.25 AS d,
+                       ARRAY(SELECT timestamptz '2025-01-01' + random() * interval '30 days' FROM generate_series(1, 1 + g % 7)) AS t,
+                       timestamptz '2025-01-10' AS created,
+                       CASE WHEN g % 3 > 0 THEN timestamptz '2025-01-20' END AS opp,
+                       CASE WHEN g % 2 = 0 THEN timestamptz '2025-02-15' END AS closed
+                  FROM generate_series(1, 500) g) x) y;
+-- bad shares: 22023
+SELECT try(format('SELECT leadfunnel.position_attribution_weights(%L, ARRAY[''2025-01-01'']::timestamptz[], NULL, NULL, NULL)', sh))
+  FROM (VALUES ('{0.5,0.5,0,0}'), ('{0.5,0.5,0,0,0.1}'), ('{1.5,-0.5,0,0,0}'), ('{1,0,0,0,NULL}'), ('{NaN,0,0,0,0}'), ('{{1,0,0,0,0}}')) v(sh);
+SELECT leadfunnel.position_attribution_weights(NULL, '{2025-01-01}', NULL, NULL, NULL) IS NULL AS null_shares;
+
+-- the table: shares checked, names of built-in models refused, one default
+INSERT INTO leadfunnel.attribution_model_def (name, first_touch, lead_creation, opportunity_creation, closing, other_touches, is_default)
+VALUES ('fifty_fifty', 0.5, 0, 0, 0.5, 0, true), ('opp_heavy', 0.1, 0.1, 0.6, 0.1, 0.1, false);
+SELECT leadfunnel.default_attribution_model();
+SELECT try($$INSERT INTO leadfunnel.attribution_model_def (name, first_touch, is_default) VALUES ('u_shaped', 1, false)$$);
+SELECT try($$INSERT INTO leadfunnel.attribution_model_def (name, first_touch, other_touches) VALUES ('bad_sum', 0.5, 0.4)$$);
+SELECT try($$INSERT INTO leadfunnel.attribution_model_def (name, first_touch, other_touches) VALUES ('bad_range', 1.5, -0.5)$$);
+SELECT try($$INSERT INTO leadfunnel.attribution_model_def (name, first_touch, is_default) VALUES ('second_default', 1, true)$$);
+-- (the check is deferred to the commit; checked here at the statement's end)
+BEGIN;
+SET CONSTRAINTS leadfunnel.attribution_model_def_default IMMEDIATE;
+SELECT try($$UPDATE leadfunnel.attribution_model_def SET is_default = false$$);
+SELECT try($$DELETE FROM leadfunnel.attribution_model_def WHERE name = 'fifty_fifty'$$);
+COMMIT;
+BEGIN;   -- moving the default in one transaction is fine
+UPDATE leadfunnel.attribution_model_def SET is_default = (name = 'opp_heavy');
+COMMIT;
+SELECT name, is_default FROM leadfunnel.attribution_model_def ORDER BY name;
+-- attribution_weights by name: built-in names as the enum form, user models by their shares
+SELECT leadfunnel.attribution_weights('u_shaped', p.t, '2025-01-02', '2025-01-04', '2025-01-06 12:00')
+     = leadfunnel.attribution_weights('u_shaped'::leadfunnel.attribution_model, p.t, '2025-01-02', '2025-01-04', '2025-01-06 12:00') AS builtin_by_name,
+       leadfunnel.attribution_weights('fifty_fifty', p.t, '2025-01-02', '2025-01-04', '2025-01-06 12:00')
+     = leadfunnel.position_attribution_weights('{0.5,0,0,0.5,0}', p.t, '2025-01-02', '2025-01-04', '2025-01-06 12:00') AS user_by_name,
+       leadfunnel.attribution_weights(NULL::text, p.t, NULL, NULL, NULL) IS NULL AS null_name
+  FROM path p;
+-- the views list user models with model NULL and model_name; each attributed
+-- lead hands out 1 under them too
+SELECT campaign_id, model, model_name, round(attributed_leads, 6) AS leads, round(attributed_pipeline, 4) AS pipeline,
+       round(attributed_won, 4) AS won
+  FROM attr.campaign_attribution WHERE model IS NULL ORDER BY model_name, campaign_id;
+SELECT model_name, round(sum(attributed_leads), 9) AS leads FROM attr.campaign_attribution GROUP BY 1 ORDER BY 1;
+SELECT lead_id, model_name, touch_id, campaign_id, round(credit::numeric, 6) AS credit
+  FROM attr.touch_attribution WHERE model IS NULL ORDER BY lead_id, model_name, touched_at, touch_id;
+-- = attribution_weights by name over lead_touch_path
+SELECT count(*) AS rows, count(*) FILTER (WHERE abs(ta.credit - w.w) > 1e-15) AS differ
+  FROM attr.touch_attribution ta
+  JOIN (SELECT p.lead_id, d.name, u.touch_id, u.w
+          FROM attr.lead_touch_path p CROSS JOIN leadfunnel.attribution_model_def d
+         CROSS JOIN LATERAL unnest(leadfunnel.attribution_weights(d.name, p.touched_at, p.lead_created_at, p.opportunity_created_at, p.closed_at),
+                                   p.touch_id) u(w, touch_id)) w
+    ON w.lead_id = ta.lead_id AND w.name = ta.model_name AND w.touch_id = ta.touch_id;
+SELECT try($$SELECT leadfunnel.attribution_weights('nosuch'::text, ARRAY['2025-01-01']::timestamptz[], NULL, NULL, NULL)$$);
+BEGIN;
+DELETE FROM leadfunnel.attribution_model_def;   -- no rows: no default needed
+COMMIT;
+SELECT count(*) AS user_rows FROM attr.campaign_attribution WHERE model IS NULL;
+
 SET client_min_messages = warning;
 DROP SCHEMA attr, attr_demo1, attr_demo2 CASCADE;
 RESET client_min_messages;
@@ -227,7 +318,7 @@ SELECT count(*) AS states, count(*) FILTER (WHERE s.st::text = c.st::text
   FROM totals_states s JOIN totals_copy c USING (part);
 -- bad text forms: 22P02 with the reason
 SELECT try(format('SELECT %L::leadfunnel.attribution_totals_state', v)) FROM (VALUES
-    ('v2'), ('v1 '), ('v1 5:1,2,3'), ('v1 5:-1,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0'),
+    ('v3'), ('v1 '), ('v1 5:1,2,3'), ('v1 5:-1,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0'),
     ('v1 5:0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0 3:0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0'),
     ('v1 null:0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0 3:0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0'),
     ('v1 5:85070591730234615865843651857942052864,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0'),
@@ -255,9 +346,13 @@ SELECT outcome, count(*) FROM (
     UNION ALL SELECT pg_temp.totals_recv(v.b || '\x00'::bytea) FROM v
     UNION ALL SELECT pg_temp.totals_recv(overlay(v.b PLACING '\x02'::bytea FROM 6 FOR 1)) FROM v   -- null flag 2
     UNION ALL SELECT pg_temp.totals_recv(overlay(v.b PLACING '\x7f'::bytea FROM 7 FOR 1)) FROM v   -- first campaign huge: order
-    UNION ALL SELECT pg_temp.totals_recv(overlay(v.b PLACING '\x02'::bytea FROM 1 FOR 1)) FROM v   -- version
+    UNION ALL SELECT pg_temp.totals_recv(overlay(v.b PLACING '\x03'::bytea FROM 1 FOR 1)) FROM v   -- version
+    -- format 1 (0.2.0): 21 sums per campaign is read; 27 sums in format 1 are trailing bytes
+    UNION ALL SELECT pg_temp.totals_recv('\x0100000001000000000000000005'::bytea || decode(repeat('00', 21 * 16), 'hex'))
+    UNION ALL SELECT pg_temp.totals_recv('\x0100000001000000000000000005'::bytea || decode(repeat('00', 27 * 16), 'hex'))
     UNION ALL SELECT pg_temp.totals_recv(v.b) FROM v) o
  GROUP BY 1 ORDER BY 1;
 SET client_min_messages = warning;
 DROP SCHEMA attr_state CASCADE;
 RESET client_min_messages;
+

@@ -145,6 +145,11 @@ SELECT leadfunnel.attribution_weights('w_shaped', '{2024-01-01,2024-01-02,2024-0
        (SELECT count(*) FROM leadfunnel.touch_credit('{2024-01-01,2024-01-02}', NULL, '2024-01-02', NULL, NULL)) AS touch_rows,
        (SELECT count(*) FROM leadfunnel.campaign_credit('{2024-01-01,2024-01-02}', NULL, '{1,2}', '2024-01-02', NULL, NULL)) AS campaign_rows,
        leadfunnel.contact_status_rule(false, false, true);
+INSERT INTO leadfunnel.attribution_model_def (name, first_touch, is_default) VALUES ('sec_model', 1, true);
+SELECT leadfunnel.position_attribution_weights('{0.5,0,0,0.5,0}', '{2024-01-01,2024-01-02}', '2024-01-02', NULL, NULL),
+       leadfunnel.attribution_weights('sec_model', '{2024-01-01,2024-01-02}', NULL, NULL, NULL),
+       leadfunnel.default_attribution_model();
+DELETE FROM leadfunnel.attribution_model_def WHERE name OPERATOR(pg_catalog.=) 'sec_model';
 SELECT cardinality(leadfunnel.attribution_totals_final(leadfunnel.attribution_totals_combine(
            leadfunnel.attribution_totals_state_in(leadfunnel.attribution_totals_state_out(
                leadfunnel.attribution_totals_trans(NULL, '{2024-01-01}', '{1}', '{7}', '2024-01-02', NULL, NULL, '7 days', 100, NULL))),

@@ -23,11 +23,19 @@
  * Position-based models give each milestone role an equal share and the
  * remaining share to the touches that hold no role ("middle" touches),
  * split equally: u_shaped F, L 40 % each, middle 20 %; w_shaped F, L, O 30 %
- * each, middle 10 %; full_path F, L, O, C 22.5 % each, middle 10 %.  A touch
+ * each, middle 10 %; full_path F, L, O, C 22.5 % each, middle 10 %.
+ * j_shaped and inverse_j have two roles of unequal share, F and the last
+ * touch T (for a closed lead T = C): j_shaped F 20 %, T 60 %, middle 20 %;
+ * inverse_j F 60 %, T 20 %, middle 20 %.  User position models
+ * (position_attribution_weights, the rows of leadfunnel.attribution_model_def)
+ * give any shares to F, L, O, C and the middle.  A touch
  * holding several roles gets the sum of their shares.  A role with no touch
  * (no touch at or before lead creation, no opportunity, lead still open)
- * gives its share to the roles present, pro rata; with no middle touch the
- * middle share goes to the roles present, pro rata.  So the weights of a lead
+ * gives its share to the roles present, pro rata (in proportion to their
+ * shares); with no middle touch the middle share goes to the roles present,
+ * pro rata.  A role whose share is 0 is no role (its touch can be a middle
+ * touch); when no role with a share has a touch, all touches are middle
+ * touches and share everything equally.  So the weights of a lead
  * with at least one eligible touch always sum to 1, and are all 0 without one.
  *
  * time_decay: weight proportional to 2^(-age / half_life), age measured to
@@ -69,6 +77,8 @@
 #define ROLE_OPPORTUNITY 2
 #define ROLE_CLOSED		3
 #define NUM_ROLES		4
+#define ROLE_LAST		4		/* the last touch (j_shaped, inverse_j) */
+#define NUM_WEIGHTED_ROLES 5
 
 /* One lead's touches and milestone times, as the models read them. */
 typedef struct LfPath
@@ -191,6 +201,65 @@ weights_positional(const LfPath *p, int nroles, double middle_share, double *w)
 			w[p->role[r]] += milestone_total / present;
 }
 
+/*
+ * Position-based weights with a share per role (F, L, O, C, last touch; 0:
+ * not a role) and a middle share, on any scale (they are divided by their
+ * total).  Roles present share what the absent ones and (with no middle
+ * touch) the middle would have had, in proportion to their shares.  A touch
+ * holding several roles gets the sum of their shares, added before dividing,
+ * so a touch holding every role present gets exactly its total.
+ */
+static void
+weights_weighted(const LfPath *p, const double share[NUM_WEIGHTED_ROLES], double middle_share, double *w)
+{
+	int			holder[NUM_WEIGHTED_ROLES];	/* distinct touches holding a role */
+	double		raw[NUM_WEIGHTED_ROLES];	/* sum of their roles' shares */
+	double		total = middle_share;
+	double		present_share = 0.0;
+	int			holders = 0;
+	int			middle;
+	double		num,
+				den;			/* the roles' part of the lead: num / den */
+
+	for (int r = 0; r < NUM_WEIGHTED_ROLES; r++)
+	{
+		int			idx = share[r] > 0.0 ? (r == ROLE_LAST ? p->last : p->role[r]) : -1;
+		int			h;
+
+		total += share[r];
+		if (idx < 0)
+			continue;
+		present_share += share[r];
+		for (h = 0; h < holders; h++)
+			if (holder[h] == idx)
+				break;
+		if (h == holders)
+		{
+			holder[holders] = idx;
+			raw[holders++] = 0.0;
+		}
+		raw[h] += share[r];
+	}
+	middle = p->neligible - holders;
+	/* no role with a share has a touch: holders = 0, all touches are middle */
+	num = middle > 0 ? total - middle_share : 1.0;
+	den = middle > 0 ? total : 1.0;
+	if (middle > 0)
+	{
+		double		each = (holders == 0 ? 1.0 : middle_share / total) / middle;
+
+		for (int i = 0; i < p->n; i++)
+			if (p->eligible[i])
+				w[i] = each;
+	}
+	for (int h = 0; h < holders; h++)
+		w[holder[h]] = (raw[h] * num) / (present_share * den);
+}
+
+/* Shares in percent (exact in binary, so 2 touches give exactly 25 % / 75 %). */
+static const double j_shaped_shares[NUM_WEIGHTED_ROLES] = {20.0, 0.0, 0.0, 0.0, 60.0};
+static const double inverse_j_shares[NUM_WEIGHTED_ROLES] = {60.0, 0.0, 0.0, 0.0, 20.0};
+
 static void
 weights_time_decay(const LfPath *p, double *w)
 {
@@ -253,6 +322,12 @@ path_weights(const LfPath *p, LfAttributionModel model, double *w)
 			break;
 		case LF_MODEL_TIME_DECAY:
 			weights_time_decay(p, w);
+			break;
+		case LF_MODEL_J_SHAPED:
+			weights_weighted(p, j_shaped_shares, 20.0, w);
+			break;
+		case LF_MODEL_INVERSE_J:
+			weights_weighted(p, inverse_j_shares, 20.0, w);
 			break;
 		default:
 			elog(ERROR, "unknown attribution model %d", (int) model);
@@ -340,7 +415,7 @@ path_from_args(FunctionCallInfo fcinfo, LfPath *p, int ta, int ka, int mt, int h
 			p->key[i] = kn[i] ? PG_INT64_MIN : DatumGetInt64(kv[i]);
 	}
 
-	p->half_life = half_life_usecs(PG_GETARG_INTERVAL_P(hl));
+	p->half_life = hl >= 0 ? half_life_usecs(PG_GETARG_INTERVAL_P(hl)) : 1.0;
 	path_prepare(p, nulls,
 				 PG_ARGISNULL(mt) ? 0 : PG_GETARG_TIMESTAMPTZ(mt), !PG_ARGISNULL(mt),
 				 PG_ARGISNULL(mt + 1) ? 0 : PG_GETARG_TIMESTAMPTZ(mt + 1), !PG_ARGISNULL(mt + 1),
@@ -377,6 +452,66 @@ lf_attribution_weights(PG_FUNCTION_ARGS)
 	times = PG_GETARG_ARRAYTYPE_P(1);
 	if (p.n == 0)
 		PG_RETURN_ARRAYTYPE_P(construct_empty_array(FLOAT8OID));
+	out = palloc(sizeof(Datum) * p.n);
+	for (int i = 0; i < p.n; i++)
+		out[i] = Float8GetDatum(w[i]);
+	lbound = ARR_LBOUND(times)[0];
+	PG_RETURN_ARRAYTYPE_P(construct_md_array(out, NULL, 1, &p.n, &lbound, FLOAT8OID,
+											 sizeof(float8), FLOAT8PASSBYVAL, TYPALIGN_DOUBLE));
+}
+
+/*
+ * position_attribution_weights(shares float8[], touched_at timestamptz[],
+ *		lead_created_at, opportunity_created_at, closed_at) returns float8[]
+ *
+ * A user position model: shares {first, lead creation, opportunity creation,
+ * closing, middle}, each in 0..1, summing to 1 within 1e-9; they are used
+ * to 9 decimal places and divided by their total.  Same rules, order and subscripts as attribution_weights.
+ */
+PG_FUNCTION_INFO_V1(lf_position_attribution_weights);
+Datum
+lf_position_attribution_weights(PG_FUNCTION_ARGS)
+{
+	LfPath		p;
+	ArrayType  *times;
+	Datum	   *sv;
+	bool	   *sn;
+	int			ns;
+	double		share[NUM_WEIGHTED_ROLES] = {0.0, 0.0, 0.0, 0.0, 0.0};
+	double		middle_share;
+	double		sum = 0.0;
+	double	   *w;
+	Datum	   *out;
+	int			lbound;
+
+	if (PG_ARGISNULL(0) || PG_ARGISNULL(1))
+		PG_RETURN_NULL();
+	ns = array_elements(PG_GETARG_ARRAYTYPE_P(0), FLOAT8OID, sizeof(float8), FLOAT8PASSBYVAL,
+						TYPALIGN_DOUBLE, "shares", &sv, &sn);
+	for (int i = 0; i < ns; i++)
+		if (sn[i] || !(DatumGetFloat8(sv[i]) >= 0.0 && DatumGetFloat8(sv[i]) <= 1.0))
+			ns = -1;
+	if (ns == 5)
+		for (int i = 0; i < 5; i++)
+			sum += DatumGetFloat8(sv[i]);
+	if (ns != 5 || !(fabs(sum - 1.0) <= 1e-9))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("invalid shares of a position attribution model"),
+				 errdetail("A position model has five shares (first touch, lead-creation touch, opportunity-creation touch, closing touch, the other touches), each between 0 and 1, summing to 1."),
+				 errhint("Pass e.g. '{0.3,0.3,0.3,0,0.1}'.")));
+	/* in units of 1e-9, so decimal shares compute as exactly as they can */
+	for (int r = 0; r < NUM_ROLES; r++)
+		share[r] = rint(DatumGetFloat8(sv[r]) * 1e9);
+	middle_share = rint(DatumGetFloat8(sv[4]) * 1e9);
+
+	path_from_args(fcinfo, &p, 1, -1, 2, -1);
+	times = PG_GETARG_ARRAYTYPE_P(1);
+	if (p.n == 0)
+		PG_RETURN_ARRAYTYPE_P(construct_empty_array(FLOAT8OID));
+	w = palloc0(sizeof(double) * p.n);
+	if (p.neligible > 0)
+		weights_weighted(&p, share, middle_share, w);
 	out = palloc(sizeof(Datum) * p.n);
 	for (int i = 0; i < p.n; i++)
 		out[i] = Float8GetDatum(w[i]);
@@ -676,7 +811,7 @@ lf_campaign_credit(PG_FUNCTION_ARGS)
  *
  * The state is the real type leadfunnel.attribution_totals_state, so Citus
  * can aggregate partially on its workers and ship the states as text.  It
- * holds 21 sums per campaign (7 models x leads, pipeline, won) as 128-bit
+ * holds 27 sums per campaign (9 models x leads, pipeline, won) as 128-bit
  * fixed-point integers in units of 2^-40: each lead's contribution is
  * rounded to that grid once, and integer sums do not depend on the order in
  * which rows arrive or states are combined, so a single node, a parallel plan
@@ -691,6 +826,12 @@ lf_campaign_credit(PG_FUNCTION_ARGS)
  */
 #define NUM_SUMS 3				/* leads, pipeline, won */
 #define NUM_TOTALS (LF_NUM_MODELS * NUM_SUMS)
+/*
+ * Format 2 of the text and binary forms holds the 27 sums; format 1 (0.2.0,
+ * seven models, 21 sums) is still read: j_shaped and inverse_j are 0 there.
+ */
+#define TOT_VERSION 2
+#define TOT_SUMS_OF(version) ((version) == 1 ? LF_NUM_MODELS_0_2 * NUM_SUMS : NUM_TOTALS)
 #define TOT_TYPNAME "leadfunnel.attribution_totals_state"
 #define TOT_FRAC_BITS 40
 #define TOT_MIN_CAPACITY 16
@@ -731,7 +872,7 @@ tot_new(int capacity)
 	LfTotals   *t = palloc0(TOT_SIZE(capacity));
 
 	SET_VARSIZE(t, TOT_SIZE(capacity));
-	t->version = LF_STATE_VERSION;
+	t->version = TOT_VERSION;
 	t->capacity = capacity;
 	return t;
 }
@@ -964,8 +1105,8 @@ lf_attribution_totals_final(PG_FUNCTION_ARGS)
 }
 
 /*
- * Text form: "v1", then per campaign in order " <campaign_id or null>:" and
- * its 21 sums (integers, units of 2^-40) separated by commas.
+ * Text form: "v2", then per campaign in order " <campaign_id or null>:" and
+ * its 27 sums (integers, units of 2^-40) separated by commas ("v1": 21).
  */
 PG_FUNCTION_INFO_V1(lf_attribution_totals_state_out);
 Datum
@@ -974,7 +1115,8 @@ lf_attribution_totals_state_out(PG_FUNCTION_ARGS)
 	LfTotals   *t = DatumGetTotals(PG_GETARG_DATUM(0));
 	StringInfoData buf;
 
-	lf_text_begin(&buf);
+	initStringInfo(&buf);
+	appendStringInfo(&buf, "v%d", TOT_VERSION);
 	for (int k = 0; k < t->n; k++)
 	{
 		const LfTotalsEntry *e = TOT_AT(t, k);
@@ -1002,9 +1144,16 @@ lf_attribution_totals_state_in(PG_FUNCTION_ARGS)
 	LfTotals   *t;
 	int			n = 0;
 	const char *p;
+	int			nsums;
 
 	lf_text_init(&r, TOT_TYPNAME, str);
-	lf_text_expect(&r, LF_STATE_VERSION_TEXT);
+	if (lf_text_accept(&r, "v1"))
+		nsums = TOT_SUMS_OF(1);
+	else
+	{
+		lf_text_expect(&r, "v2");
+		nsums = TOT_SUMS_OF(2);
+	}
 	/* one entry per space, so the count is known before reading */
 	for (p = r.p; *p; p++)
 		if (*p == ' ')
@@ -1022,7 +1171,7 @@ lf_attribution_totals_state_in(PG_FUNCTION_ARGS)
 		else
 			e->campaign = lf_text_int64(&r);
 		lf_text_expect(&r, ":");
-		for (int i = 0; i < NUM_TOTALS; i++)
+		for (int i = 0; i < nsums; i++)
 		{
 			if (i > 0)
 				lf_text_expect(&r, ",");
@@ -1038,8 +1187,8 @@ lf_attribution_totals_state_in(PG_FUNCTION_ARGS)
 	PG_RETURN_POINTER(t);
 }
 
-/* Binary form: version byte 1, int32 count, per campaign: byte isnull, int64 id, 21 x (int64 high, int64 low). */
-#define TOT_WIRE_ENTRY (1 + 8 + NUM_TOTALS * 16)
+/* Binary form: version byte 2, int32 count, per campaign: byte isnull, int64 id, 27 x (int64 high, int64 low) (version 1: 21). */
+#define TOT_WIRE_ENTRY(nsums) (1 + 8 + (nsums) * 16)
 
 PG_FUNCTION_INFO_V1(lf_attribution_totals_state_send);
 Datum
@@ -1048,7 +1197,8 @@ lf_attribution_totals_state_send(PG_FUNCTION_ARGS)
 	LfTotals   *t = DatumGetTotals(PG_GETARG_DATUM(0));
 	StringInfoData buf;
 
-	lf_binary_begin(&buf);
+	pq_begintypsend(&buf);
+	pq_sendbyte(&buf, TOT_VERSION);
 	pq_sendint32(&buf, t->n);
 	for (int k = 0; k < t->n; k++)
 	{
@@ -1072,13 +1222,20 @@ lf_attribution_totals_state_recv(PG_FUNCTION_ARGS)
 	StringInfo	buf = (StringInfo) PG_GETARG_POINTER(0);
 	LfTotals   *t;
 	int32		n;
+	int			version;
+	int			nsums;
 
-	lf_binary_version(buf, TOT_TYPNAME);
+	lf_binary_need(buf, 1, TOT_TYPNAME);
+	version = pq_getmsgbyte(buf);
+	if (version != 1 && version != TOT_VERSION)
+		lf_binary_error(TOT_TYPNAME, psprintf("Format version %d is not supported; this build reads versions 1 and %d.",
+											  version, TOT_VERSION));
+	nsums = TOT_SUMS_OF(version);
 	lf_binary_need(buf, 4, TOT_TYPNAME);
 	n = pq_getmsgint(buf, 4);
 	if (n < 0 || n > TOT_MAX_CAMPAIGNS)
 		lf_binary_error(TOT_TYPNAME, "The number of campaigns is out of range.");
-	lf_binary_need(buf, n * TOT_WIRE_ENTRY, TOT_TYPNAME);
+	lf_binary_need(buf, n * TOT_WIRE_ENTRY(nsums), TOT_TYPNAME);
 	t = tot_new(n);
 	for (int k = 0; k < n; k++)
 	{
@@ -1092,7 +1249,7 @@ lf_attribution_totals_state_recv(PG_FUNCTION_ARGS)
 		e->campaign = pq_getmsgint64(buf);
 		if (isnull && e->campaign != 0)
 			lf_binary_error(TOT_TYPNAME, "The null campaign has an id.");
-		for (int i = 0; i < NUM_TOTALS; i++)
+		for (int i = 0; i < nsums; i++)
 		{
 			int64		hi = pq_getmsgint64(buf);
 			uint64		lo = (uint64) pq_getmsgint64(buf);

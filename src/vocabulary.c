@@ -39,7 +39,7 @@ const char *const lf_stage_names[LF_NUM_STAGES] = {
 
 const char *const lf_model_names[LF_NUM_MODELS] = {
 	"first_touch", "last_touch", "linear", "u_shaped", "w_shaped",
-	"full_path", "time_decay"
+	"full_path", "time_decay", "j_shaped", "inverse_j"
 };
 
 const char *const lf_account_status_names[LF_NUM_ACCOUNT_STATUSES] = {

@@ -50,10 +50,13 @@ typedef enum LfAttributionModel
 	LF_MODEL_U_SHAPED,
 	LF_MODEL_W_SHAPED,
 	LF_MODEL_FULL_PATH,
-	LF_MODEL_TIME_DECAY
+	LF_MODEL_TIME_DECAY,
+	LF_MODEL_J_SHAPED,
+	LF_MODEL_INVERSE_J
 } LfAttributionModel;
 
-#define LF_NUM_MODELS 7
+#define LF_NUM_MODELS 9
+#define LF_NUM_MODELS_0_2 7		/* models of 0.2.0 (attribution_totals_state v1) */
 
 /* leadfunnel.account_status, in contract order (see lifecycle.c). */
 typedef enum LfAccountStatus

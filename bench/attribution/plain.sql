@@ -1,4 +1,4 @@
--- The plain-SQL way: the seven attribution models written with window
+-- The plain-SQL way: the nine built-in attribution models written with window
 -- functions over the same eligible touches (bench/attribution/run.sh runs it
 -- beside bench.campaign_attribution and checks that both agree).  Same rules
 -- as leadfunnel.attribution_weights: milestones by (touched_at, touch_id)
@@ -60,7 +60,11 @@ WITH p AS MATERIALIZED (
                 ELSE 0.1::float8 / middle_w END AS w_shaped,
            CASE WHEN roles_f > 0 THEN roles_f * (CASE WHEN middle_f > 0 THEN 0.9 ELSE 1 END)::float8 / present_f
                 ELSE 0.1::float8 / middle_f END AS full_path,
-           decay / decay_sum AS time_decay
+           decay / decay_sum AS time_decay,
+           CASE WHEN n = 1 THEN 1 WHEN n = 2 THEN CASE WHEN pos = 1 THEN 0.25 ELSE 0.75 END
+                WHEN pos = 1 THEN 0.2 WHEN pos = n THEN 0.6 ELSE 0.2 / (n - 2) END::float8 AS j_shaped,
+           CASE WHEN n = 1 THEN 1 WHEN n = 2 THEN CASE WHEN pos = 1 THEN 0.75 ELSE 0.25 END
+                WHEN pos = 1 THEN 0.6 WHEN pos = n THEN 0.2 ELSE 0.2 / (n - 2) END::float8 AS inverse_j
       FROM c
 ), credit AS (
     SELECT w.campaign_id, v.model, sum(v.credit) AS leads,
@@ -69,7 +73,8 @@ WITH p AS MATERIALIZED (
       FROM weights w
      CROSS JOIN LATERAL (VALUES ('first_touch'::leadfunnel.attribution_model, w.first_touch),
                                 ('last_touch', w.last_touch), ('linear', w.linear), ('u_shaped', w.u_shaped),
-                                ('w_shaped', w.w_shaped), ('full_path', w.full_path), ('time_decay', w.time_decay)) v(model, credit)
+                                ('w_shaped', w.w_shaped), ('full_path', w.full_path), ('time_decay', w.time_decay),
+                                ('j_shaped', w.j_shaped), ('inverse_j', w.inverse_j)) v(model, credit)
      GROUP BY w.campaign_id, v.model
 )
 SELECT ca.campaign_id, m.model,

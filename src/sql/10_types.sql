@@ -22,7 +22,8 @@ COMMENT ON TYPE @extschema@.contact_status IS
 'Marketing status of a contact (person): lead while it has an open lead, customer while its account is a customer, otherwise subscriber (opted in) or contact (no permission).';
 
 CREATE TYPE @extschema@.attribution_model AS ENUM (
-    'first_touch', 'last_touch', 'linear', 'u_shaped', 'w_shaped', 'full_path', 'time_decay'
+    'first_touch', 'last_touch', 'linear', 'u_shaped', 'w_shaped', 'full_path', 'time_decay',
+    'j_shaped', 'inverse_j'
 );
 COMMENT ON TYPE @extschema@.attribution_model IS
 'Weighted multi-touch attribution model, see leadfunnel.attribution_weights.';

@@ -69,7 +69,7 @@ CREATE TYPE @extschema@.attribution_totals_state (
     ALIGNMENT = double, STORAGE = extended
 );
 COMMENT ON TYPE @extschema@.attribution_totals_state IS
-'State of the attribution_totals aggregate: per campaign, 21 sums (for each attribution model: credit, credit times pipeline amount, credit times won amount) as 128-bit fixed-point integers in units of 2^-40, so that sums do not depend on the order of rows or on how states are combined. Text form v1 <campaign_id|null>:<21 integers>,... (campaigns in increasing order, null last); binary form: version byte 1, int32 count, per campaign a null flag byte, int64 id and 21 int128 (high, low int64).';
+'State of the attribution_totals aggregate: per campaign, 27 sums (for each of the 9 built-in attribution models: credit, credit times pipeline amount, credit times won amount) as 128-bit fixed-point integers in units of 2^-40, so that sums do not depend on the order of rows or on how states are combined. Text form v2 <campaign_id|null>:<27 integers>,... (campaigns in increasing order, null last); binary form: version byte 2, int32 count, per campaign a null flag byte, int64 id and 27 int128 (high, low int64). Format 1 (0.2.0: 7 models, 21 sums) is still read, j_shaped and inverse_j 0.';
 COMMENT ON FUNCTION @extschema@.attribution_totals_state_in(cstring) IS 'Input function of attribution_totals_state (checks version, order, counts and ranges; SQLSTATE 22P02).';
 COMMENT ON FUNCTION @extschema@.attribution_totals_state_out(@extschema@.attribution_totals_state) IS 'Output function of attribution_totals_state.';
 COMMENT ON FUNCTION @extschema@.attribution_totals_state_recv(internal) IS 'Binary receive function of attribution_totals_state (checks version, sizes, order and ranges; SQLSTATE 22P03).';
@@ -99,7 +99,7 @@ CREATE AGGREGATE @extschema@.attribution_totals(
     PARALLEL = SAFE
 );
 COMMENT ON AGGREGATE @extschema@.attribution_totals(timestamptz[], bigint[], bigint[], timestamptz, timestamptz, timestamptz, interval, float8, float8) IS
-'Over leads (one row per lead with its touch path, as campaign_credit takes it, plus its pipeline and won amounts or NULL): the credit of every campaign under every model summed over the leads, as an array of attribution_total (leads = sum of credit, pipeline and won = sums of credit times amount), in campaign order. State: attribution_totals_state, 21 exact fixed-point sums per campaign (each lead''s contributions rounded to 2^-40), whatever the number of leads, so the answer does not depend on row order, parallel plans or Citus''s partial aggregation. Used by the campaign_attribution view.';
+'Over leads (one row per lead with its touch path, as campaign_credit takes it, plus its pipeline and won amounts or NULL): the credit of every campaign under every model summed over the leads, as an array of attribution_total (leads = sum of credit, pipeline and won = sums of credit times amount), in campaign order. State: attribution_totals_state, 27 exact fixed-point sums per campaign (each lead''s contributions rounded to 2^-40), whatever the number of leads, so the answer does not depend on row order, parallel plans or Citus''s partial aggregation. Used by the campaign_attribution view.';
 
 CREATE FUNCTION @extschema@.model_add_attribution(target_schema name) RETURNS void
     LANGUAGE plpgsql
@@ -182,20 +182,31 @@ BEGIN
                pa.campaign_id[c.touch_index] AS campaign_id,
                pa.touched_at[c.touch_index] AS touched_at,
                pa.is_account_touch[c.touch_index] AS is_account_touch,
-               c.model, c.credit
+               c.model, c.credit, c.model::text AS model_name
           FROM %1$s.lead_touch_path pa
          CROSS JOIN (SELECT @extschema@.setting_value('time_decay_half_life') AS half_life) p
          CROSS JOIN LATERAL @extschema@.touch_credit(pa.touched_at, pa.touch_id, pa.lead_created_at,
-                                                     pa.opportunity_created_at, pa.closed_at, p.half_life) c$d$,
+                                                     pa.opportunity_created_at, pa.closed_at, p.half_life) c
+        UNION ALL
+        SELECT pa.lead_id, pa.account_id, u.touch_id, u.campaign_id, u.touched_at, u.is_account_touch,
+               NULL::@extschema@.attribution_model, u.credit, d.name
+          FROM @extschema@.attribution_model_def d
+         CROSS JOIN %1$s.lead_touch_path pa
+         CROSS JOIN LATERAL unnest(@extschema@.position_attribution_weights(
+                                       ARRAY[d.first_touch, d.lead_creation, d.opportunity_creation, d.closing, d.other_touches]::float8[],
+                                       pa.touched_at, pa.lead_created_at, pa.opportunity_created_at, pa.closed_at),
+                                   pa.touch_id, pa.campaign_id, pa.touched_at, pa.is_account_touch)
+                                   u(credit, touch_id, campaign_id, touched_at, is_account_touch)$d$,
         $d$COMMENT ON VIEW %1$s.touch_attribution IS
-            'Credit of each touch that counts for a lead, under every attribution model: per lead and model the credits sum to 1. Join lead (product_area, region, created_at) and campaign for any dimension.'$d$,
+            'Credit of each touch that counts for a lead, under every attribution model, built-in (model) and user (model NULL, model_name from leadfunnel.attribution_model_def): per lead and model the credits sum to 1. Join lead (product_area, region, created_at) and campaign for any dimension.'$d$,
         $d$COMMENT ON COLUMN %1$s.touch_attribution.lead_id IS 'Lead credited.'$d$,
         $d$COMMENT ON COLUMN %1$s.touch_attribution.account_id IS 'Account of the lead.'$d$,
         $d$COMMENT ON COLUMN %1$s.touch_attribution.touch_id IS 'The touch.'$d$,
         $d$COMMENT ON COLUMN %1$s.touch_attribution.campaign_id IS 'Campaign of the touch.'$d$,
         $d$COMMENT ON COLUMN %1$s.touch_attribution.touched_at IS 'When the touch happened.'$d$,
         $d$COMMENT ON COLUMN %1$s.touch_attribution.is_account_touch IS 'True for an account-level (ABM) touch.'$d$,
-        $d$COMMENT ON COLUMN %1$s.touch_attribution.model IS 'Attribution model.'$d$,
+        $d$COMMENT ON COLUMN %1$s.touch_attribution.model IS 'Built-in attribution model; NULL on the rows of a user model (see model_name).'$d$,
+        $d$COMMENT ON COLUMN %1$s.touch_attribution.model_name IS 'Name of the model: the built-in model as text, or the name of a user model (a row of leadfunnel.attribution_model_def).'$d$,
         $d$COMMENT ON COLUMN %1$s.touch_attribution.credit IS 'Fraction of the lead credited to the touch under the model (0..1).'$d$,
         $d$CREATE OR REPLACE VIEW %1$s.campaign_pipeline WITH (security_invoker = true) AS
         WITH sourced AS MATERIALIZED (
@@ -253,18 +264,40 @@ BEGIN
              CROSS JOIN (SELECT @extschema@.setting_value('time_decay_half_life') AS half_life) p
         ), credit AS (
             SELECT c.* FROM totals, unnest(totals.t) c
+        ), user_credit AS (
+            SELECT d.name AS model_name, u.campaign_id, sum(u.credit) AS leads,
+                   sum(u.credit OPERATOR(pg_catalog.*) l.amount::float8)
+                       FILTER (WHERE l.max_stage OPERATOR(pg_catalog.>=) 'opportunity'::@extschema@.lead_stage) AS pipeline,
+                   sum(u.credit OPERATOR(pg_catalog.*) l.amount::float8)
+                       FILTER (WHERE l.stage OPERATOR(pg_catalog.=) 'won'::@extschema@.lead_stage) AS won
+              FROM @extschema@.attribution_model_def d
+             CROSS JOIN %1$s.lead_touch_path pa
+              JOIN %1$s.lead l ON l.account_id OPERATOR(pg_catalog.=) pa.account_id AND l.lead_id OPERATOR(pg_catalog.=) pa.lead_id
+             CROSS JOIN LATERAL unnest(@extschema@.position_attribution_weights(
+                                           ARRAY[d.first_touch, d.lead_creation, d.opportunity_creation, d.closing, d.other_touches]::float8[],
+                                           pa.touched_at, pa.lead_created_at, pa.opportunity_created_at, pa.closed_at),
+                                       pa.campaign_id) u(credit, campaign_id)
+             GROUP BY d.name, u.campaign_id
         )
         SELECT ca.campaign_id, m.model,
                coalesce(cr.leads, 0)::numeric AS attributed_leads,
                coalesce(cr.pipeline, 0)::numeric AS attributed_pipeline,
-               coalesce(cr.won, 0)::numeric AS attributed_won
+               coalesce(cr.won, 0)::numeric AS attributed_won,
+               m.model::text AS model_name
           FROM %1$s.campaign ca
          CROSS JOIN unnest(pg_catalog.enum_range(NULL::@extschema@.attribution_model)) m(model)
-          LEFT JOIN credit cr ON cr.campaign_id OPERATOR(pg_catalog.=) ca.campaign_id AND cr.model OPERATOR(pg_catalog.=) m.model$d$,
+          LEFT JOIN credit cr ON cr.campaign_id OPERATOR(pg_catalog.=) ca.campaign_id AND cr.model OPERATOR(pg_catalog.=) m.model
+        UNION ALL
+        SELECT ca.campaign_id, NULL::@extschema@.attribution_model,
+               coalesce(uc.leads, 0)::numeric, coalesce(uc.pipeline, 0)::numeric, coalesce(uc.won, 0)::numeric, d.name
+          FROM @extschema@.attribution_model_def d
+         CROSS JOIN %1$s.campaign ca
+          LEFT JOIN user_credit uc ON uc.model_name OPERATOR(pg_catalog.=) d.name AND uc.campaign_id OPERATOR(pg_catalog.=) ca.campaign_id$d$,
         $d$COMMENT ON VIEW %1$s.campaign_attribution IS
-            'Per campaign and attribution model, the fractional credit of the leads its touches count for (see lead_touch and leadfunnel.attribution_weights; time_decay with the time_decay_half_life setting). Each lead with at least one touch hands out exactly 1 under every model, so for each model the sums over campaigns equal the totals over attributed leads, up to float8 rounding.'$d$,
+            'Per campaign and attribution model (built-in models with model set; user models of leadfunnel.attribution_model_def with model NULL and model_name), the fractional credit of the leads its touches count for (see lead_touch and leadfunnel.attribution_weights; time_decay with the time_decay_half_life setting). Each lead with at least one touch hands out exactly 1 under every model, so for each model the sums over campaigns equal the totals over attributed leads, up to float8 rounding.'$d$,
         $d$COMMENT ON COLUMN %1$s.campaign_attribution.campaign_id IS 'Campaign.'$d$,
-        $d$COMMENT ON COLUMN %1$s.campaign_attribution.model IS 'Attribution model.'$d$,
+        $d$COMMENT ON COLUMN %1$s.campaign_attribution.model IS 'Built-in attribution model; NULL on the rows of a user model (see model_name).'$d$,
+        $d$COMMENT ON COLUMN %1$s.campaign_attribution.model_name IS 'Name of the model: the built-in model as text, or the name of a user model (a row of leadfunnel.attribution_model_def).'$d$,
         $d$COMMENT ON COLUMN %1$s.campaign_attribution.attributed_leads IS 'Sum of the campaign''s credit over leads (fractional).'$d$,
         $d$COMMENT ON COLUMN %1$s.campaign_attribution.attributed_pipeline IS 'Sum of credit times amount over leads that reached opportunity (won included).'$d$,
         $d$COMMENT ON COLUMN %1$s.campaign_attribution.attributed_won IS 'Sum of credit times amount over won leads.'$d$
