@@ -190,11 +190,9 @@ BEGIN
         UNION ALL
         SELECT pa.lead_id, pa.account_id, u.touch_id, u.campaign_id, u.touched_at, u.is_account_touch,
                NULL::@extschema@.attribution_model, u.credit, d.name
-          FROM @extschema@.attribution_model_def d
+          FROM @extschema@.user_attribution_models() d
          CROSS JOIN %1$s.lead_touch_path pa
-         CROSS JOIN LATERAL unnest(@extschema@.position_attribution_weights(
-                                       ARRAY[d.first_touch, d.lead_creation, d.opportunity_creation, d.closing, d.other_touches]::float8[],
-                                       pa.touched_at, pa.lead_created_at, pa.opportunity_created_at, pa.closed_at),
+         CROSS JOIN LATERAL unnest(@extschema@.position_attribution_weights(d.shares, pa.touched_at, pa.lead_created_at, pa.opportunity_created_at, pa.closed_at),
                                    pa.touch_id, pa.campaign_id, pa.touched_at, pa.is_account_touch)
                                    u(credit, touch_id, campaign_id, touched_at, is_account_touch)$d$,
         $d$COMMENT ON VIEW %1$s.touch_attribution IS
@@ -270,12 +268,10 @@ BEGIN
                        FILTER (WHERE l.max_stage OPERATOR(pg_catalog.>=) 'opportunity'::@extschema@.lead_stage) AS pipeline,
                    sum(u.credit OPERATOR(pg_catalog.*) l.amount::float8)
                        FILTER (WHERE l.stage OPERATOR(pg_catalog.=) 'won'::@extschema@.lead_stage) AS won
-              FROM @extschema@.attribution_model_def d
+              FROM @extschema@.user_attribution_models() d
              CROSS JOIN %1$s.lead_touch_path pa
               JOIN %1$s.lead l ON l.account_id OPERATOR(pg_catalog.=) pa.account_id AND l.lead_id OPERATOR(pg_catalog.=) pa.lead_id
-             CROSS JOIN LATERAL unnest(@extschema@.position_attribution_weights(
-                                           ARRAY[d.first_touch, d.lead_creation, d.opportunity_creation, d.closing, d.other_touches]::float8[],
-                                           pa.touched_at, pa.lead_created_at, pa.opportunity_created_at, pa.closed_at),
+             CROSS JOIN LATERAL unnest(@extschema@.position_attribution_weights(d.shares, pa.touched_at, pa.lead_created_at, pa.opportunity_created_at, pa.closed_at),
                                        pa.campaign_id) u(credit, campaign_id)
              GROUP BY d.name, u.campaign_id
         )
@@ -290,7 +286,7 @@ BEGIN
         UNION ALL
         SELECT ca.campaign_id, NULL::@extschema@.attribution_model,
                coalesce(uc.leads, 0)::numeric, coalesce(uc.pipeline, 0)::numeric, coalesce(uc.won, 0)::numeric, d.name
-          FROM @extschema@.attribution_model_def d
+          FROM @extschema@.user_attribution_models() d
          CROSS JOIN %1$s.campaign ca
           LEFT JOIN user_credit uc ON uc.model_name OPERATOR(pg_catalog.=) d.name AND uc.campaign_id OPERATOR(pg_catalog.=) ca.campaign_id$d$,
         $d$COMMENT ON VIEW %1$s.campaign_attribution IS

@@ -72,6 +72,17 @@ CREATE CONSTRAINT TRIGGER attribution_model_def_default AFTER INSERT OR UPDATE O
     DEFERRABLE INITIALLY DEFERRED
     FOR EACH ROW EXECUTE FUNCTION @extschema@.attribution_model_def_check();
 
+CREATE FUNCTION @extschema@.user_attribution_models()
+    RETURNS TABLE (name text, shares float8[], is_default boolean)
+    LANGUAGE sql STABLE PARALLEL SAFE ROWS 5
+    SET search_path = pg_catalog, pg_temp
+AS $fn$
+    SELECT d.name, ARRAY[d.first_touch, d.lead_creation, d.opportunity_creation, d.closing, d.other_touches]::float8[], d.is_default
+      FROM @extschema@.attribution_model_def d
+$fn$;
+COMMENT ON FUNCTION @extschema@.user_attribution_models() IS
+'The user position models of leadfunnel.attribution_model_def with their five shares as position_attribution_weights takes them ({first, lead creation, opportunity creation, closing, other touches}); what the attribution views read.';
+
 CREATE FUNCTION @extschema@.position_attribution_weights(
         shares float8[],
         touched_at timestamptz[],
