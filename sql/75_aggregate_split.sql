@@ -200,7 +200,16 @@ INSERT INTO agg_samples VALUES
               CASE WHEN g % 3 = 0 THEN 1000.5 * g END::float8 AS a8,
               CASE WHEN g % 12 = 0 THEN 999.25 * g END::float8 AS a9
          FROM generate_series(1, 300) g, generate_series(1, 1 + g % 5) k
-        GROUP BY g ORDER BY g$$);
+        GROUP BY g ORDER BY g$$),
+    -- markov_attribution, shapley_attribution: one row per lead, its path of
+    -- channels (repeats, NULL elements, some empty or NULL), converted, value
+    ('path text[], converted boolean, value numeric',
+     $$SELECT CASE WHEN g % 29 = 0 THEN NULL
+                   ELSE ARRAY(SELECT CASE WHEN (g + k) % 13 = 0 THEN NULL ELSE 'ch ' || ((g * 7 + k * k) % 9) END
+                                FROM generate_series(1, g % 6) k) END AS a1,
+              CASE WHEN g % 31 = 0 THEN NULL ELSE (g * 11) % 5 < 2 END AS a2,
+              CASE WHEN g % 7 = 0 THEN NULL ELSE round((g * 97) % 10000 / 3.0, 2) END AS a3
+         FROM generate_series(1, 400) g ORDER BY g$$);
 CREATE TEMP VIEW lf_aggregates AS
 SELECT p.oid::regprocedure AS agg, pg_get_function_identity_arguments(p.oid) AS sig, s.sample
   FROM pg_proc p JOIN pg_aggregate a ON a.aggfnoid = p.oid

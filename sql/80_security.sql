@@ -150,6 +150,16 @@ SELECT leadfunnel.position_attribution_weights('{0.5,0,0,0.5,0}', '{2024-01-01,2
        leadfunnel.attribution_weights('sec_model', '{2024-01-01,2024-01-02}', NULL, NULL, NULL),
        leadfunnel.default_attribution_model();
 DELETE FROM leadfunnel.attribution_model_def WHERE name OPERATOR(pg_catalog.=) 'sec_model';
+SELECT leadfunnel.markov_attribution_final(leadfunnel.markov_attribution_combine(
+           leadfunnel.markov_attribution_state_in(leadfunnel.markov_attribution_state_out(
+               leadfunnel.markov_attribution_trans(NULL, '{a,b}', true, 1))),
+           leadfunnel.markov_attribution_trans(NULL, '{b}', false, NULL))) AS markov,
+       length(leadfunnel.markov_attribution_state_send(leadfunnel.markov_attribution_trans(NULL, '{a}', true, 1))) > 0 AS markov_sent,
+       leadfunnel.shapley_attribution_final(leadfunnel.shapley_attribution_combine(
+           leadfunnel.shapley_attribution_state_in(leadfunnel.shapley_attribution_state_out(
+               leadfunnel.shapley_attribution_trans(NULL, '{a,b}', true, 1))),
+           leadfunnel.shapley_attribution_trans(NULL, '{b}', false, NULL))) AS shapley,
+       length(leadfunnel.shapley_attribution_state_send(leadfunnel.shapley_attribution_trans(NULL, '{a}', true, 1))) > 0 AS shapley_sent;
 SELECT cardinality(leadfunnel.attribution_totals_final(leadfunnel.attribution_totals_combine(
            leadfunnel.attribution_totals_state_in(leadfunnel.attribution_totals_state_out(
                leadfunnel.attribution_totals_trans(NULL, '{2024-01-01}', '{1}', '{7}', '2024-01-02', NULL, NULL, '7 days', 100, NULL))),

@@ -12,7 +12,7 @@ SELECT enum_has_labels('leadfunnel', 'account_status',
 SELECT enum_has_labels('leadfunnel', 'lead_motion', ARRAY['new_business','expansion','win_back']);
 SELECT enum_has_labels('leadfunnel', 'contact_status', ARRAY['contact','subscriber','lead','customer']);
 SELECT enum_has_labels('leadfunnel', 'attribution_model',
-    ARRAY['first_touch','last_touch','linear','u_shaped','w_shaped','full_path','time_decay']);
+    ARRAY['first_touch','last_touch','linear','u_shaped','w_shaped','full_path','time_decay','j_shaped','inverse_j']);
 
 SELECT has_table('leadfunnel', 'funnel', 'funnel configuration table');
 SELECT col_is_pk('leadfunnel', 'funnel', 'name', 'funnel is keyed by name');

@@ -314,6 +314,7 @@ BEGIN
     PERFORM @extschema@.model_add_lifecycle(target_schema);
     PERFORM @extschema@.model_add_analytics(target_schema);
     PERFORM @extschema@.model_add_attribution(target_schema);
+    PERFORM @extschema@.model_add_datadriven(target_schema);
     PERFORM @extschema@.model_add_labels(target_schema);
     PERFORM @extschema@.model_add_pipeline(target_schema);
     PERFORM @extschema@.model_add_tracking(target_schema);
