@@ -59,8 +59,8 @@
 #include "utils/lsyscache.h"
 #include "utils/numeric.h"
 
-#include "leadfunnel.h"
-#include "aggregates.h"
+#include "vocabulary.h"
+#include "state_io.h"
 
 #define DD_MARKOV	1
 #define DD_SHAPLEY	2
@@ -1105,8 +1105,7 @@ dd_out(FunctionCallInfo fcinfo)
 	int			nitems = dd_items(s, &items);
 	StringInfoData buf;
 
-	initStringInfo(&buf);
-	appendStringInfo(&buf, "v%d", LF_STATE_VERSION);
+	lf_text_begin(&buf);
 	if (s->kind == DD_MARKOV)
 	{
 		appendStringInfoChar(&buf, ' ');
@@ -1148,8 +1147,7 @@ dd_send(FunctionCallInfo fcinfo)
 	int			nitems = dd_items(s, &items);
 	StringInfoData buf;
 
-	pq_begintypsend(&buf);
-	pq_sendbyte(&buf, LF_STATE_VERSION);
+	lf_binary_begin(&buf);
 	if (s->kind == DD_MARKOV)
 		send_int128(&buf, s->value);
 	pq_sendint32(&buf, s->nchan);
@@ -1242,7 +1240,7 @@ dd_in(FunctionCallInfo fcinfo, int kind)
 	const char *why;
 
 	lf_text_init(&r, typname, str);
-	lf_text_expect(&r, "v1 ");
+	lf_text_expect(&r, LF_STATE_VERSION_TEXT " ");
 	if (kind == DD_MARKOV)
 	{
 		value = lf_text_int128(&r);
