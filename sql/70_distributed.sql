@@ -193,10 +193,11 @@ END $$;
 CREATE TEMP VIEW model_views AS
 SELECT d.* FROM unnest(ARRAY['funnel_summary', 'conversion_by_segment', 'cycle_times', 'dropoff', 'campaign_pipeline',
                              'campaign_attribution', 'lead_touch', 'lead_touch_path', 'touch_attribution',
-                             'account_lifecycle', 'waterfall', 'conversion_by_cohort', 'pipeline']) v, pg_temp.view_diff(v) d;
+                             'account_lifecycle', 'waterfall', 'conversion_by_cohort', 'pipeline',
+                             'lead_channel_path', 'channel_attribution', 'attribution_coverage']) v, pg_temp.view_diff(v) d;
 SELECT * FROM model_views;
 SET TimeZone = 'Asia/Tokyo';
-SELECT * FROM model_views WHERE view IN ('conversion_by_segment', 'waterfall', 'conversion_by_cohort');
+SELECT * FROM model_views WHERE view IN ('conversion_by_segment', 'waterfall', 'conversion_by_cohort', 'attribution_coverage');
 SET TimeZone = 'UTC';
 -- the pipeline functions too, with amounts and close dates changed the same
 -- way in both (dated by the moves of the same UPDATE)

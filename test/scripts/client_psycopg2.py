@@ -113,6 +113,9 @@ CONTRACT_VIEWS = {
     "campaign_pipeline": ["campaign_id", "sourced_leads", "touched_leads", "sourced_pipeline", "touched_pipeline",
                           "sourced_won", "touched_won"],
     "campaign_attribution": ["campaign_id", "model", "attributed_leads", "attributed_pipeline", "attributed_won"],
+    "channel_attribution": ["model", "channel", "attributed_leads", "attributed_pipeline", "attributed_won"],
+    "attribution_coverage": ["period", "won_leads", "unattributed_won_leads", "pipeline_leads",
+                             "unattributed_pipeline_leads"],
     "account_lifecycle": ["account_id", "status", "status_since", "open_leads", "won_leads", "closed_lost_leads",
                           "first_won_at", "last_won_at"],
 }
