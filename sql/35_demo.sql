@@ -30,10 +30,71 @@ SELECT try($$SELECT leadfunnel.generate_demo('nosuch', 10)$$);
 -- fingerprints below (md5 of every row of each table, account events without
 -- their recording time, lead and history rows in 0.2.0's columns) were computed from 0.2.0's generate_demo for the same
 -- call on a new model, not from this build.
+-- The model's owner gets the set-based path (history written in one
+-- statement, no row of it updated: the trigger appends a row and closes the
+-- previous one per move); a role that may only write the tables gets the
+-- trigger path.  Both are compared below: the set-based one with 0.2.0's
+-- fingerprints, the trigger path with the set-based one, every column.
 SELECT leadfunnel.create_model('demo_fp');
 SET TimeZone = 'UTC';   -- the demo's dates are computed in the session's time zone
 SET DateStyle = 'ISO, MDY';
+BEGIN;
 SELECT count(*) FROM leadfunnel.generate_demo('demo_fp', 1500, 0.3);
+SELECT n_tup_ins AS history_rows_inserted, n_tup_upd AS history_rows_updated
+  FROM pg_stat_xact_user_tables WHERE relid = 'demo_fp.lead_stage_history'::regclass;
+-- the columns 0.2.0 did not have: recorded now, current, validated
+SELECT count(*) AS rows, count(*) FILTER (WHERE recorded_at = now() AND superseded_at IS NULL AND superseded_by IS NULL
+                                          AND superseded_reason IS NULL AND flag IS NULL) AS as_the_trigger_writes
+  FROM demo_fp.lead_stage_history;
+COMMIT;
+-- the triggers are enabled again and the foreign keys are back, validated
+SELECT c.relname, t.tgname, t.tgenabled FROM pg_trigger t JOIN pg_class c ON c.oid = t.tgrelid
+ WHERE c.relnamespace = 'demo_fp'::regnamespace AND NOT t.tgisinternal
+ ORDER BY 1, 2;
+SELECT conrelid::regclass, conname, convalidated FROM pg_constraint
+ WHERE connamespace = 'demo_fp'::regnamespace AND contype = 'f' ORDER BY 1, 2;
+SELECT try($$INSERT INTO demo_fp.lead_stage_history (lead_id, account_id, seq, to_stage, entered_at, recorded_at)
+             VALUES (1, 1, 99, 'won', now(), now())$$);
+SELECT try($$UPDATE demo_fp.lead SET stage = 'won' WHERE lead_id = (SELECT min(lead_id) FROM demo_fp.lead WHERE stage = 'visitor')$$);
+SELECT try($$INSERT INTO demo_fp.touch (touch_id, campaign_id, account_id, touched_at) VALUES (-1, -1, 1, now())$$);
+
+-- the trigger path: a role that may write the tables but does not own them
+CREATE ROLE lf_demo_writer;
+SELECT leadfunnel.create_model('demo_tp');
+GRANT USAGE ON SCHEMA demo_tp TO lf_demo_writer;
+GRANT SELECT, INSERT, UPDATE ON ALL TABLES IN SCHEMA demo_tp TO lf_demo_writer;
+BEGIN;
+SET LOCAL ROLE lf_demo_writer;
+SET LOCAL client_min_messages = error;   -- ANALYZE skips tables it does not own
+SELECT count(*) FROM leadfunnel.generate_demo('demo_tp', 1500, 0.3);
+RESET client_min_messages;
+SELECT n_tup_upd > 0 AS history_rows_updated FROM pg_stat_xact_user_tables WHERE relid = 'demo_tp.lead_stage_history'::regclass;
+COMMIT;
+SELECT t, count(*) AS differing_rows FROM (
+    (SELECT 'lead' AS t, (l.*)::text FROM demo_fp.lead l EXCEPT ALL SELECT 'lead', (l.*)::text FROM demo_tp.lead l)
+    UNION ALL (SELECT 'lead', (l.*)::text FROM demo_tp.lead l EXCEPT ALL SELECT 'lead', (l.*)::text FROM demo_fp.lead l)
+    UNION ALL (SELECT 'history', row(h.lead_id, h.account_id, h.seq, h.from_stage, h.to_stage, h.entered_at, h.left_at, h.reason,
+                                     h.superseded_at, h.superseded_by, h.superseded_reason, h.flag)::text FROM demo_fp.lead_stage_history h
+               EXCEPT ALL
+               SELECT 'history', row(h.lead_id, h.account_id, h.seq, h.from_stage, h.to_stage, h.entered_at, h.left_at, h.reason,
+                                     h.superseded_at, h.superseded_by, h.superseded_reason, h.flag)::text FROM demo_tp.lead_stage_history h)
+    UNION ALL (SELECT 'history', row(h.lead_id, h.account_id, h.seq, h.from_stage, h.to_stage, h.entered_at, h.left_at, h.reason,
+                                     h.superseded_at, h.superseded_by, h.superseded_reason, h.flag)::text FROM demo_tp.lead_stage_history h
+               EXCEPT ALL
+               SELECT 'history', row(h.lead_id, h.account_id, h.seq, h.from_stage, h.to_stage, h.entered_at, h.left_at, h.reason,
+                                     h.superseded_at, h.superseded_by, h.superseded_reason, h.flag)::text FROM demo_fp.lead_stage_history h)
+    UNION ALL (SELECT 'account', (a.*)::text FROM demo_fp.account a EXCEPT ALL SELECT 'account', (a.*)::text FROM demo_tp.account a)
+    UNION ALL (SELECT 'contact', (c.*)::text FROM demo_fp.contact c EXCEPT ALL SELECT 'contact', (c.*)::text FROM demo_tp.contact c)
+    UNION ALL (SELECT 'touch', (x.*)::text FROM demo_fp.touch x EXCEPT ALL SELECT 'touch', (x.*)::text FROM demo_tp.touch x)
+    UNION ALL (SELECT 'lead_label_history', (x.*)::text FROM demo_fp.lead_label_history x
+               UNION ALL SELECT 'lead_label_history', (x.*)::text FROM demo_tp.lead_label_history x)
+    UNION ALL (SELECT 'lead_value_history', (x.*)::text FROM demo_fp.lead_value_history x
+               UNION ALL SELECT 'lead_value_history', (x.*)::text FROM demo_tp.lead_value_history x)
+    ) d
+ GROUP BY t ORDER BY t;
+SELECT count(*) AS rows, count(*) FILTER (WHERE changed_by = 'lf_demo_writer') AS changed_by_the_writer
+  FROM demo_tp.lead_stage_history;
+SELECT count(*) AS violations FROM leadfunnel.verify_model('demo_tp');
 SELECT t, md5(string_agg(r, E'\n' ORDER BY r)) AS fingerprint, count(*) AS rows,
        md5(string_agg(r, E'\n' ORDER BY r)) = CASE t
            WHEN 'account' THEN '37632d43dbc474753e5279dfef05c5d4' WHEN 'account_event' THEN '7d83ce8221de931b03515e59e1c1ecf8'
@@ -55,5 +116,6 @@ RESET DateStyle;
 SELECT count(*) AS violations FROM leadfunnel.verify_model('demo_fp');
 
 SET client_min_messages = warning;
-DROP SCHEMA demo_a, demo_b, demo_fp CASCADE;
+DROP SCHEMA demo_a, demo_b, demo_fp, demo_tp CASCADE;
+DROP ROLE lf_demo_writer;
 RESET client_min_messages;

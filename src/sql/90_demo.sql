@@ -25,6 +25,10 @@ DECLARE
     segments text[];
     r_campaign float8;
     r_amount float8;
+    set_based boolean;
+    fk_drop text[];
+    fk_add text[];
+    ddl text;
 BEGIN
     IF leads IS NULL OR leads < 1 OR leads > 10000000 THEN
         RAISE EXCEPTION 'number of demo leads must be between 1 and 10000000'
@@ -129,48 +133,147 @@ BEGIN
                                          r_campaign, r_amount);
     END LOOP;
 
-    -- the leads, set-based in lead_id order (as one by one before), in
-    -- chunks of doubling size with fresh statistics after each
-    i := 0;
-    WHILE i < leads LOOP
+    -- The set-based path: each lead inserted as it ends up and its history
+    -- written in one statement, the rows the transition trigger would have
+    -- written move by move.  Taken where the caller owns the lead, history and
+    -- touch tables (ALTER TABLE needs it), on a single-node
+    -- model, and where the demo funnels have no stage labels (a label history
+    -- is then written by the trigger path).  The triggers that write or guard
+    -- the history and the lead's maintained columns, and the lifecycle
+    -- triggers, are disabled by ALTER TABLE in this transaction only: the
+    -- ACCESS EXCLUSIVE lock keeps every other session out until it ends, and
+    -- an error rolls the ALTER back with the rows.  The foreign keys of lead,
+    -- history and touch are dropped and added again once the rows are in (so
+    -- every row is checked, in one join per key).  The lifecycle is brought
+    -- up to date once afterwards.
+    EXECUTE format($q$
+        SELECT NOT @extschema@.model_is_distributed($1)
+           AND pg_has_role((SELECT relowner FROM pg_class WHERE oid = '%1$s.lead'::regclass), 'USAGE')
+           AND pg_has_role((SELECT relowner FROM pg_class WHERE oid = '%1$s.lead_stage_history'::regclass), 'USAGE')
+           AND pg_has_role((SELECT relowner FROM pg_class WHERE oid = '%1$s.touch'::regclass), 'USAGE')
+           AND NOT EXISTS (SELECT 1 FROM @extschema@.stage_label
+                            WHERE funnel IN (SELECT DISTINCT p.funnel FROM lf_demo_plan p))
+    $q$, s) INTO set_based USING target_schema;
+
+    IF set_based THEN
+        EXECUTE format($q$
+            ALTER TABLE %1$s.lead DISABLE TRIGGER lead_stage_transition, DISABLE TRIGGER lead_stage_record,
+                                  DISABLE TRIGGER lead_motion, DISABLE TRIGGER lead_to_lifecycle_insert,
+                                  DISABLE TRIGGER lead_to_lifecycle_update
+        $q$, s);
+        EXECUTE format('ALTER TABLE %1$s.lead_stage_history DISABLE TRIGGER lead_stage_history_append_only', s);
+        -- The foreign keys of the tables filled in bulk are dropped and added
+        -- again at the end (as pg_restore does): adding one checks every row
+        -- in one join, where a kept one checks each inserted row by itself.
+        EXECUTE format($q$
+            SELECT array_agg(format('ALTER TABLE %%s DROP CONSTRAINT %%I', conrelid::regclass, conname) ORDER BY conrelid, conname),
+                   array_agg(format('ALTER TABLE %%s ADD CONSTRAINT %%I %%s', conrelid::regclass, conname,
+                                    pg_get_constraintdef(oid)) ORDER BY conrelid, conname)
+              FROM pg_constraint
+             WHERE contype = 'f'
+               AND conrelid IN ('%1$s.lead'::regclass, '%1$s.lead_stage_history'::regclass, '%1$s.touch'::regclass)
+        $q$, s) INTO fk_drop, fk_add;
+        FOREACH ddl IN ARRAY coalesce(fk_drop, '{}') LOOP
+            EXECUTE ddl;
+        END LOOP;
+        -- the lead as the moves leave it: stage and stage_entered_at of the
+        -- last move, max_stage the furthest open or won stage of the path,
+        -- closed_at and close_reason of a closing last move; motion as the
+        -- insert trigger sets it for a lead of a new account (the account's
+        -- wins change it in generate_demo_lifecycle's refresh, as before)
         EXECUTE format($q$
             INSERT INTO %1$s.lead (lead_id, account_id, contact_id, funnel, product_area, region,
-                                   source_campaign_id, amount, stage, created_at)
+                                   source_campaign_id, amount, stage, max_stage, motion, created_at, stage_entered_at,
+                                   closed_at, close_reason)
             SELECT p.lead_id, p.account_id, p.account_id, p.funnel, c.product_area, a.region, c.campaign_id,
                    round((CASE p.funnel WHEN 'enterprise' THEN 120000 WHEN 'inside_sales' THEN 12000 ELSE 900 END)
                          * (0.5 + p.r_amount))::numeric,
-                   p.path[1], p.times[1]
+                   p.path[cardinality(p.path)],
+                   (SELECT max(x) FROM unnest(p.path) x WHERE x <= 'won'),
+                   'new_business',
+                   p.times[1], p.times[cardinality(p.times)],
+                   CASE WHEN p.path[cardinality(p.path)] >= 'won' THEN p.times[cardinality(p.times)] END,
+                   CASE p.path[cardinality(p.path)] WHEN 'won' THEN 'signed' WHEN 'lost' THEN 'lost to competitor'
+                        WHEN 'disqualified' THEN 'no fit' WHEN 'recycled' THEN 'not now' END
               FROM lf_demo_plan p
               JOIN %1$s.account a ON a.account_id = p.account_id
               JOIN (SELECT campaign_id, product_area, row_number() OVER (ORDER BY campaign_id) - 1 AS k
                       FROM %1$s.campaign WHERE campaign_id > %2$s) c ON c.k = floor(p.r_campaign * 18)::int
-             WHERE p.lead_id > $1 AND p.lead_id <= $2
              ORDER BY p.lead_id
-        $q$, s, base_campaign) USING base_lead + i, base_lead + greatest(2 * i, 1000);
-        i := greatest(2 * i, 1000);
-        EXECUTE format('ANALYZE %1$s.lead; ANALYZE %1$s.lead_stage_history', s);
-    END LOOP;
-    ANALYZE lf_demo_plan;
-
-    -- move the leads stage by stage: one set-based UPDATE per step, through the trigger
-    SELECT max(cardinality(p.path)) INTO max_steps FROM lf_demo_plan p;
-    FOR i IN 2 .. coalesce(max_steps, 1) LOOP
+        $q$, s, base_campaign);
+        -- one row per stage entered, as the trigger appends and closes them:
+        -- left_at the next entry, the close reason on closing moves,
+        -- recorded now by the current role
         EXECUTE format($q$
-            UPDATE %s.lead l
-               SET stage = p.stage, stage_entered_at = p.at,
-                   close_reason = CASE p.stage WHEN 'won' THEN 'signed' WHEN 'lost' THEN 'lost to competitor'
-                                      WHEN 'disqualified' THEN 'no fit' WHEN 'recycled' THEN 'not now' END
-              FROM (SELECT lead_id, path[$1] AS stage, times[$1] AS at
-                      FROM lf_demo_plan WHERE cardinality(path) >= $1) p
-             WHERE p.lead_id = l.lead_id
-        $q$, s) USING i;
-        EXECUTE format('ANALYZE %s.lead_stage_history', s);
-    END LOOP;
+            INSERT INTO %1$s.lead_stage_history (lead_id, account_id, seq, from_stage, to_stage, entered_at, left_at,
+                                                 changed_by, reason, recorded_at)
+            SELECT p.lead_id, p.account_id, k, p.path[k - 1], p.path[k], p.times[k], p.times[k + 1], current_user,
+                   CASE p.path[k] WHEN 'won' THEN 'signed' WHEN 'lost' THEN 'lost to competitor'
+                        WHEN 'disqualified' THEN 'no fit' WHEN 'recycled' THEN 'not now' END,
+                   now()
+              FROM lf_demo_plan p
+             CROSS JOIN LATERAL generate_subscripts(p.path, 1) k
+             ORDER BY p.lead_id, k
+        $q$, s);
+        EXECUTE format('ALTER TABLE %1$s.lead_stage_history ENABLE TRIGGER lead_stage_history_append_only', s);
+        EXECUTE format($q$
+            ALTER TABLE %1$s.lead ENABLE TRIGGER lead_stage_transition, ENABLE TRIGGER lead_stage_record,
+                                  ENABLE TRIGGER lead_motion, ENABLE TRIGGER lead_to_lifecycle_insert,
+                                  ENABLE TRIGGER lead_to_lifecycle_update
+        $q$, s);
+        EXECUTE format('ANALYZE %1$s.lead; ANALYZE %1$s.lead_stage_history', s);
+        -- what the lifecycle triggers did move by move: stored account
+        -- statuses and contact statuses (motions: generate_demo_lifecycle)
+        PERFORM @extschema@.refresh_lifecycle(target_schema);
+    ELSE
+        -- the trigger path: the leads, set-based in lead_id order, in
+        -- chunks of doubling size with fresh statistics after each
+        i := 0;
+        WHILE i < leads LOOP
+            EXECUTE format($q$
+                INSERT INTO %1$s.lead (lead_id, account_id, contact_id, funnel, product_area, region,
+                                       source_campaign_id, amount, stage, created_at)
+                SELECT p.lead_id, p.account_id, p.account_id, p.funnel, c.product_area, a.region, c.campaign_id,
+                       round((CASE p.funnel WHEN 'enterprise' THEN 120000 WHEN 'inside_sales' THEN 12000 ELSE 900 END)
+                             * (0.5 + p.r_amount))::numeric,
+                       p.path[1], p.times[1]
+                  FROM lf_demo_plan p
+                  JOIN %1$s.account a ON a.account_id = p.account_id
+                  JOIN (SELECT campaign_id, product_area, row_number() OVER (ORDER BY campaign_id) - 1 AS k
+                          FROM %1$s.campaign WHERE campaign_id > %2$s) c ON c.k = floor(p.r_campaign * 18)::int
+                 WHERE p.lead_id > $1 AND p.lead_id <= $2
+                 ORDER BY p.lead_id
+            $q$, s, base_campaign) USING base_lead + i, base_lead + greatest(2 * i, 1000);
+            i := greatest(2 * i, 1000);
+            EXECUTE format('ANALYZE %1$s.lead; ANALYZE %1$s.lead_stage_history', s);
+        END LOOP;
+        ANALYZE lf_demo_plan;
+
+        -- move the leads stage by stage: one set-based UPDATE per step, through the trigger
+        SELECT max(cardinality(p.path)) INTO max_steps FROM lf_demo_plan p;
+        FOR i IN 2 .. coalesce(max_steps, 1) LOOP
+            EXECUTE format($q$
+                UPDATE %s.lead l
+                   SET stage = p.stage, stage_entered_at = p.at,
+                       close_reason = CASE p.stage WHEN 'won' THEN 'signed' WHEN 'lost' THEN 'lost to competitor'
+                                          WHEN 'disqualified' THEN 'no fit' WHEN 'recycled' THEN 'not now' END
+                  FROM (SELECT lead_id, path[$1] AS stage, times[$1] AS at
+                          FROM lf_demo_plan WHERE cardinality(path) >= $1) p
+                 WHERE p.lead_id = l.lead_id
+            $q$, s) USING i;
+            EXECUTE format('ANALYZE %s.lead_stage_history', s);
+        END LOOP;
+    END IF;
 
     EXECUTE format('ANALYZE %s.lead', s);
     -- Data of later concerns (lifecycle events, touches) is generated here.
     PERFORM @extschema@.generate_demo_lifecycle(target_schema, seed);
     PERFORM @extschema@.generate_demo_touches(target_schema, seed, base_lead);
+    IF set_based THEN
+        FOREACH ddl IN ARRAY coalesce(fk_add, '{}') LOOP
+            EXECUTE ddl;
+        END LOOP;
+    END IF;
 
     RETURN QUERY EXECUTE format($q$
         SELECT 'account', count(*) FROM %1$s.account WHERE account_id > %2$s
