@@ -257,3 +257,4 @@ grep -q "^movement " "$results" && awk -v m="$(med movement)" 'BEGIN { printf "|
 echo
 awk -v a="$(med at7)" -v b="$(med at90)" -v p="$(med pipeline)" \
     'BEGIN { printf "pipeline_at(7 days ago) / pipeline now: %.2fx;  pipeline_at(90 days ago) / pipeline now: %.2fx\n", a/p, b/p }'
+echo "load average at the end: $(cut -d" " -f1-3 /proc/loadavg)"

@@ -3,8 +3,10 @@
 #   (a) 0.2.0 — the generator as released in 0.2.0 (sql/releases/leadfunnel--0.2.0.sql,
 #               loaded as public.generate_demo_0_2_0): one dynamic INSERT per lead,
 #               statistics as autovacuum leaves them
-#   (b) now   — leadfunnel.generate_demo: the same random draws, the leads inserted
-#               set-based in chunks, statistics refreshed after each bulk step
+#   (b) now   — leadfunnel.generate_demo: the same random draws; as the model's owner, each lead
+#               inserted as its moves leave it and the whole stage history in one INSERT
+#               (triggers of lead and the history guard disabled in the transaction, foreign
+#               keys dropped and added again, refresh_lifecycle once)
 # Each into a new model, in alternating order, ROUNDS rounds; checks that both
 # wrote the same rows (md5 of every table; without the recording time of
 # account events and the advocate marks, which both generators date now())
@@ -70,6 +72,7 @@ done
 
 violations=$(lf_psql -d "$db" -At -c "SELECT count(*) FROM leadfunnel.verify_model('new_1')")
 lf_log "verify_model(new_1): $violations violations"
+lf_log "load average: $(cut -d" " -f1-3 /proc/loadavg)"
 lf_psql -d "$db" -At -c "SELECT format('new_1: %s leads, %s history rows, %s touches', (SELECT count(*) FROM new_1.lead),
                                        (SELECT count(*) FROM new_1.lead_stage_history), (SELECT count(*) FROM new_1.touch))"
 median() { printf '%s\n' "$@" | sort -n | awk '{a[NR]=$1} END {print (NR % 2) ? a[(NR+1)/2] : (a[NR/2] + a[NR/2+1]) / 2}'; }
