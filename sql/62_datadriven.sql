@@ -105,6 +105,12 @@ SELECT try(format('SELECT %L::leadfunnel.shapley_attribution_state', v)) FROM (V
     ('v1 1 "a" 1:1:2:0'), ('v1 1 "a" 2:1:0:0'), ('v1 1 "a" 0:1:0:0'), ('v1 1 "a" 1:0:0:0'), ('v1 1 "a" 1:1:0:5'),
     ('v1 2 "a" "b" 1:1:0:0'), ('v1 2 "a" "b" 3:1:0:0 1:1:0:0'), ('v1 1 "a" 1:1:1:170141183460469231731687303715884105727'),
     ('v1 65'), ('v1 1 "a" 18446744073709551616:1:0:0')) v(v);
+-- totals that overflow: a malformed state (22P02), not the aggregate's overflow (22003); found
+-- by the SQL-level mutation run of tools/memcheck.sh (2026-12-02)
+SELECT try(format('SELECT %L::leadfunnel.%I', v, t)) FROM (VALUES
+    ('markov_attribution_state', 'v1 0 3 "content" "outbound" "webinar" 0:3:9223372036854775807 1:5:1 2:3:1 3:1:1 3:2:1'),
+    ('shapley_attribution_state', 'v1 2 "a" "b" 1:9223372036854775807:0:0 2:1:0:0'),
+    ('shapley_attribution_state', 'v1 2 "a" "b" 1:1:1:42535295865117307932921825928971026432 2:1:1:42535295865117307932921825928971026432')) x(t, v);
 -- damaged binary forms: 22P03, never a crash
 CREATE FUNCTION pg_temp.dd_recv(tab text, payload bytea) RETURNS text LANGUAGE plpgsql AS $$
 DECLARE

@@ -998,12 +998,31 @@ lf_shapley_attribution_final(PG_FUNCTION_ARGS)
  */
 
 /*
+ * dd_check's sums: a state read from outside whose totals overflow is a
+ * malformed state (22P02/22P03 from the caller), not an aggregate's overflow
+ * (22003), so these report instead of raising.
+ */
+static inline bool
+sum_count(int64 *acc, int64 v)
+{
+	return !__builtin_add_overflow(*acc, v, acc);
+}
+
+static inline bool
+sum_value(int128 *acc, int128 v)
+{
+	return !__builtin_add_overflow(*acc, v, acc) && *acc < DD_LIMIT && *acc > -DD_LIMIT;
+}
+
+/*
  * Whether a state read from outside is one the aggregate can make; NULL if
  * so, else why not.  Names are checked for order while reading.
  */
 static const char *
 dd_check(DDState *s)
 {
+	static const char *const too_large =
+		"Counts must stay below 2^63 and the sum of values within +-7.7e25 (2^86).";
 	int			n = s->nchan;
 
 	if (s->value >= DD_LIMIT || s->value <= -DD_LIMIT)
@@ -1018,19 +1037,23 @@ dd_check(DDState *s)
 		s->paths = 0;
 		s->conversions = 0;
 		for (int j = 0; j < n; j++)
-			add_count(s->kind, &s->paths, counts[MK_IDX(s, 0, 2 + j)]);
+			if (!sum_count(&s->paths, counts[MK_IDX(s, 0, 2 + j)]))
+				return too_large;
 		for (int i = 0; i < n; i++)
 		{
 			int64		in = counts[MK_IDX(s, 0, 2 + i)];
 			int64		out = 0;
 
 			for (int f = 0; f < n; f++)
-				add_count(s->kind, &in, counts[MK_IDX(s, 1 + f, 2 + i)]);
+				if (!sum_count(&in, counts[MK_IDX(s, 1 + f, 2 + i)]))
+					return too_large;
 			for (int to = 0; to < n + 2; to++)
-				add_count(s->kind, &out, counts[MK_IDX(s, 1 + i, to)]);
+				if (!sum_count(&out, counts[MK_IDX(s, 1 + i, to)]))
+					return too_large;
 			if (in == 0 || in != out)
 				return "Every channel must be entered, and left as often as it is entered.";
-			add_count(s->kind, &s->conversions, counts[MK_IDX(s, 1 + i, 0)]);
+			if (!sum_count(&s->conversions, counts[MK_IDX(s, 1 + i, 0)]))
+				return too_large;
 		}
 		/* every channel reachable from start (then every one reaches absorption) */
 		stack[top++] = 0;
@@ -1073,9 +1096,9 @@ dd_check(DDState *s)
 			if (e->value >= DD_LIMIT || e->value <= -DD_LIMIT || (e->conv == 0 && e->value != 0))
 				return "A set's value is out of range or without conversions.";
 			used |= e->mask;
-			add_count(s->kind, &s->paths, e->paths);
-			add_count(s->kind, &s->conversions, e->conv);
-			add_value(s->kind, &s->value, e->value);
+			if (!sum_count(&s->paths, e->paths) || !sum_count(&s->conversions, e->conv) ||
+				!sum_value(&s->value, e->value))
+				return too_large;
 		}
 		if (n > 0 && used != (n == 64 ? ~(uint64) 0 : (((uint64) 1 << n) - 1)))
 			return "Every channel listed must be on some set.";
