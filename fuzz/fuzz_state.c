@@ -12,9 +12,11 @@
  *	  -DFUZZ_RECV			fuzz the receive function (else the input function)
  *
  * Each input runs in a memory context that is reset afterwards.  An ERROR
- * raised by the function under test (caught with PG_TRY) is the expected way
- * to refuse bad bytes; so is a receive function that leaves bytes unread (the
- * server refuses that with 22P03).  A value that is accepted must survive
+ * raised by the function under test (caught with PG_TRY) with the documented
+ * SQLSTATE (22P02 from an input function, 22P03 from a receive function) is
+ * the expected way to refuse bad bytes, any other SQLSTATE is a find; so is a
+ * receive function that leaves bytes unread (the server refuses that with
+ * 22P03) the expected way.  A value that is accepted must survive
  * round trips: out(in(out(v))) = out(v), send(recv(send(v))) = send(v) and
  * out(recv(send(v))) = out(v), without an ERROR.  A crash, a sanitizer report
  * (ASan, UBSan), a WARNING or worse (with assertions, the memory-context
@@ -64,6 +66,13 @@ fuzz_abort(const char *what, const char *detail)
 			detail ? ": " : "", detail ? detail : "");
 	abort();
 }
+
+/* The SQLSTATE of a refusal: 22P03 from a receive function, 22P02 from an input function. */
+#ifdef FUZZ_RECV
+#define FUZZ_REFUSAL_CODE	ERRCODE_INVALID_BINARY_REPRESENTATION
+#else
+#define FUZZ_REFUSAL_CODE	ERRCODE_INVALID_TEXT_REPRESENTATION
+#endif
 
 /* A WARNING or worse that is not a caught ERROR is a find. */
 static void
@@ -198,9 +207,23 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	}
 	PG_CATCH();
 	{
-		/* refused with an ERROR: the expected outcome for bad bytes */
+		/*
+		 * Refused with an ERROR: the expected outcome for bad bytes, but only
+		 * with the documented SQLSTATE (as the SQL-level mutation run checks).
+		 */
+		ErrorData  *edata;
+
 		MemoryContextSwitchTo(fuzz_ctx);
+		edata = CopyErrorData();
 		FlushErrorState();
+		if (edata->sqlerrcode != FUZZ_REFUSAL_CODE)
+		{
+			/* unpack_sql_state() returns a static buffer */
+			char	   *got = pstrdup(unpack_sql_state(edata->sqlerrcode));
+
+			fuzz_abort(psprintf("refused with SQLSTATE %s, not %s", got, unpack_sql_state(FUZZ_REFUSAL_CODE)),
+					   edata->message);
+		}
 	}
 	PG_END_TRY();
 
