@@ -178,9 +178,11 @@ else
     wf="CREATE TEMP TABLE w_o AS SELECT * FROM b.waterfall; CREATE TEMP TABLE w_p AS SELECT * FROM plain_waterfall;
         CREATE TEMP TABLE c_o AS SELECT * FROM b.conversion_by_cohort; CREATE TEMP TABLE c_p AS SELECT * FROM plain_cohort;"
 fi
+# (one transaction: both sides read the same now(), so pipeline_at gets the same moments)
 check=$(lf_psql -d "$db" -At <<SQL
 SET TimeZone = 'UTC';
 SET client_min_messages = warning;
+BEGIN;
 $wf
 CREATE TEMP TABLE p_o AS SELECT * FROM b.pipeline;
 CREATE TEMP TABLE p_p AS SELECT * FROM plain_pipeline;
@@ -211,6 +213,7 @@ SELECT 'pipeline_at ' || (SELECT count(*) FROM (SELECT t, funnel, stage, leads, 
      + (SELECT count(*) FROM a_o f JOIN a_p p USING (t, funnel, stage)
          WHERE abs(extract(epoch FROM f.age_in_stage_p50 - p.age)) > 0.01 * extract(epoch FROM p.age))
      || ' of ' || (SELECT count(*) FROM a_o);
+COMMIT;
 SQL
 )
 echo "$check" | sed 's/^/rows differing: /' >&2
