@@ -260,6 +260,19 @@ weights_weighted(const LfPath *p, const double share[NUM_WEIGHTED_ROLES], double
 static const double j_shaped_shares[NUM_WEIGHTED_ROLES] = {20.0, 0.0, 0.0, 0.0, 60.0};
 static const double inverse_j_shares[NUM_WEIGHTED_ROLES] = {60.0, 0.0, 0.0, 0.0, 20.0};
 
+/* qsort_arg comparator of touch positions by the tie order (time, key, position) */
+static int
+touch_order_cmp(const void *a, const void *b, void *arg)
+{
+	const LfPath *p = (const LfPath *) arg;
+	int			i = *(const int *) a;
+	int			j = *(const int *) b;
+
+	if (i == j)
+		return 0;
+	return touch_after(p, i, j) ? 1 : -1;
+}
+
 static void
 weights_time_decay(const LfPath *p, double *w)
 {
@@ -279,10 +292,25 @@ weights_time_decay(const LfPath *p, double *w)
 		}
 	for (int i = 0; i < p->n; i++)
 		if (p->eligible[i])
-		{
 			w[i] = exp2(-(w[i] - min_age) / p->half_life);
-			sum += w[i];
-		}
+
+	/*
+	 * The total in the order of time, so that it does not depend on the order
+	 * of the touches in the arrays (touches of equal time weigh the same).
+	 */
+	{
+		int		   *order = palloc(sizeof(int) * p->neligible);
+		int			k = 0;
+
+		for (int i = 0; i < p->n; i++)
+			if (p->eligible[i])
+				order[k++] = i;
+		if (k > 1)
+			qsort_arg(order, k, sizeof(int), touch_order_cmp, (void *) p);
+		for (int j = 0; j < k; j++)
+			sum += w[order[j]];
+		pfree(order);
+	}
 	/* sum >= 1: the youngest touch weighs 2^0 */
 	for (int i = 0; i < p->n; i++)
 		if (p->eligible[i])
@@ -633,6 +661,7 @@ typedef struct CampaignSortArg
 {
 	const int64 *campaign;
 	const bool *isnull;
+	const LfPath *path;
 } CampaignSortArg;
 
 static int
@@ -646,7 +675,13 @@ campaign_cmp(const void *a, const void *b, void *arg)
 		return c->isnull[i] ? 1 : -1;
 	if (!c->isnull[i] && c->campaign[i] != c->campaign[j])
 		return c->campaign[i] < c->campaign[j] ? -1 : 1;
-	return i < j ? -1 : (i > j ? 1 : 0);
+	/*
+	 * within a campaign in the tie order of the touches, so that the credit
+	 * is summed in an order that does not depend on the arrays' order
+	 */
+	if (i == j)
+		return 0;
+	return touch_after(c->path, i, j) ? 1 : -1;
 }
 
 /*
@@ -699,6 +734,7 @@ campaign_credit_compute(FunctionCallInfo fcinfo, const LfPath *p, int ca, Campai
 	}
 	sortarg.campaign = campaign;
 	sortarg.isnull = cn;
+	sortarg.path = p;
 	if (nc > 1)
 		qsort_arg(order, nc, sizeof(int), campaign_cmp, &sortarg);
 
