@@ -209,7 +209,23 @@ INSERT INTO agg_samples VALUES
                                 FROM generate_series(1, g % 6) k) END AS a1,
               CASE WHEN g % 31 = 0 THEN NULL ELSE (g * 11) % 5 < 2 END AS a2,
               CASE WHEN g % 7 = 0 THEN NULL ELSE round((g * 97) % 10000 / 3.0, 2) END AS a3
-         FROM generate_series(1, 400) g ORDER BY g$$);
+         FROM generate_series(1, 400) g ORDER BY g$$),
+    -- stored attribution_totals states (attribution_totals_partial), one per
+    -- bucket of leads, merged (attribution_totals_merge, as the rollups do)
+    ('leadfunnel.attribution_totals_state',
+     $$SELECT leadfunnel.attribution_totals_partial(a1, a2, a3, a4, a5, a6, a7, a8, a9) AS a1
+         FROM (SELECT g, array_agg(timestamptz '2024-01-01' + ((g * 13 + k * 7) % 60) * interval '1 day' ORDER BY k) AS a1,
+                      array_agg(g * 10 + k ORDER BY k) AS a2,
+                      array_agg(CASE WHEN (g + k) % 11 = 0 THEN NULL ELSE 1 + (g * 3 + k) % 6 END ORDER BY k) AS a3,
+                      timestamptz '2024-01-20' + (g % 10) * interval '1 day' AS a4,
+                      CASE WHEN g % 3 = 0 THEN timestamptz '2024-02-10' END AS a5,
+                      CASE WHEN g % 4 = 0 THEN timestamptz '2024-02-25' END AS a6,
+                      interval '7 days' AS a7,
+                      CASE WHEN g % 3 = 0 THEN 1000.5 * g END::float8 AS a8,
+                      CASE WHEN g % 12 = 0 THEN 999.25 * g END::float8 AS a9
+                 FROM generate_series(1, 300) g, generate_series(1, 1 + g % 5) k
+                GROUP BY g) l
+        GROUP BY g % 30 ORDER BY g % 30$$);
 CREATE TEMP VIEW lf_aggregates AS
 SELECT p.oid::regprocedure AS agg, pg_get_function_identity_arguments(p.oid) AS sig, s.sample
   FROM pg_proc p JOIN pg_aggregate a ON a.aggfnoid = p.oid
