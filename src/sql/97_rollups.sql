@@ -37,54 +37,6 @@ CREATE AGGREGATE @extschema@.attribution_totals_merge(@extschema@.attribution_to
 COMMENT ON AGGREGATE @extschema@.attribution_totals_merge(@extschema@.attribution_totals_state) IS
 'Merges stored attribution_totals_state values (from attribution_totals_partial) and returns what attribution_totals returns over all their leads; exact, as the sums are fixed-point.';
 
--- The statement trigger of the rollups: marks the buckets of the accounts of
--- the changed rows stale.  Arguments: the model schema, accounts per bucket,
--- the advisory lock class of the model.  The shared advisory lock per bucket
--- (held to the end of the transaction) makes refresh_rollups() skip a bucket
--- while a writer that changed it is in flight, so a refresh never stores a
--- state that misses a change committed after it.
-CREATE FUNCTION @extschema@.rollup_invalidate() RETURNS trigger
-    LANGUAGE plpgsql
-    SET search_path = pg_catalog, pg_temp
-AS $fn$
-DECLARE
-    s text := quote_ident(TG_ARGV[0]);
-    w int := TG_ARGV[1]::int;
-    k int := TG_ARGV[2]::int;
-    src text;
-    b bigint;
-    is_rc boolean := current_setting('transaction_isolation') = 'read committed';
-    stale boolean;
-BEGIN
-    IF TG_OP = 'TRUNCATE' THEN
-        EXECUTE format('UPDATE %s.rollup_bucket SET valid = false WHERE valid', s);
-        RETURN NULL;
-    END IF;
-    src := CASE TG_OP WHEN 'INSERT' THEN 'SELECT account_id FROM rollup_new'
-                      WHEN 'DELETE' THEN 'SELECT account_id FROM rollup_old'
-                      ELSE 'SELECT account_id FROM rollup_new UNION SELECT account_id FROM rollup_old' END;
-    FOR b IN EXECUTE format('SELECT DISTINCT @extschema@.rollup_bucket_of(x.account_id, %s) AS b FROM (%s) x
-                              WHERE x.account_id IS NOT NULL ORDER BY 1', w, src)
-    LOOP
-        PERFORM pg_advisory_xact_lock_shared(k, (b % 2147483647)::int);
-        -- read committed: a bucket already stale (seen with a snapshot taken
-        -- after the lock) needs no write, so writers do not queue on its row;
-        -- other levels always write (a concurrent refresh then fails the
-        -- writer with a serialization error instead of being missed)
-        IF is_rc THEN
-            EXECUTE format('SELECT EXISTS (SELECT 1 FROM %s.rollup_bucket WHERE bucket = $1 AND NOT valid)', s)
-               INTO stale USING b;
-            CONTINUE WHEN stale;
-        END IF;
-        EXECUTE format('INSERT INTO %s.rollup_bucket AS r (bucket, valid) VALUES ($1, false)
-                        ON CONFLICT (bucket) DO UPDATE SET valid = false WHERE r.valid', s) USING b;
-    END LOOP;
-    RETURN NULL;
-END
-$fn$;
-COMMENT ON FUNCTION @extschema@.rollup_invalidate() IS
-'Statement trigger function of the rollups (triggers rollup_invalidate_* on lead, touch and lead_stage_history of a model with rollups): marks the rollup buckets of the accounts of the inserted, updated or deleted rows stale (all of them on TRUNCATE), in the writing transaction, so that the rollup-backed views compute them live until the next refresh_rollups().';
-
 -- The model objects: tables, the functions computing one bucket's part, the
 -- rollup-backed views.  Called by enable_rollups() and, for a model that has
 -- rollups, by upgrade_model() (after model_add_analytics and
@@ -96,11 +48,63 @@ AS $fn$
 DECLARE
     s text := @extschema@.model_schema(target_schema);
     ddl text;
+    w int;
+    k int;
 BEGIN
     IF to_regclass(format('%s.rollup_bucket', s)) IS NULL THEN
         RETURN;     -- rollups are opt-in: enable_rollups()
     END IF;
+    EXECUTE format('SELECT accounts_per_bucket, lock_class FROM %s.rollup_config', s) INTO w, k;
     FOREACH ddl IN ARRAY ARRAY[
+        -- The statement trigger function: marks the buckets of the accounts
+        -- of the changed rows stale.  The shared advisory lock per bucket
+        -- (held to the end of the transaction) makes refresh_rollups() skip
+        -- a bucket while a writer that changed it is in flight, so a refresh
+        -- never stores a state that misses a change committed after it.  At
+        -- read committed a bucket already stale (seen with a snapshot taken
+        -- after the lock) needs no write, so writers do not queue on its row;
+        -- at other levels the writer always writes (a concurrent refresh then
+        -- fails it with a serialization error instead of being missed).
+        -- Static SQL (plans cached per trigger), one per model.
+        $d$CREATE OR REPLACE FUNCTION %1$s.rollup_invalidate() RETURNS trigger
+            LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp
+        AS $q$
+        DECLARE
+            b bigint;
+            bs bigint[];
+        BEGIN
+            IF TG_OP = 'TRUNCATE' THEN
+                UPDATE %1$s.rollup_bucket SET valid = false WHERE valid;
+                RETURN NULL;
+            ELSIF TG_OP = 'INSERT' THEN
+                SELECT array_agg(DISTINCT CASE WHEN x.account_id >= 0 THEN x.account_id / %2$s
+                                               ELSE (x.account_id + 1) / %2$s - 1 END)
+                  INTO bs FROM rollup_new x WHERE x.account_id IS NOT NULL;
+            ELSIF TG_OP = 'DELETE' THEN
+                SELECT array_agg(DISTINCT CASE WHEN x.account_id >= 0 THEN x.account_id / %2$s
+                                               ELSE (x.account_id + 1) / %2$s - 1 END)
+                  INTO bs FROM rollup_old x WHERE x.account_id IS NOT NULL;
+            ELSE
+                SELECT array_agg(DISTINCT CASE WHEN x.account_id >= 0 THEN x.account_id / %2$s
+                                               ELSE (x.account_id + 1) / %2$s - 1 END)
+                  INTO bs
+                  FROM (SELECT n.account_id FROM rollup_new n UNION ALL SELECT o.account_id FROM rollup_old o) x
+                 WHERE x.account_id IS NOT NULL;
+            END IF;
+            -- in bucket order (array_agg(DISTINCT ...) sorts)
+            FOREACH b IN ARRAY coalesce(bs, '{}') LOOP
+                PERFORM pg_advisory_xact_lock_shared(%3$s, (b %% 2147483647)::int);
+                IF current_setting('transaction_isolation') <> 'read committed'
+                   OR NOT EXISTS (SELECT 1 FROM %1$s.rollup_bucket r WHERE r.bucket = b AND NOT r.valid) THEN
+                    INSERT INTO %1$s.rollup_bucket AS r (bucket, valid) VALUES (b, false)
+                    ON CONFLICT (bucket) DO UPDATE SET valid = false WHERE r.valid;
+                END IF;
+            END LOOP;
+            RETURN NULL;
+        END
+        $q$$d$,
+        $d$COMMENT ON FUNCTION %1$s.rollup_invalidate() IS
+            'Rollups: the statement trigger function of the triggers rollup_invalidate_* on lead, touch and lead_stage_history: marks the rollup buckets of the accounts of the inserted, updated or deleted rows stale (all of them on TRUNCATE), in the writing transaction, so that the rollup-backed views compute them live until the next refresh_rollups().'$d$,
         -- one bucket's part of each view: the same SQL as the plain view,
         -- restricted to the accounts lo <= account_id < hi
         $d$CREATE OR REPLACE FUNCTION %1$s.rollup_attribution_state(lo bigint, hi bigint)
@@ -286,12 +290,12 @@ BEGIN
                  GROUP BY 1, 2, 3) c
          ORDER BY c.funnel, c.measure, c.stage$d$
     ] LOOP
-        EXECUTE format(ddl, s);
+        EXECUTE format(ddl, s, w, k);
     END LOOP;
 END
 $fn$;
 COMMENT ON FUNCTION @extschema@.model_add_rollups(name) IS
-'Internal (called by enable_rollups, and by upgrade_model on a model that has rollups): (re)creates the functions that compute one bucket''s part of campaign_attribution, campaign_pipeline, dropoff and cycle_times, the view rollup_bucket_state, and the rollup-backed definitions of those four views. Does nothing on a model without rollups.';
+'Internal (called by enable_rollups, and by upgrade_model on a model that has rollups): (re)creates the trigger function rollup_invalidate, the functions that compute one bucket''s part of campaign_attribution, campaign_pipeline, dropoff and cycle_times, the view rollup_bucket_state, and the rollup-backed definitions of those four views. Does nothing on a model without rollups.';
 
 CREATE FUNCTION @extschema@.enable_rollups(target_schema name, accounts_per_bucket int DEFAULT 1024, refresh boolean DEFAULT true)
     RETURNS bigint
@@ -375,24 +379,23 @@ BEGIN
                     SELECT @extschema@.rollup_bucket_of(account_id, $1) FROM %1$s.lead
                     UNION SELECT @extschema@.rollup_bucket_of(account_id, $1) FROM %1$s.touch', s)
         USING accounts_per_bucket;
+    PERFORM @extschema@.model_add_rollups(target_schema);
     -- the invalidation triggers (ENABLE ALWAYS: also under
     -- session_replication_role = replica, as bulk loads use)
     FOREACH t IN ARRAY ARRAY['lead', 'touch', 'lead_stage_history'] LOOP
         FOREACH ev IN ARRAY ARRAY['insert', 'update', 'delete'] LOOP
             EXECUTE format('CREATE TRIGGER %I AFTER %s ON %s.%I REFERENCING %s FOR EACH STATEMENT
-                            EXECUTE FUNCTION @extschema@.rollup_invalidate(%L, %s, %s)',
+                            EXECUTE FUNCTION %s.rollup_invalidate()',
                            'rollup_invalidate_' || ev, ev, s, t,
                            CASE ev WHEN 'insert' THEN 'NEW TABLE AS rollup_new'
                                    WHEN 'delete' THEN 'OLD TABLE AS rollup_old'
-                                   ELSE 'OLD TABLE AS rollup_old NEW TABLE AS rollup_new' END,
-                           target_schema, accounts_per_bucket, k);
+                                   ELSE 'OLD TABLE AS rollup_old NEW TABLE AS rollup_new' END, s);
             EXECUTE format('ALTER TABLE %s.%I ENABLE ALWAYS TRIGGER %I', s, t, 'rollup_invalidate_' || ev);
         END LOOP;
         EXECUTE format('CREATE TRIGGER rollup_invalidate_truncate AFTER TRUNCATE ON %s.%I FOR EACH STATEMENT
-                        EXECUTE FUNCTION @extschema@.rollup_invalidate(%L, %s, %s)', s, t, target_schema, accounts_per_bucket, k);
+                        EXECUTE FUNCTION %s.rollup_invalidate()', s, t, s);
         EXECUTE format('ALTER TABLE %s.%I ENABLE ALWAYS TRIGGER rollup_invalidate_truncate', s, t);
     END LOOP;
-    PERFORM @extschema@.model_add_rollups(target_schema);
     IF refresh THEN
         n := @extschema@.refresh_rollups(target_schema);
     ELSE
@@ -479,6 +482,7 @@ BEGIN
     -- the plain views first (they no longer read the rollup objects)
     PERFORM @extschema@.model_add_analytics(target_schema);
     PERFORM @extschema@.model_add_attribution(target_schema);
+    EXECUTE format('DROP FUNCTION %s.rollup_invalidate()', s);
     EXECUTE format('DROP VIEW %s.rollup_bucket_state', s);
     EXECUTE format('DROP FUNCTION %s.rollup_attribution_state(bigint, bigint)', s);
     EXECUTE format('DROP FUNCTION %s.rollup_campaign_pipeline_rows(bigint, bigint)', s);
