@@ -113,6 +113,13 @@ SELECT * FROM ru_ref.diff;
 DELETE FROM leadfunnel.setting WHERE name = 'time_decay_half_life';
 SELECT leadfunnel.refresh_rollups('ru') > 0 AS refreshed;
 
+-- a user attribution model (leadfunnel.attribution_model_def): its rows are
+-- computed live, as in the plain view
+INSERT INTO leadfunnel.attribution_model_def (name, first_touch, other_touches, is_default) VALUES ('ru_half', 0.5, 0.5, true);
+SELECT count(*) > 0 AS user_model_rows FROM ru.campaign_attribution WHERE model_name = 'ru_half';
+SELECT * FROM ru_ref.diff;
+DELETE FROM leadfunnel.attribution_model_def WHERE name = 'ru_half';
+
 -- upgrade_model keeps the rollup-backed views
 SELECT array_length(leadfunnel.upgrade_model('ru'), 1) > 0 AS upgraded;
 SELECT c.relname, pg_get_viewdef(c.oid) LIKE '%rollup_bucket_state%' AS rollup_backed

@@ -228,14 +228,34 @@ BEGIN
                      WHERE NOT f.fresh) x
         ), credit AS (
             SELECT c.* FROM totals, unnest(totals.t) c
+        ), user_credit AS (
+            -- the user models (leadfunnel.attribution_model_def): live, as in the plain view
+            SELECT d.name AS model_name, u.campaign_id, sum(u.credit) AS leads,
+                   sum(u.credit * l.amount::float8)
+                       FILTER (WHERE l.max_stage >= 'opportunity'::@extschema@.lead_stage) AS pipeline,
+                   sum(u.credit * l.amount::float8)
+                       FILTER (WHERE l.stage = 'won'::@extschema@.lead_stage) AS won
+              FROM @extschema@.user_attribution_models() d
+             CROSS JOIN %1$s.lead_touch_path pa
+              JOIN %1$s.lead l ON l.account_id = pa.account_id AND l.lead_id = pa.lead_id
+             CROSS JOIN LATERAL unnest(@extschema@.position_attribution_weights(d.shares, pa.touched_at, pa.lead_created_at, pa.opportunity_created_at, pa.closed_at),
+                                       pa.campaign_id) u(credit, campaign_id)
+             GROUP BY d.name, u.campaign_id
         )
         SELECT ca.campaign_id, m.model,
                coalesce(cr.leads, 0)::numeric AS attributed_leads,
                coalesce(cr.pipeline, 0)::numeric AS attributed_pipeline,
-               coalesce(cr.won, 0)::numeric AS attributed_won
+               coalesce(cr.won, 0)::numeric AS attributed_won,
+               m.model::text AS model_name
           FROM %1$s.campaign ca
          CROSS JOIN unnest(pg_catalog.enum_range(NULL::@extschema@.attribution_model)) m(model)
-          LEFT JOIN credit cr ON cr.campaign_id = ca.campaign_id AND cr.model = m.model$d$,
+          LEFT JOIN credit cr ON cr.campaign_id = ca.campaign_id AND cr.model = m.model
+        UNION ALL
+        SELECT ca.campaign_id, NULL::@extschema@.attribution_model,
+               coalesce(uc.leads, 0)::numeric, coalesce(uc.pipeline, 0)::numeric, coalesce(uc.won, 0)::numeric, d.name
+          FROM @extschema@.user_attribution_models() d
+         CROSS JOIN %1$s.campaign ca
+          LEFT JOIN user_credit uc ON uc.model_name = d.name AND uc.campaign_id = ca.campaign_id$d$,
         $d$CREATE OR REPLACE VIEW %1$s.campaign_pipeline WITH (security_invoker = true) AS
         WITH parts AS (
             SELECT r.campaign_id, r.sourced_leads, r.touched_leads, r.sourced_pipeline, r.touched_pipeline,
