@@ -114,12 +114,18 @@ SELECT kind, stage_value, rows FROM leadfunnel.tracking_check('public.sec_deals'
 SELECT leadfunnel.track_resync('public.sec_deals') >= 0 AS resynced, leadfunnel.tracking_acknowledge('public.sec_deals') >= 0 AS acknowledged;
 SELECT leadfunnel.untrack('public.sec_deals');
 ROLLBACK TO SAVEPOINT config;
+-- dashboard rollups: enabled without a refresh (the views below read stale
+-- buckets live), a change marks its bucket, one bucket refreshed
+SELECT leadfunnel.enable_rollups('sec', 4, refresh => false) AS refreshed, leadfunnel.rollup_bucket_of(-5, 4) AS bucket;
+UPDATE sec.lead SET amount = amount WHERE lead_id OPERATOR(pg_catalog.=) (SELECT min(lead_id) FROM sec.lead);
+SELECT leadfunnel.refresh_rollups('sec', 1) AS refreshed;
 -- every view of the model
 DO $$ DECLARE v record; n bigint; BEGIN
     FOR v IN SELECT viewname FROM pg_views WHERE schemaname = 'sec' LOOP
         EXECUTE pg_catalog.format('SELECT count(*) FROM sec.%I', v.viewname) INTO n;
     END LOOP;
 END $$;
+SELECT leadfunnel.disable_rollups('sec');
 -- aggregates and the functions on their states, called directly too
 SELECT s.stage, s.reached FROM leadfunnel.funnel_reach_steps(leadfunnel.funnel_reach_final(
            leadfunnel.funnel_reach_remove(leadfunnel.funnel_reach_combine(leadfunnel.funnel_reach_add(NULL, 'mql'), leadfunnel.funnel_reach_add(NULL, 'won')), 'won')),

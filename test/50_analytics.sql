@@ -18,7 +18,7 @@ SELECT has_type('leadfunnel', 'funnel_reach_state', 'state type funnel_reach_sta
 SELECT has_type('leadfunnel', 'window_funnel_state', 'state type window_funnel_state');
 
 -- what Citus needs to push partial aggregation down: a combine function, a real state type
-SELECT is(count(*), 16::bigint, 'every leadfunnel aggregate (window_funnel with a mode, attribution_totals, cycle_time_by_stage, markov_attribution, shapley_attribution too) has a combine function, a non-internal state type, no serial/deserial')
+SELECT is(count(*), 18::bigint, 'every leadfunnel aggregate (window_funnel with a mode, attribution_totals, cycle_time_by_stage, markov_attribution, shapley_attribution, attribution_totals_partial and _merge too) has a combine function, a non-internal state type, no serial/deserial')
   FROM pg_aggregate a JOIN pg_proc p ON p.oid = a.aggfnoid
  WHERE p.pronamespace = 'leadfunnel'::regnamespace
    AND a.aggcombinefn <> 0 AND a.aggtranstype <> 'internal'::regtype AND a.aggserialfn = 0;
