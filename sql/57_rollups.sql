@@ -8,7 +8,7 @@
 SET TimeZone = 'UTC';
 SET client_min_messages = warning;
 SELECT leadfunnel.create_model('ru');
-SELECT count(*) > 0 AS generated FROM leadfunnel.generate_demo('ru', 1500, 0.37);
+SELECT count(*) > 0 AS generated FROM leadfunnel.generate_demo('ru', 400, 0.37);
 
 -- the plain views, as they are before enable_rollups
 CREATE SCHEMA ru_ref;
@@ -40,7 +40,7 @@ SELECT try($$SELECT leadfunnel.refresh_rollups('ru')$$);
 SELECT try($$SELECT leadfunnel.disable_rollups('ru')$$);
 
 -- enabled without a refresh: every bucket stale, the views compute them live
-SELECT leadfunnel.enable_rollups('ru', 16, refresh => false) AS refreshed;
+SELECT leadfunnel.enable_rollups('ru', 8, refresh => false) AS refreshed;
 CREATE VIEW ru_ref.buckets AS
 SELECT count(*) > 1 AS several, count(*) FILTER (WHERE fresh) = count(*) AS all_fresh,
        count(*) FILTER (WHERE NOT fresh) AS stale
