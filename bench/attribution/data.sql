@@ -32,11 +32,12 @@ SELECT lead_id, account_id, 'enterprise', source_campaign_id, amount,
        created_at, created_at,
        CASE WHEN r_outcome >= 0.3 THEN created_at + close_days * interval '1 day' END
   FROM plan;
-INSERT INTO bench.lead_stage_history (lead_id, account_id, seq, to_stage, entered_at)
-SELECT lead_id, account_id, 1, 'lead', created_at FROM bench.lead;
-INSERT INTO bench.lead_stage_history (lead_id, account_id, seq, from_stage, to_stage, entered_at)
-SELECT lead_id, account_id, 2, 'lead', 'opportunity', created_at + least(opp_days, close_days - 1) * interval '1 day'
-  FROM plan
+-- (recorded_at: the bitemporal history's recording time, here the valid time)
+INSERT INTO bench.lead_stage_history (lead_id, account_id, seq, to_stage, entered_at, recorded_at)
+SELECT lead_id, account_id, 1, 'lead', created_at, created_at FROM bench.lead;
+INSERT INTO bench.lead_stage_history (lead_id, account_id, seq, from_stage, to_stage, entered_at, recorded_at)
+SELECT lead_id, account_id, 2, 'lead', 'opportunity', e, e
+  FROM plan, LATERAL (SELECT created_at + least(opp_days, close_days - 1) * interval '1 day' AS e) x
  WHERE (r_outcome < 0.3 AND r_opp < 0.33) OR (r_outcome >= 0.3 AND r_outcome < 0.5) OR (r_outcome >= 0.5 AND r_opp < 0.5);
 
 -- lead-level touches: 1..7 per lead (4 on average), from 120 days before
