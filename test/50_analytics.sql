@@ -29,10 +29,10 @@ SELECT is(count(*), 0::bigint, 'every aggregate and support function is PARALLEL
 SELECT is(count(*), 4::bigint, 'funnel_reach and cycle_time (interval; timestamptz and timestamp pairs) have moving-aggregate forms')
   FROM pg_aggregate a JOIN pg_proc p ON p.oid = a.aggfnoid
  WHERE p.pronamespace = 'leadfunnel'::regnamespace AND a.aggminvtransfn <> 0;
-SELECT is(count(*), 0::bigint, 'state types have send and receive functions')
+SELECT is(count(*) FILTER (WHERE t.typsend <> 0 AND t.typreceive <> 0), 7::bigint, 'the 7 state types exist and have send and receive functions')
   FROM pg_type t WHERE t.typnamespace = 'leadfunnel'::regnamespace
-   AND t.typname IN ('cycle_time_sketch', 'funnel_reach_state', 'window_funnel_state')
-   AND (t.typsend = 0 OR t.typreceive = 0);
+   AND t.typname IN ('cycle_time_sketch', 'funnel_reach_state', 'window_funnel_state', 'cycle_time_by_stage_state',
+                     'attribution_totals_state', 'markov_attribution_state', 'shapley_attribution_state');
 SELECT is(count(*), 0::bigint, 'every type of the extension has a comment')
   FROM pg_type t WHERE t.typnamespace = 'leadfunnel'::regnamespace AND t.typtype IN ('b', 'c', 'e') AND t.typcategory <> 'A'
    AND obj_description(t.oid, 'pg_type') IS NULL
