@@ -102,7 +102,7 @@ typedef struct HistoryTable
 	AttrNumber	left_at;
 	AttrNumber	changed_by;
 	AttrNumber	text;			/* reason; label in the label history */
-	AttrNumber	recorded_at;	/* 0 in the label history and in a model not yet upgraded to 0.3 */
+	AttrNumber	recorded_at;	/* 0 in a model not yet upgraded to 0.3 */
 	AttrNumber	superseded_at;	/* 0 likewise */
 	Oid			key;			/* unique (account_id, lead_id, seq) of the current
 								 * truth; see resolve_history() */
@@ -200,8 +200,7 @@ model_column(Relation rel, const char *name, Oid typid)
 /*
  * Is idx the index of the current truth: UNIQUE (account_id, lead_id, seq)
  * WHERE superseded_at IS NULL (bitemporal history, 0.3), or, in a model not
- * yet upgraded (no superseded_at) and in the label history, the primary key
- * (account_id, lead_id, seq)?
+ * yet upgraded (no superseded_at), the primary key (account_id, lead_id, seq)?
  */
 static bool
 is_history_key(Relation idx, const HistoryTable *h)
@@ -237,7 +236,8 @@ is_history_key(Relation idx, const HistoryTable *h)
  * (account_id, lead_id, seq) is unique by a partial index, and a lead's
  * current row is the last entry of that index.  A model created by 0.2 and
  * not yet upgraded (leadfunnel.upgrade_model()) has neither column and its
- * primary key instead, as the label history has.
+ * primary key instead.  The label history is bitemporal in the same way
+ * (imports and corrections supersede its rows too).
  */
 static void
 resolve_history(HistoryTable *h, Relation rel, const char *arg, bool labels)
@@ -270,7 +270,7 @@ resolve_history(HistoryTable *h, Relation rel, const char *arg, bool labels)
 	h->text = model_column(hrel, labels ? "label" : "reason", TEXTOID);
 	h->recorded_at = 0;
 	h->superseded_at = 0;
-	if (!labels && SPI_fnumber(RelationGetDescr(hrel), "superseded_at") > 0)
+	if (SPI_fnumber(RelationGetDescr(hrel), "superseded_at") > 0)
 	{
 		h->recorded_at = model_column(hrel, "recorded_at", TIMESTAMPTZOID);
 		h->superseded_at = model_column(hrel, "superseded_at", TIMESTAMPTZOID);
@@ -296,7 +296,7 @@ resolve_history(HistoryTable *h, Relation rel, const char *arg, bool labels)
 	if (!OidIsValid(h->key))
 		ereport(ERROR,
 				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
-				 errmsg(labels ? "table %s has no primary key (account_id, lead_id, seq)"
+				 errmsg(h->superseded_at == 0 ? "table %s has no primary key (account_id, lead_id, seq)"
 						: "table %s has no unique index (account_id, lead_id, seq) WHERE superseded_at IS NULL",
 						h->name),
 				 errdetail("The stage triggers need the history tables created by leadfunnel.create_model()."),

@@ -1,7 +1,7 @@
 -- pgTAP: the catalog contract of stage labels and presets, and their errors.
 BEGIN;
 CREATE EXTENSION leadfunnel;
-SELECT plan(27);
+SELECT plan(29);
 
 SELECT has_enum('leadfunnel', 'forecast_category', 'enum forecast_category');
 SELECT enum_has_labels('leadfunnel', 'forecast_category', ARRAY['pipeline','best_case','commit','closed','omitted']);
@@ -38,6 +38,11 @@ SELECT throws_ok($$INSERT INTO leadfunnel.stage_label VALUES ('sf', 'A', 'opport
 SELECT lives_ok($$SELECT leadfunnel.create_model('tap')$$, 'create_model');
 SELECT has_column('tap', 'lead', 'stage_label', 'lead has stage_label');
 SELECT has_table('tap', 'lead_label_history', 'label history');
+SELECT is((SELECT pg_get_indexdef(indexrelid) FROM pg_index WHERE indrelid = 'tap.lead_label_history'::regclass AND indisunique),
+          'CREATE UNIQUE INDEX lead_label_history_current ON tap.lead_label_history USING btree (account_id, lead_id, seq) WHERE (superseded_at IS NULL)',
+          'label history: current truth keyed by account, lead, seq (bitemporal, no primary key)');
+SELECT results_eq($$SELECT relreplident::text FROM pg_class WHERE oid IN ('tap.lead_stage_history'::regclass, 'tap.lead_label_history'::regclass)$$,
+                  ARRAY['f', 'f'], 'both histories replicate updates with the whole old row (REPLICA IDENTITY FULL)');
 INSERT INTO tap.account (account_id) VALUES (1);
 INSERT INTO tap.lead (lead_id, account_id, funnel, stage_label) VALUES (1, 1, 'sf', 'Prospecting');
 SELECT throws_ok($$UPDATE tap.lead SET stage_label = 'Nope' WHERE lead_id = 1$$, '23503', NULL, 'unknown label in a row: 23503');

@@ -81,9 +81,22 @@ for round in $(seq 1 "$ROUNDS"); do
         echo "round $round $what: $ms ms, $(awk -v r="$rows" -v m="$ms" 'BEGIN {printf "%.0f", r / (m / 1000)}') rows/s" >&2
     done
 done
-# the answer of one import, kept
+# the answer of one import and one COPY, kept, and whether they agree: every
+# imported move (changed_by 'crm') is a row of the COPY; the COPY's distinct
+# rows of known leads that the import did not load are the rows that re-enter
+# the stage the lead is in (the import's duplicates beyond the exact copies)
 lf_psql -d "$db" -c "SELECT * FROM leadfunnel.import_history('bench', 'public.crm_export')"
 lf_psql -d "$db" -At -c "SELECT 'history consistent: ' || (count(*) = 0) FROM leadfunnel.verify_model('bench')"
+lf_psql -d "$db" -c "COPY public.plain_history FROM '$LF_TMP/history.copy'"
+lf_psql -d "$db" <<SQL3
+SELECT (SELECT count(*) FROM (SELECT lead_id, to_stage::text, entered_at FROM bench.lead_stage_history
+                               WHERE superseded_at IS NULL AND changed_by = 'crm'
+                              EXCEPT SELECT lead_id, to_stage::text, entered_at FROM public.plain_history) d) AS imported_not_copied,
+       (SELECT count(*) FROM (SELECT DISTINCT lead_id, to_stage, entered_at FROM public.plain_history WHERE lead_id <= $LEADS) d)
+     - (SELECT count(*) FROM bench.lead_stage_history WHERE superseded_at IS NULL AND changed_by = 'crm') AS copied_not_imported,
+       (SELECT count(*) FROM public.plain_history) - (SELECT count(*) FROM (SELECT DISTINCT lead_id, to_stage, entered_at FROM public.plain_history) d) AS exact_copies,
+       (SELECT count(*) FROM public.plain_history WHERE lead_id > $LEADS) AS unknown_lead_rows;
+SQL3
 
 med() { grep "^$1 " "$results" | awk '{print $2}' | sort -n | awk '{v[NR]=$1} END {print (NR%2) ? v[(NR+1)/2] : (v[NR/2]+v[NR/2+1])/2}'; }
 a=$(med import); b=$(med copy)

@@ -217,10 +217,18 @@ BEGIN
             entered_at timestamptz NOT NULL,
             left_at    timestamptz,
             changed_by name NOT NULL DEFAULT current_user,
-            PRIMARY KEY (account_id, lead_id, seq)
+            recorded_at timestamptz NOT NULL,
+            superseded_at timestamptz,
+            superseded_by name,
+            superseded_reason text
         ) WITH (fillfactor = 90)$ddl$, s);
+    -- bitemporal as the stage history: the current truth is the rows with
+    -- superseded_at IS NULL, keyed by a partial unique index; the updates
+    -- that close and supersede rows replicate with the whole old row
+    EXECUTE format('CREATE UNIQUE INDEX lead_label_history_current ON %1$s.lead_label_history (account_id, lead_id, seq) WHERE superseded_at IS NULL', s);
+    EXECUTE format('ALTER TABLE %1$s.lead_label_history REPLICA IDENTITY FULL', s);
     FOREACH ddl IN ARRAY ARRAY[
-        $d$COMMENT ON TABLE %1$s.lead_label_history IS 'Append-only history of stage labels: one row per (stage, label) a lead entered -- also for a move between labels of one stage, which adds no row to lead_stage_history -- written by the transition trigger. Leads that never had a label have no rows.'$d$,
+        $d$COMMENT ON TABLE %1$s.lead_label_history IS 'Append-only, bitemporal history of stage labels: one row per (stage, label) a lead entered -- also for a move between labels of one stage, which adds no row to lead_stage_history -- written by the transition trigger, import_history() and correct_history(). Rows replaced by an import or a correction are superseded (superseded_at set), never deleted; the current truth is the rows with superseded_at IS NULL. Leads that never had a label have no rows.'$d$,
         $d$COMMENT ON COLUMN %1$s.lead_label_history.lead_id IS 'Lead that moved.'$d$,
         $d$COMMENT ON COLUMN %1$s.lead_label_history.account_id IS 'Account of the lead.'$d$,
         $d$COMMENT ON COLUMN %1$s.lead_label_history.seq IS 'Position in the lead''s label history, 1, 2, 3, ... without gaps.'$d$,
@@ -228,7 +236,11 @@ BEGIN
         $d$COMMENT ON COLUMN %1$s.lead_label_history.label IS 'The label entered; NULL when the lead moved to a stage without labels.'$d$,
         $d$COMMENT ON COLUMN %1$s.lead_label_history.entered_at IS 'When the label was entered: the stage_entered_at of a stage move, now() for a move between labels of one stage.'$d$,
         $d$COMMENT ON COLUMN %1$s.lead_label_history.left_at IS 'When the label was left; NULL while current.'$d$,
-        $d$COMMENT ON COLUMN %1$s.lead_label_history.changed_by IS 'Role (current_user) that made the move.'$d$
+        $d$COMMENT ON COLUMN %1$s.lead_label_history.changed_by IS 'Role (current_user) that made the move.'$d$,
+        $d$COMMENT ON COLUMN %1$s.lead_label_history.recorded_at IS 'When the row was recorded (the start of the transaction that wrote it); for the first rows of leads that were in the model before it had labels, their stage_entered_at.'$d$,
+        $d$COMMENT ON COLUMN %1$s.lead_label_history.superseded_at IS 'When an import or a correction replaced the row; NULL while the row is part of the current truth. Readers filter superseded_at IS NULL.'$d$,
+        $d$COMMENT ON COLUMN %1$s.lead_label_history.superseded_by IS 'Role that superseded the row; NULL while current.'$d$,
+        $d$COMMENT ON COLUMN %1$s.lead_label_history.superseded_reason IS 'Why the row was superseded (the correction''s reason, or the import); NULL while current.'$d$
     ] LOOP
         EXECUTE format(ddl, s);
     END LOOP;
@@ -246,8 +258,8 @@ BEGIN
                  ORDER BY sl.funnel, sl.stage, sl.position, sl.label COLLATE "C") fl
          WHERE fl.funnel = l.funnel AND fl.stage = l.stage$q$, s);
     EXECUTE format($q$
-        INSERT INTO %1$s.lead_label_history (lead_id, account_id, seq, stage, label, entered_at)
-        SELECT lead_id, account_id, 1, stage, stage_label, stage_entered_at
+        INSERT INTO %1$s.lead_label_history (lead_id, account_id, seq, stage, label, entered_at, recorded_at)
+        SELECT lead_id, account_id, 1, stage, stage_label, stage_entered_at, stage_entered_at
           FROM %1$s.lead WHERE stage_label IS NOT NULL$q$, s);
 
     -- The history trigger records label moves too, and so fires on UPDATE OF

@@ -493,6 +493,7 @@ BEGIN
                                     bool_and(h.seq = 1 OR h.entered_at = h.prev_left) AS chained
                                FROM (SELECT h.*, row_number() OVER w AS rn, lag(h.left_at) OVER w AS prev_left
                                        FROM %1$s.lead_label_history h
+                                      WHERE h.superseded_at IS NULL
                                      WINDOW w AS (PARTITION BY h.account_id, h.lead_id ORDER BY h.seq)) h
                               GROUP BY h.account_id, h.lead_id) lh
                          ON lh.account_id = l.account_id AND lh.lead_id = l.lead_id

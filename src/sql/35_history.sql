@@ -247,15 +247,29 @@ DECLARE
 BEGIN
     PERFORM @extschema@.history_rewrite_check();
     DROP TABLE IF EXISTS pg_temp.lf_import_row, pg_temp.lf_hist_new, pg_temp.lf_hist_lead;
-    -- Each row with its lead (known, or created from the earliest row that
-    -- names account_id and funnel), its canonical stage, and why it cannot be
-    -- loaded, if it cannot.
+    -- Each row with its lead (known -- by lead_id, or for the text and uuid
+    -- keys of a tracked table by lead.external_id -- or created from the
+    -- earliest row that names account_id and funnel), its stage and label
+    -- (resolve_stage(): a label of the lead's funnel, or a canonical name and
+    -- that stage's first label), and why it cannot be loaded, if it cannot.
     EXECUTE format($q$
         CREATE TEMP TABLE lf_import_row ON COMMIT DROP AS
-        WITH created AS (
+        WITH ext AS (
+            SELECT l.external_id, min(l.lead_id) AS lead_id, count(*) AS n
+              FROM %1$s.lead l
+             WHERE l.external_id IN (SELECT s.lead_key FROM pg_temp.lf_import_source s WHERE s.lead_key IS NOT NULL)
+             GROUP BY l.external_id
+        ), keyed AS (
+            SELECT s.rn, s.lead_key,
+                   CASE WHEN e.n OPERATOR(pg_catalog.=) 1 THEN e.lead_id WHEN e.n IS NULL THEN s.lead_id END AS lead_id,
+                   coalesce(e.n OPERATOR(pg_catalog.>) 1, false) AS ambiguous,
+                   s.stage_text, s.changed_at, s.account_id, s.funnel, s.changed_by, s.reason
+              FROM pg_temp.lf_import_source s
+              LEFT JOIN ext e ON e.external_id OPERATOR(pg_catalog.=) s.lead_key
+        ), created AS (
             SELECT DISTINCT ON (s.lead_id) s.lead_id, s.account_id, s.funnel,
                    a.account_id IS NOT NULL AS account_known, f.name IS NOT NULL AS funnel_known
-              FROM pg_temp.lf_import_source s
+              FROM keyed s
               LEFT JOIN %1$s.account a ON a.account_id OPERATOR(pg_catalog.=) s.account_id
               LEFT JOIN @extschema@.funnel f ON f.name OPERATOR(pg_catalog.=) s.funnel
              WHERE s.lead_id IS NOT NULL AND s.account_id IS NOT NULL AND s.funnel IS NOT NULL
@@ -263,28 +277,31 @@ BEGIN
              ORDER BY s.lead_id, s.changed_at, s.rn
         ), src AS (
             SELECT s.*, l.lead_id AS known_id, l.account_id AS lead_account, l.funnel AS lead_funnel
-              FROM pg_temp.lf_import_source s
+              FROM keyed s
               LEFT JOIN %1$s.lead l ON l.lead_id OPERATOR(pg_catalog.=) s.lead_id
         )
         SELECT src.rn, src.lead_key, src.lead_id, coalesce(src.lead_account, c.account_id) AS account_id,
-               coalesce(src.lead_funnel, c.funnel) AS funnel, st.stage, src.stage_text, src.changed_at,
+               coalesce(src.lead_funnel, c.funnel) AS funnel, st.stage, st.label, src.stage_text, src.changed_at,
                src.changed_by, src.reason, src.known_id IS NULL AS is_new,
                src.account_id AS source_account_id, src.funnel AS source_funnel,
                CASE WHEN src.lead_id IS NULL AND src.lead_key IS NULL THEN 'no lead_id'
+                    WHEN src.ambiguous THEN format('key %%s names leads of several tracked tables', src.lead_key)
                     WHEN src.lead_id IS NULL THEN format('unknown lead %%s', src.lead_key)
-                    WHEN src.known_id IS NULL AND c.lead_id IS NULL THEN format('unknown lead %%s (give account_id and funnel to create it)', src.lead_id)
+                    WHEN src.known_id IS NULL AND c.lead_id IS NULL THEN format('unknown lead %%s (give account_id and funnel to create it)', coalesce(src.lead_key, src.lead_id::text))
                     WHEN src.known_id IS NULL AND NOT c.account_known THEN format('unknown account %%s', c.account_id)
                     WHEN src.known_id IS NULL AND NOT c.funnel_known THEN format('unknown funnel %%s', c.funnel)
                     WHEN src.known_id IS NOT NULL AND src.account_id IS DISTINCT FROM src.lead_account AND src.account_id IS NOT NULL
                         THEN format('lead %%s belongs to account %%s, not %%s', src.lead_id, src.lead_account, src.account_id)
-                    WHEN st.stage IS NULL THEN format('unknown stage %%s', coalesce(src.stage_text, 'NULL'))
+                    WHEN st.stage IS NULL THEN format('unknown stage or label %%s of funnel %%s', coalesce(src.stage_text, 'NULL'),
+                                                      coalesce(src.lead_funnel, c.funnel))
                     WHEN src.changed_at IS NULL OR NOT isfinite(src.changed_at) THEN format('no valid time: %%s', coalesce(src.changed_at::text, 'NULL'))
                     WHEN src.changed_at OPERATOR(pg_catalog.>) $1 THEN format('time in the future: %%s', src.changed_at)
                END AS problem
           FROM src
           LEFT JOIN created c ON c.lead_id OPERATOR(pg_catalog.=) src.lead_id AND src.known_id IS NULL
-          LEFT JOIN (SELECT e::text AS name, e AS stage
-                       FROM unnest(enum_range(NULL::@extschema@.lead_stage)) e) st ON st.name OPERATOR(pg_catalog.=) src.stage_text
+          LEFT JOIN LATERAL @extschema@.resolve_stage(
+                    CASE WHEN src.known_id IS NOT NULL THEN src.lead_funnel WHEN c.funnel_known THEN c.funnel END,
+                    src.stage_text) st ON true
     $q$, s) USING clock_timestamp();
 
     IF EXISTS (SELECT 1 FROM pg_temp.lf_import_row WHERE is_new AND problem IS NULL)
@@ -304,13 +321,13 @@ BEGIN
     $q$, s) USING caller, source::text;
     GET DIAGNOSTICS rejected = ROW_COUNT;
 
-    -- the distinct moves (a lead in one stage at one time, once)
+    -- the distinct moves (a lead in one stage, with one label, at one time, once)
     CREATE TEMP TABLE lf_hist_new ON COMMIT DROP AS
-    SELECT DISTINCT ON (r.lead_id, r.stage, r.changed_at)
+    SELECT DISTINCT ON (r.lead_id, r.stage, r.changed_at, r.label)
            r.lead_id, r.account_id, r.stage AS to_stage, r.changed_at AS entered_at,
-           coalesce(r.changed_by, caller) AS changed_by, r.reason, r.rn
+           coalesce(r.changed_by, caller) AS changed_by, r.reason, r.rn, r.label
       FROM pg_temp.lf_import_row r WHERE r.problem IS NULL
-     ORDER BY r.lead_id, r.stage, r.changed_at, r.rn;
+     ORDER BY r.lead_id, r.stage, r.changed_at, r.label, r.rn;
     GET DIAGNOSTICS distinct_rows = ROW_COUNT;
     SELECT count(*) INTO valid FROM pg_temp.lf_import_row WHERE problem IS NULL;
     CREATE TEMP TABLE lf_hist_lead ON COMMIT DROP AS
@@ -390,9 +407,13 @@ BEGIN
     DROP TABLE IF EXISTS pg_temp.lf_hist_new, pg_temp.lf_hist_lead;
     CREATE TEMP TABLE lf_hist_lead ON COMMIT DROP AS
     SELECT correct_history_apply.lead_id, acc AS account_id, fun AS funnel, moves[1].entered_at AS cut, false AS is_new;
+    -- (each move with its stage's first label, as a move that writes only the stage gets)
     CREATE TEMP TABLE lf_hist_new ON COMMIT DROP AS
     SELECT correct_history_apply.lead_id, acc AS account_id, m.stage AS to_stage, m.entered_at,
-           caller AS changed_by, correct_history_apply.reason, m.ord AS rn
+           caller AS changed_by, correct_history_apply.reason, m.ord AS rn,
+           (SELECT sl.label FROM @extschema@.stage_label sl
+             WHERE sl.funnel OPERATOR(pg_catalog.=) fun AND sl.stage OPERATOR(pg_catalog.=) m.stage
+             ORDER BY sl.position, sl.label COLLATE "C" LIMIT 1) AS label
       FROM unnest(moves) WITH ORDINALITY m(stage, entered_at, ord);
     SELECT * INTO merged FROM @extschema@.history_merge(target_schema, caller, correct_history_apply.reason);
     RETURN merged.superseded;
@@ -412,9 +433,13 @@ AS $fn$
 DECLARE
     s text := @extschema@.model_schema(target_schema);
     h text := s || '.lead_stage_history';
+    lh text := s || '.lead_label_history';
+    has_labels boolean;
+    label_moves bigint := 0;
 BEGIN
     PERFORM @extschema@.history_rewrite_check();
-    DROP TABLE IF EXISTS pg_temp.lf_hist_old, pg_temp.lf_hist_m, pg_temp.lf_hist_sum, pg_temp.lf_hist_accounts;
+    DROP TABLE IF EXISTS pg_temp.lf_hist_old, pg_temp.lf_hist_m, pg_temp.lf_hist_sum, pg_temp.lf_hist_accounts,
+                         pg_temp.lf_label_old, pg_temp.lf_label_m, pg_temp.lf_label_sum;
     -- The leads' rows first, in lead_id order (as every import and
     -- correction takes them, so they cannot deadlock each other; a move
     -- locks its one lead the same way), then their history, read after the
@@ -537,6 +562,134 @@ BEGIN
            AND h.seq OPERATOR(pg_catalog.=) m.old_seq
     $q$, h);
 
+    -- The label history of the leads concerned (a model with stage labels,
+    -- when a funnel of theirs has labels or they have label rows): rebuilt
+    -- from the labels entered -- by the import or the correction (their rows'
+    -- labels; a canonical name or a correction's move gives its stage's first
+    -- label), else the label rows there (before the cut) -- and, for a stage
+    -- entry without one, its stage's first label; one per lead and time, kept
+    -- only when the merged stage history is in its stage then.  A row is
+    -- written for every change of (stage, label) but from no label to none,
+    -- as the transition trigger writes them.  Compared with the current label
+    -- rows: unchanged rows are kept, the current one closed, the others
+    -- superseded and the new ones appended.
+    has_labels := to_regclass(lh) IS NOT NULL;
+    IF has_labels THEN
+        EXECUTE format($q$
+            CREATE TEMP TABLE lf_label_old ON COMMIT DROP AS
+            SELECT c.lead_id, c.account_id, c.seq, c.stage, c.label, c.entered_at, c.left_at, c.changed_by
+              FROM %1$s c
+              JOIN pg_temp.lf_hist_lead l ON l.lead_id OPERATOR(pg_catalog.=) c.lead_id
+                                         AND l.account_id OPERATOR(pg_catalog.=) c.account_id
+             WHERE c.superseded_at IS NULL AND NOT l.is_new
+        $q$, lh);
+        has_labels := EXISTS (SELECT 1 FROM pg_temp.lf_label_old)
+                   OR EXISTS (SELECT 1 FROM @extschema@.stage_label sl
+                               WHERE sl.funnel IN (SELECT x.funnel FROM pg_temp.lf_hist_lead x));
+    END IF;
+    IF has_labels THEN
+        ANALYZE pg_temp.lf_label_old;
+        CREATE TEMP TABLE lf_label_m ON COMMIT DROP AS
+        WITH st AS (
+            SELECT m.lead_id, m.account_id, m.seq, m.to_stage, m.entered_at, m.changed_by
+              FROM pg_temp.lf_hist_m m WHERE m.action IN ('keep', 'close', 'rerecord', 'insert')
+        ), first_label AS (
+            SELECT DISTINCT ON (sl.funnel, sl.stage) sl.funnel, sl.stage, sl.label
+              FROM @extschema@.stage_label sl
+             WHERE sl.funnel IN (SELECT x.funnel FROM pg_temp.lf_hist_lead x)
+             ORDER BY sl.funnel, sl.stage, sl.position, sl.label COLLATE "C"
+        ), entered AS (
+            SELECT n.lead_id, n.account_id, n.to_stage AS stage, n.label, n.entered_at, 0 AS prio, n.rn, n.changed_by
+              FROM pg_temp.lf_hist_new n
+            UNION ALL
+            SELECT o.lead_id, o.account_id, o.stage, o.label, o.entered_at, 1, o.seq, o.changed_by
+              FROM pg_temp.lf_label_old o JOIN pg_temp.lf_hist_lead l ON l.lead_id OPERATOR(pg_catalog.=) o.lead_id
+             WHERE l.cut IS NULL OR o.entered_at OPERATOR(pg_catalog.<) l.cut
+        ), since AS (
+            SELECT e.lead_id, min(e.entered_at) AS first_at FROM entered e GROUP BY e.lead_id
+        ), ev AS (
+            SELECT * FROM entered
+            UNION ALL
+            SELECT st.lead_id, st.account_id, st.to_stage, fl.label, st.entered_at, 2, st.seq, st.changed_by
+              FROM st JOIN pg_temp.lf_hist_lead l ON l.lead_id OPERATOR(pg_catalog.=) st.lead_id
+              JOIN since ON since.lead_id OPERATOR(pg_catalog.=) st.lead_id AND st.entered_at OPERATOR(pg_catalog.>=) since.first_at
+              LEFT JOIN first_label fl ON fl.funnel OPERATOR(pg_catalog.=) l.funnel AND fl.stage OPERATOR(pg_catalog.=) st.to_stage
+        ), one AS (
+            SELECT DISTINCT ON (ev.lead_id, ev.entered_at) ev.*
+              FROM ev ORDER BY ev.lead_id, ev.entered_at, ev.prio, ev.rn
+        ), timeline AS (
+            -- the stage entries (marker) and the events in time order: an
+            -- event's stage then is the marker of its group
+            SELECT x.*, count(x.marker) OVER (PARTITION BY x.lead_id ORDER BY x.entered_at, x.ord, x.mseq
+                                              ROWS UNBOUNDED PRECEDING) AS grp
+              FROM (SELECT st.lead_id, st.account_id, st.entered_at, 0 AS ord, st.seq AS mseq, st.to_stage AS marker,
+                           NULL::@extschema@.lead_stage AS stage, NULL::text AS label, NULL::int AS prio, NULL::name AS changed_by
+                      FROM st
+                    UNION ALL
+                    SELECT one.lead_id, one.account_id, one.entered_at, 1, 0, NULL, one.stage, one.label, one.prio, one.changed_by
+                      FROM one) x
+        ), judged AS (
+            SELECT t.*, first_value(t.marker) OVER (PARTITION BY t.lead_id, t.grp ORDER BY t.ord, t.mseq DESC) AS stage_then
+              FROM timeline t
+        ), kept AS (
+            SELECT j.*, lag(j.stage) OVER w AS prev_stage, lag(j.label) OVER w AS prev_label,
+                   row_number() OVER w OPERATOR(pg_catalog.=) 1 AS first_event
+              FROM judged j
+             WHERE j.ord OPERATOR(pg_catalog.=) 1 AND j.stage OPERATOR(pg_catalog.=) j.stage_then
+            WINDOW w AS (PARTITION BY j.lead_id ORDER BY j.entered_at)
+        ), written AS (
+            SELECT k.lead_id, k.account_id, k.stage, k.label, k.entered_at, k.prio, k.changed_by,
+                   row_number() OVER w AS seq, lead(k.entered_at) OVER w AS left_at
+              FROM kept k
+             WHERE CASE WHEN k.first_event THEN k.label IS NOT NULL
+                        ELSE (k.stage, k.label) IS DISTINCT FROM (k.prev_stage, k.prev_label)
+                             AND NOT (k.label IS NULL AND k.prev_label IS NULL) END
+            WINDOW w AS (PARTITION BY k.lead_id ORDER BY k.entered_at)
+        )
+        SELECT coalesce(w.lead_id, o.lead_id) AS lead_id, coalesce(w.account_id, o.account_id) AS account_id,
+               w.seq::int AS seq, w.stage, w.label, w.entered_at, w.left_at, w.changed_by, w.prio, o.seq AS old_seq,
+               CASE WHEN w.lead_id IS NULL THEN 'supersede'
+                    WHEN o.lead_id IS NULL THEN 'insert'
+                    WHEN w.left_at IS NOT DISTINCT FROM o.left_at THEN 'keep'
+                    WHEN o.left_at IS NULL THEN 'close'
+                    ELSE 'rerecord' END AS action
+          FROM written w
+          FULL JOIN pg_temp.lf_label_old o
+            ON o.lead_id OPERATOR(pg_catalog.=) w.lead_id AND o.seq::bigint OPERATOR(pg_catalog.=) w.seq
+           AND o.stage OPERATOR(pg_catalog.=) w.stage AND o.entered_at OPERATOR(pg_catalog.=) w.entered_at
+           AND coalesce(o.label, '') OPERATOR(pg_catalog.=) coalesce(w.label, '')
+           AND (o.label IS NULL) OPERATOR(pg_catalog.=) (w.label IS NULL);
+
+        EXECUTE format($q$
+            UPDATE %1$s c SET superseded_at = now(), superseded_by = $1, superseded_reason = $2
+              FROM pg_temp.lf_label_m m
+             WHERE m.action IN ('supersede', 'rerecord') AND c.superseded_at IS NULL
+               AND c.account_id OPERATOR(pg_catalog.=) m.account_id AND c.lead_id OPERATOR(pg_catalog.=) m.lead_id
+               AND c.seq OPERATOR(pg_catalog.=) m.old_seq
+        $q$, lh) USING caller, why;
+        EXECUTE format($q$
+            UPDATE %1$s c SET left_at = m.left_at
+              FROM pg_temp.lf_label_m m
+             WHERE m.action OPERATOR(pg_catalog.=) 'close' AND c.superseded_at IS NULL
+               AND c.account_id OPERATOR(pg_catalog.=) m.account_id AND c.lead_id OPERATOR(pg_catalog.=) m.lead_id
+               AND c.seq OPERATOR(pg_catalog.=) m.old_seq
+        $q$, lh);
+        -- each lead's label: that of its last label row (none: NULL)
+        CREATE TEMP TABLE lf_label_sum ON COMMIT DROP AS
+        SELECT l.lead_id, x.label
+          FROM pg_temp.lf_hist_lead l
+          LEFT JOIN (SELECT DISTINCT ON (m.lead_id) m.lead_id, m.label FROM pg_temp.lf_label_m m
+                      WHERE m.action OPERATOR(pg_catalog.<>) 'supersede'
+                      ORDER BY m.lead_id, m.seq DESC) x ON x.lead_id OPERATOR(pg_catalog.=) l.lead_id;
+        -- an imported move between labels of one stage is loaded (into the
+        -- label history only), not a duplicate
+        SELECT count(*) INTO label_moves FROM pg_temp.lf_label_m lm
+         WHERE lm.action OPERATOR(pg_catalog.=) 'insert' AND lm.prio OPERATOR(pg_catalog.=) 0
+           AND NOT EXISTS (SELECT 1 FROM pg_temp.lf_hist_m m
+                            WHERE m.lead_id OPERATOR(pg_catalog.=) lm.lead_id AND m.action OPERATOR(pg_catalog.=) 'insert'
+                              AND m.entered_at OPERATOR(pg_catalog.=) lm.entered_at AND m.to_stage OPERATOR(pg_catalog.=) lm.stage);
+    END IF;
+
     -- each lead as its merged history says
     CREATE TEMP TABLE lf_hist_sum ON COMMIT DROP AS
     SELECT m.lead_id, m.account_id,
@@ -566,20 +719,29 @@ BEGIN
 
     -- new leads, then their history and the other appended rows, then the leads there
     EXECUTE format($q$
-        INSERT INTO %1$s.lead (lead_id, account_id, funnel, stage, max_stage, created_at, stage_entered_at, closed_at, close_reason)
+        INSERT INTO %1$s.lead (lead_id, account_id, funnel, stage, max_stage, created_at, stage_entered_at, closed_at, close_reason%2$s)
         SELECT x.lead_id, x.account_id, l.funnel, x.stage, x.max_stage, x.first_at, x.stage_entered_at,
                CASE WHEN x.stage OPERATOR(pg_catalog.>=) 'won' THEN x.stage_entered_at END,
-               CASE WHEN x.stage OPERATOR(pg_catalog.>=) 'won' THEN x.last_reason END
+               CASE WHEN x.stage OPERATOR(pg_catalog.>=) 'won' THEN x.last_reason END%3$s
           FROM pg_temp.lf_hist_sum x JOIN pg_temp.lf_hist_lead l ON l.lead_id OPERATOR(pg_catalog.=) x.lead_id
+          %4$s
          WHERE l.is_new
          ORDER BY x.lead_id
-    $q$, s);
+    $q$, s, CASE WHEN has_labels THEN ', stage_label' ELSE '' END, CASE WHEN has_labels THEN ', lb.label' ELSE '' END,
+          CASE WHEN has_labels THEN 'JOIN pg_temp.lf_label_sum lb ON lb.lead_id OPERATOR(pg_catalog.=) x.lead_id' ELSE '' END);
     PERFORM @extschema@.history_append_rows(h::regclass, $q$
         SELECT lead_id, account_id, seq, from_stage, to_stage, entered_at, left_at, changed_by, reason,
                now() AS recorded_at, flag
           FROM pg_temp.lf_hist_m WHERE action IN ('insert', 'rerecord')
          ORDER BY account_id, lead_id, seq
     $q$);
+    IF has_labels THEN
+        PERFORM @extschema@.history_append_rows(lh::regclass, $q$
+            SELECT lead_id, account_id, seq, stage, label, entered_at, left_at, changed_by, now() AS recorded_at
+              FROM pg_temp.lf_label_m WHERE action IN ('insert', 'rerecord')
+             ORDER BY account_id, lead_id, seq
+        $q$);
+    END IF;
     EXECUTE format($q$
         UPDATE %1$s.lead l
            SET stage = x.stage, stage_entered_at = x.stage_entered_at, max_stage = x.max_stage,
@@ -588,12 +750,15 @@ BEGIN
                                    WHEN x.stage OPERATOR(pg_catalog.=) l.stage AND x.stage_entered_at OPERATOR(pg_catalog.=) l.stage_entered_at
                                        THEN l.close_reason
                                    ELSE x.last_reason END,
-               created_at = least(l.created_at, x.first_at)
+               created_at = least(l.created_at, x.first_at)%2$s
           FROM pg_temp.lf_hist_sum x JOIN pg_temp.lf_hist_lead hl ON hl.lead_id OPERATOR(pg_catalog.=) x.lead_id
+          %3$s
          WHERE NOT hl.is_new AND l.lead_id OPERATOR(pg_catalog.=) x.lead_id AND l.account_id OPERATOR(pg_catalog.=) x.account_id
-           AND (l.stage, l.stage_entered_at, l.max_stage, l.created_at)
-               IS DISTINCT FROM (x.stage, x.stage_entered_at, x.max_stage, least(l.created_at, x.first_at))
-    $q$, s);
+           AND ((l.stage, l.stage_entered_at, l.max_stage, l.created_at)
+                IS DISTINCT FROM (x.stage, x.stage_entered_at, x.max_stage, least(l.created_at, x.first_at))%4$s)
+    $q$, s, CASE WHEN has_labels THEN ', stage_label = lb.label' ELSE '' END,
+          CASE WHEN has_labels THEN 'JOIN pg_temp.lf_label_sum lb ON lb.lead_id OPERATOR(pg_catalog.=) x.lead_id' ELSE '' END,
+          CASE WHEN has_labels THEN ' OR l.stage_label IS DISTINCT FROM lb.label' ELSE '' END);
 
     -- the lifecycle of the accounts concerned, in account_id order
     EXECUTE format($q$
@@ -609,9 +774,11 @@ BEGIN
     SELECT count(*) FILTER (WHERE action OPERATOR(pg_catalog.=) 'insert'),
            count(*) FILTER (WHERE action OPERATOR(pg_catalog.=) 'insert' AND flag IS NOT NULL)
       INTO loaded, flagged FROM pg_temp.lf_hist_m;
+    loaded := loaded + label_moves;
     duplicates := (SELECT count(*) FROM pg_temp.lf_hist_new) - loaded;
     DROP TABLE pg_temp.lf_hist_old, pg_temp.lf_hist_m, pg_temp.lf_hist_sum, pg_temp.lf_hist_accounts,
                pg_temp.lf_hist_new, pg_temp.lf_hist_lead;
+    DROP TABLE IF EXISTS pg_temp.lf_label_old, pg_temp.lf_label_m, pg_temp.lf_label_sum;
 END
 $fn$;
 COMMENT ON FUNCTION @extschema@.history_merge(name, name, text) IS

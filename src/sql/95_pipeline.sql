@@ -415,11 +415,12 @@ BEGIN
                           -- the label then, for the leads whose label changed since (NULL: none then)
                           LEFT JOIN (SELECT lc.account_id, lc.lead_id, lx.label
                                        FROM (SELECT DISTINCT c.account_id, c.lead_id FROM %1$s.lead_label_history c
-                                              WHERE c.entered_at > %%1$L) lc
+                                              WHERE c.entered_at > %%1$L AND c.superseded_at IS NULL) lc
                                        LEFT JOIN LATERAL (
                                              SELECT c.label FROM %1$s.lead_label_history c
                                               WHERE c.account_id = lc.account_id AND c.lead_id = lc.lead_id
                                                 AND c.entered_at <= %%1$L AND (c.left_at IS NULL OR c.left_at > %%1$L)
+                                                AND c.superseded_at IS NULL
                                               ORDER BY c.seq DESC LIMIT 1) lx ON true) lb
                                  ON lb.account_id = a.account_id AND lb.lead_id = a.lead_id
                          GROUP BY 1, 2, 3) p
