@@ -73,9 +73,10 @@ SELECT external_id, stage, stage_label, amount, stage_entered_at FROM trk.lead O
 SELECT source, external_key, kind, stage_value, from_stage, to_stage FROM trk.tracking_issue ORDER BY issue_id;
 SELECT kind, stage_value, from_stage, to_stage, rows, first_seen <= last_seen AS seen, example_key
   FROM leadfunnel.tracking_check('crm_sync.opportunity');
--- the refused move was recorded, and verify_model reports the flags
-SELECT l.external_id, h.seq, h.from_stage, h.to_stage, h.entered_at FROM trk.lead_stage_history h JOIN trk.lead l USING (account_id, lead_id)
+-- the refused start and move were recorded, the history rows flagged with the reason, and verify_model reports the issues
+SELECT l.external_id, h.seq, h.from_stage, h.to_stage, h.entered_at, h.flag FROM trk.lead_stage_history h JOIN trk.lead l USING (account_id, lead_id)
  WHERE l.external_id = '006C' ORDER BY h.seq;
+SELECT count(*) FILTER (WHERE h.flag IS NOT NULL) AS flagged_rows, count(*) FILTER (WHERE h.flag IS NULL) AS validated_rows FROM trk.lead_stage_history h;
 SELECT lead_id < 0 AS negative_id, problem FROM leadfunnel.verify_model('trk') ORDER BY problem;
 
 -- The DBA maps the unknown labels and resyncs; the lead appears and moves.
@@ -114,7 +115,7 @@ UPDATE crm_sync.opportunity o SET stage_name = s.stage_name, amount = s.amount, 
 SELECT public.trk_diff() AS differences;
 -- 006J started closed (record mode let it, flagged): no stage reached until it reopened
 SELECT external_id, stage, stage_label, amount, max_stage, closed_at FROM trk.lead WHERE external_id IN ('006A', '006G', '006H', '006I', '006J') ORDER BY 1;
-SELECT l.external_id, h.from_stage, h.to_stage, h.entered_at FROM trk.lead_stage_history h JOIN trk.lead l USING (account_id, lead_id)
+SELECT l.external_id, h.from_stage, h.to_stage, h.entered_at, h.flag FROM trk.lead_stage_history h JOIN trk.lead l USING (account_id, lead_id)
  WHERE l.external_id = '006J' ORDER BY h.seq;
 SELECT kind, stage_value, from_stage, to_stage FROM trk.tracking_issue WHERE external_key = '006J' ORDER BY issue_id;
 SELECT * FROM leadfunnel.verify_model('trk') WHERE problem NOT LIKE 'tracked %';
@@ -188,9 +189,91 @@ SELECT count(*) AS leads_of_removed_rows FROM trk.lead l
    AND NOT EXISTS (SELECT 1 FROM crm_sync.opportunity o WHERE o.id = l.external_id);
 
 SELECT leadfunnel.untrack('crm_sync.opportunity');
+
+-- New leads of a statement: their history and lifecycle are written
+-- set-based by the sync (leadfunnel.tracking_batch_insert, on by default),
+-- not by the row triggers (off).  The same batches, in one transaction (one
+-- now()), through both paths into two models; every table of the models
+-- compared row for row (EXCEPT ALL both ways; leads by their key, since the
+-- lead_id of a text key is a sequence's).
+SELECT leadfunnel.create_model('bat_a'), leadfunnel.create_model('bat_b');
+CREATE TABLE public.bat_src_a (id text PRIMARY KEY, account_id bigint, stage_name text, amount numeric, changed timestamptz);
+CREATE TABLE public.bat_src_b (LIKE public.bat_src_a INCLUDING ALL);
+SELECT leadfunnel.track(format('public.%s', t)::regclass, m, 'sf', 'id', 'stage_name', account_column => 'account_id',
+                        amount_column => 'amount', changed_at_column => 'changed')
+  FROM (VALUES ('bat_src_a', 'bat_a'), ('bat_src_b', 'bat_b')) v(t, m);
+-- which path wrote the history: the row trigger writes it one trigger level deeper than the sync
+CREATE TABLE public.bat_depth (model text, depth int);
+CREATE FUNCTION public.bat_note_depth() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN INSERT INTO public.bat_depth VALUES (TG_TABLE_SCHEMA, pg_trigger_depth()); RETURN NEW; END $$;
+CREATE TRIGGER note_depth BEFORE INSERT ON bat_a.lead_stage_history FOR EACH ROW EXECUTE FUNCTION public.bat_note_depth();
+CREATE TRIGGER note_depth BEFORE INSERT ON bat_b.lead_stage_history FOR EACH ROW EXECUTE FUNCTION public.bat_note_depth();
+CREATE FUNCTION public.bat_batch(src regclass, base int) RETURNS void LANGUAGE plpgsql AS $$
+BEGIN
+    -- 60 rows: every label of the preset (closed ones are refused starts), a
+    -- canonical name, an unknown label; dated in the past, in the future or
+    -- not at all; accounts shared by several rows, account 100 a customer
+    -- already (its new leads are expansion: the motion trigger reads the facts)
+    EXECUTE format($q$
+        INSERT INTO %s
+        SELECT 'B' || lpad((%s + g)::text, 4, '0'), CASE WHEN g %% 5 = 0 THEN 100 ELSE 1 + g %% 7 END,
+               (ARRAY['Prospecting', 'Qualification', 'Needs Analysis', 'Value Proposition', 'Id. Decision Makers',
+                      'Perception Analysis', 'Proposal/Price Quote', 'Negotiation/Review', 'Closed Won', 'Closed Lost',
+                      'opportunity', 'Contract Sent'])[1 + g %% 12],
+               g * 10, CASE g %% 3 WHEN 0 THEN NULL WHEN 1 THEN timestamptz '2024-05-01' + g * interval '1 hour'
+                                  ELSE now() + interval '1 day' END
+          FROM generate_series(1, 60) g$q$, src, base);
+END $$;
+BEGIN;
+INSERT INTO public.bat_src_a VALUES ('W1', 100, 'Closed Won', 5, '2024-04-01');
+SET LOCAL leadfunnel.tracking_batch_insert = off;
+INSERT INTO public.bat_src_b VALUES ('W1', 100, 'Closed Won', 5, '2024-04-01');
+SET LOCAL leadfunnel.tracking_batch_insert = on;
+SELECT public.bat_batch('public.bat_src_a', 0);
+-- a second batch: its leads land in accounts the first batch created and won
+SELECT public.bat_batch('public.bat_src_a', 100);
+SET LOCAL leadfunnel.tracking_batch_insert = off;
+SELECT public.bat_batch('public.bat_src_b', 0);
+SELECT public.bat_batch('public.bat_src_b', 100);
+COMMIT;
+SELECT model, depth, count(*) AS history_rows FROM public.bat_depth GROUP BY 1, 2 ORDER BY 1, 2;
+CREATE FUNCTION public.bat_rows(m name) RETURNS TABLE (kind text, r jsonb) LANGUAGE plpgsql AS $$
+BEGIN
+    RETURN QUERY EXECUTE format($q$
+        SELECT 'lead', to_jsonb(l) - 'lead_id' - 'external_source' FROM %1$I.lead l
+        UNION ALL
+        SELECT 'stage history', to_jsonb(h) - 'lead_id' || jsonb_build_object('key', l.external_id)
+          FROM %1$I.lead_stage_history h JOIN %1$I.lead l USING (account_id, lead_id)
+        UNION ALL
+        SELECT 'label history', to_jsonb(h) - 'lead_id' || jsonb_build_object('key', l.external_id)
+          FROM %1$I.lead_label_history h JOIN %1$I.lead l USING (account_id, lead_id)
+        UNION ALL
+        SELECT 'value history', to_jsonb(h) - 'lead_id' || jsonb_build_object('key', l.external_id)
+          FROM %1$I.lead_value_history h JOIN %1$I.lead l USING (account_id, lead_id)
+        UNION ALL
+        SELECT 'account', to_jsonb(a) FROM %1$I.account a
+        UNION ALL
+        SELECT 'account event', to_jsonb(e) FROM %1$I.account_event e
+        UNION ALL
+        SELECT 'issue', to_jsonb(i) - 'issue_id' - 'source' - 'lead_id' FROM %1$I.tracking_issue i$q$, m);
+END $$;
+SELECT kind, count(*) AS rows_a FROM public.bat_rows('bat_a') GROUP BY kind ORDER BY kind;
+SELECT count(*) AS differences
+  FROM ((SELECT * FROM public.bat_rows('bat_a') EXCEPT ALL SELECT * FROM public.bat_rows('bat_b'))
+        UNION ALL
+        (SELECT * FROM public.bat_rows('bat_b') EXCEPT ALL SELECT * FROM public.bat_rows('bat_a'))) d;
+-- not trivially equal: motions, flags, statuses, closed leads
+SELECT r->>'motion' AS motion, count(*) FROM public.bat_rows('bat_a') WHERE kind = 'lead' GROUP BY 1 ORDER BY 1;
+SELECT r->>'flag' AS flag, count(*) FROM public.bat_rows('bat_a') WHERE kind = 'stage history' GROUP BY 1 ORDER BY 1;
+SELECT r->>'status' AS status, count(*) FROM public.bat_rows('bat_a') WHERE kind = 'account' GROUP BY 1 ORDER BY 1;
+SELECT m, count(*) AS problems FROM unnest(ARRAY['bat_a', 'bat_b']) m, leadfunnel.verify_model(m) v
+ WHERE v.problem NOT LIKE 'tracked %' GROUP BY m;
+SELECT leadfunnel.untrack('public.bat_src_a'), leadfunnel.untrack('public.bat_src_b');
+
 SET client_min_messages = warning;
-DROP SCHEMA trk, crm_sync CASCADE;
-DROP TABLE public.app_leads, public.uuid_leads;
+DROP SCHEMA trk, crm_sync, bat_a, bat_b CASCADE;
+DROP TABLE public.app_leads, public.uuid_leads, public.bat_src_a, public.bat_src_b, public.bat_depth;
+DROP FUNCTION public.bat_rows(name), public.bat_batch(regclass, int), public.bat_note_depth();
 DROP VIEW IF EXISTS public.trk_expected, public.trk_mirror;
 DROP FUNCTION IF EXISTS public.trk_diff();
 RESET client_min_messages;

@@ -71,7 +71,9 @@
 #include "colocation.h"
 #include "compat.h"
 #include "invalidation.h"
+#include "lifecycle.h"
 #include "lifecycle_rule.h"
+#include "transition.h"
 #include "vocabulary.h"
 #include "settings.h"
 #include "transition.h"
@@ -805,6 +807,9 @@ lf_lead_motion(PG_FUNCTION_ARGS)
 	w.account_id = get_int8(tup, desc, tr->col[LEAD_ACCOUNT_ID], &isnull);
 	if (isnull)
 		return PointerGetDatum(tup);	/* the transition trigger reports it */
+	/* the sync's batch of new leads states the motion where it knows it set-based */
+	if (RelationGetRelid(rel) == lf_tracking_batch_lead && !heap_attisnull(tup, tr->col[LEAD_MOTION], desc))
+		return PointerGetDatum(tup);
 	w.at = DatumGetTimestampTz(heap_getattr(tup, tr->col[LEAD_CREATED_AT], desc, &isnull));
 	if (isnull)
 		w.at = GetCurrentTransactionStartTimestamp();
@@ -871,6 +876,9 @@ lf_lead_lifecycle(PG_FUNCTION_ARGS)
 	if (lf_history_rewrite)
 		return PointerGetDatum(NULL);
 	rel = trigdata->tg_relation;
+	/* a new lead of the sync's batch: lf_lifecycle_inserted_leads() follows */
+	if (TRIGGER_FIRED_BY_INSERT(trigdata->tg_event) && RelationGetRelid(rel) == lf_tracking_batch_lead)
+		return PointerGetDatum(NULL);
 	desc = RelationGetDescr(rel);
 	tr = lc_get_trigger(trigdata, LC_ON_LEAD);
 	newtup = TRIGGER_FIRED_BY_UPDATE(trigdata->tg_event) ? trigdata->tg_newtuple : trigdata->tg_trigtuple;
@@ -902,6 +910,115 @@ lf_lead_lifecycle(PG_FUNCTION_ARGS)
 	w.t = lc_get_target(&tr->key);
 	run_as_owner(rel, work_lead_changed, &w);
 	return PointerGetDatum(NULL);
+}
+
+/* The accounts and contacts of a batch of new leads (lf_lifecycle_inserted_leads). */
+typedef struct LcBatch
+{
+	LcTarget   *t;
+	int64	   *won;			/* accounts with a won lead, sorted, distinct */
+	int			nwon;
+	int64	   *contact_account;	/* (account, contact) of the other leads with a contact */
+	int64	   *contact;
+	int			ncontacts;
+} LcBatch;
+
+static int
+int64_cmp(const void *a, const void *b)
+{
+	int64		x = *(const int64 *) a;
+	int64		y = *(const int64 *) b;
+
+	return x < y ? -1 : x > y ? 1 : 0;
+}
+
+static void
+work_batch(void *arg)
+{
+	LcBatch    *b = arg;
+
+	for (int i = 0; i < b->nwon; i++)
+		refresh_account(b->t, b->won[i], CONTACTS_ALL, CurrentMemoryContext);
+	for (int i = 0; i < b->ncontacts; i++)
+	{
+		bool		customer = account_is_customer_now(b->t, b->contact_account[i], false);
+
+		refresh_contacts(b->t, b->contact_account[i], b->contact[i], customer, true);
+	}
+}
+
+/*
+ * The lifecycle effects of the new leads the sync of a tracked table
+ * inserted in one statement with lf_tracking_batch_lead raised (for which
+ * lead_lifecycle() returned at once), after their history is written: what
+ * lead_lifecycle() does for an inserted row, once per account instead of
+ * once per lead -- a won lead refreshes its account's status and all its
+ * contacts (in account order, the order concurrent writers lock them in),
+ * a lead with a contact refreshes that contact.  Each refresh reads the
+ * account's facts as they are after the whole batch, as the row triggers'
+ * last refresh of the account did.  rows are the INSERT's RETURNING rows
+ * (account_id, stage, contact_id).  Nothing when lead_lifecycle would not
+ * fire on an insert.
+ */
+void
+lf_lifecycle_inserted_leads(Relation rel, SPITupleTable *rows, uint64 nrows)
+{
+	TriggerData td;
+	LcTrigger  *tr;
+	LcBatch		b = {0};
+	int			c_account,
+				c_stage,
+				c_contact;
+	int			n;
+
+	if (nrows == 0 || !lf_insert_trigger_data(rel, "lead_lifecycle", &td))
+		return;
+	c_account = SPI_fnumber(rows->tupdesc, "account_id");
+	c_stage = SPI_fnumber(rows->tupdesc, "stage");
+	c_contact = SPI_fnumber(rows->tupdesc, "contact_id");
+	if (c_account <= 0 || c_stage <= 0 || c_contact <= 0)
+		elog(ERROR, "the batch of new leads lacks account_id, stage or contact_id");
+
+	b.won = palloc(sizeof(int64) * nrows);
+	b.contact_account = palloc(sizeof(int64) * nrows);
+	b.contact = palloc(sizeof(int64) * nrows);
+	for (uint64 r = 0; r < nrows; r++)
+	{
+		HeapTuple	tup = rows->vals[r];
+		bool		isnull;
+		int64		account_id = DatumGetInt64(SPI_getbinval(tup, rows->tupdesc, c_account, &isnull));
+		Datum		stage;
+		int64		contact_id;
+
+		if (isnull)
+			continue;
+		stage = SPI_getbinval(tup, rows->tupdesc, c_stage, &isnull);
+		if (isnull)
+			continue;
+		if (lf_stage_from_oid(DatumGetObjectId(stage)) == LF_STAGE_WON)
+		{
+			b.won[b.nwon++] = account_id;
+			continue;
+		}
+		contact_id = DatumGetInt64(SPI_getbinval(tup, rows->tupdesc, c_contact, &isnull));
+		if (!isnull && contact_id != 0)
+		{
+			b.contact_account[b.ncontacts] = account_id;
+			b.contact[b.ncontacts++] = contact_id;
+		}
+	}
+	if (b.nwon == 0 && b.ncontacts == 0)
+		return;
+	qsort(b.won, b.nwon, sizeof(int64), int64_cmp);
+	n = 0;
+	for (int i = 0; i < b.nwon; i++)
+		if (n == 0 || b.won[n - 1] != b.won[i])
+			b.won[n++] = b.won[i];
+	b.nwon = n;
+
+	tr = lc_get_trigger(&td, LC_ON_LEAD);
+	b.t = lc_get_target(&tr->key);
+	run_as_owner(rel, work_batch, &b);
 }
 
 static void

@@ -104,6 +104,7 @@ typedef struct HistoryTable
 	AttrNumber	text;			/* reason; label in the label history */
 	AttrNumber	recorded_at;	/* 0 in a model not yet upgraded to 0.3 */
 	AttrNumber	superseded_at;	/* 0 likewise */
+	AttrNumber	flag;			/* 0 likewise, and in the label history */
 	Oid			key;			/* unique (account_id, lead_id, seq) of the current
 								 * truth; see resolve_history() */
 } HistoryTable;
@@ -123,6 +124,9 @@ static HTAB *targets = NULL;
 
 /* Raised by the sync of a table tracked in record mode (tracking.c). */
 bool		lf_tracking_record_mode = false;
+
+/* Set by the sync while it inserts new leads in one statement (tracking.c). */
+Oid			lf_tracking_batch_lead = InvalidOid;
 
 /* Raised only while this file writes history; see history_append_only(). */
 static bool history_write_allowed = false;
@@ -270,10 +274,13 @@ resolve_history(HistoryTable *h, Relation rel, const char *arg, bool labels)
 	h->text = model_column(hrel, labels ? "label" : "reason", TEXTOID);
 	h->recorded_at = 0;
 	h->superseded_at = 0;
+	h->flag = 0;
 	if (SPI_fnumber(RelationGetDescr(hrel), "superseded_at") > 0)
 	{
 		h->recorded_at = model_column(hrel, "recorded_at", TIMESTAMPTZOID);
 		h->superseded_at = model_column(hrel, "superseded_at", TIMESTAMPTZOID);
+		if (!labels)
+			h->flag = model_column(hrel, "flag", TEXTOID);
 	}
 
 	h->key = InvalidOid;
@@ -513,23 +520,54 @@ history_writer_close(HistoryWriter *w)
 }
 
 /*
+ * Append one row through slot (of the writer's table): seq, from (-1: none, the first row), to, entered at, and
+ * the text (close reason, or label in the label history) and flag (stage
+ * history of a bitemporal model only), either NULL.
+ */
+static void
+history_writer_insert(HistoryWriter *w, TupleTableSlot *slot, HistoryTable *h, int64 lead_id,
+					  int64 account_id, int32 seq, int from, int to, TimestampTz at,
+					  Name changed_by, text *textval, const char *flag)
+{
+	MemoryContext oldcxt = MemoryContextSwitchTo(GetPerTupleMemoryContext(w->estate));
+
+	ExecClearTuple(slot);
+	memset(slot->tts_isnull, true, sizeof(bool) * slot->tts_tupleDescriptor->natts);
+	set_column(slot, h->lead_id, Int64GetDatum(lead_id), false);
+	set_column(slot, h->account_id, Int64GetDatum(account_id), false);
+	set_column(slot, h->seq, Int32GetDatum(seq), false);
+	if (h->from_stage)
+		set_column(slot, h->from_stage, from >= 0 ? ObjectIdGetDatum(lf_stage_to_oid(from)) : (Datum) 0, from < 0);
+	set_column(slot, h->to_stage, ObjectIdGetDatum(lf_stage_to_oid(to)), false);
+	set_column(slot, h->entered_at, TimestampTzGetDatum(at), false);
+	set_column(slot, h->changed_by, NameGetDatum(changed_by), false);
+	set_column(slot, h->text, PointerGetDatum(textval), textval == NULL);
+	if (h->recorded_at != 0)
+		set_column(slot, h->recorded_at,
+				   TimestampTzGetDatum(GetCurrentTransactionStartTimestamp()), false);
+	if (h->flag != 0 && flag != NULL)
+		set_column(slot, h->flag, CStringGetTextDatum(flag), false);
+	ExecStoreVirtualTuple(slot);
+	ExecSimpleRelationInsert(w->rri, w->estate, slot);
+	MemoryContextSwitchTo(oldcxt);
+	ResetPerTupleExprContext(w->estate);
+}
+
+/*
  * Append a row to a history table, closing the lead's current row first.
  *
  * Stage history (h == &t->hist): the first row when from == -1, else the
- * current row must be in stage from; text is the close reason.  Label
- * history (h == &t->labels): the current row, if any, is closed whatever its
- * stage; text is the label; the row is dated no earlier than the current
- * row (a label move within a stage happens at now(), which may precede the
- * current label's start only by the clock of another transaction).
- *
- * The rows are written through the executor's simple-relation routines (as
- * logical replication applies changes), so indexes, constraints and the
- * history's own triggers (the append-only guard, foreign keys) behave as for
- * an INSERT or UPDATE, without planning or running a statement per move.
+ * current row must be in stage from; text is the close reason; flag why the
+ * funnel would have refused the move (record mode), or NULL.  Label history
+ * (h == &t->labels): the current row, if any, is closed whatever its stage;
+ * text is the label; the row is dated no earlier than the current row (a
+ * label move within a stage happens at now(), which may precede the current
+ * label's start only by the clock of another transaction).
  */
 static void
 write_history(TransitionTarget *t, HistoryTable *h, Relation rel, int64 lead_id,
-			  int64 account_id, int from, int to, TimestampTz at, text *textval)
+			  int64 account_id, int from, int to, TimestampTz at, text *textval,
+			  const char *flag)
 {
 	bool		labels = (h == &t->labels);
 	Oid			save_userid;
@@ -544,24 +582,18 @@ write_history(TransitionTarget *t, HistoryTable *h, Relation rel, int64 lead_id,
 	PG_TRY();
 	{
 		HistoryWriter w;
-		Relation	hrel;
-		EState	   *estate;
-		ResultRelInfo *rri;
 		TupleTableSlot *slot;
 		int32		seq = 1;
 
 		history_writer_open(&w, h->relid, t->guard_fn);
-		hrel = w.hrel;
-		estate = w.estate;
-		rri = w.rri;
-
+		slot = table_slot_create(w.hrel, &w.estate->es_tupleTable);
 		if (from >= 0 || labels)
 		{
-			TupleTableSlot *current = table_slot_create(hrel, &estate->es_tupleTable);
-			TupleTableSlot *closed = table_slot_create(hrel, &estate->es_tupleTable);
+			TupleTableSlot *current = table_slot_create(w.hrel, &w.estate->es_tupleTable);
+			TupleTableSlot *closed = table_slot_create(w.hrel, &w.estate->es_tupleTable);
 			EPQState	epqstate;
 			bool		isnull;
-			bool		found = find_current_row(h, hrel, lead_id, account_id, current);
+			bool		found = find_current_row(h, w.hrel, lead_id, account_id, current);
 
 			if (!labels &&
 				(!found ||
@@ -595,29 +627,12 @@ write_history(TransitionTarget *t, HistoryTable *h, Relation rel, int64 lead_id,
 				set_column(closed, h->left_at, TimestampTzGetDatum(at), false);
 				ExecStoreVirtualTuple(closed);
 
-				EvalPlanQualInit(&epqstate, estate, NULL, NIL, -1, NIL);
-				ExecSimpleRelationUpdate(rri, estate, &epqstate, current, closed);
+				EvalPlanQualInit(&epqstate, w.estate, NULL, NIL, -1, NIL);
+				ExecSimpleRelationUpdate(w.rri, w.estate, &epqstate, current, closed);
 				EvalPlanQualEnd(&epqstate);
 			}
 		}
-
-		slot = table_slot_create(hrel, &estate->es_tupleTable);
-		ExecClearTuple(slot);
-		memset(slot->tts_isnull, true, sizeof(bool) * slot->tts_tupleDescriptor->natts);
-		set_column(slot, h->lead_id, Int64GetDatum(lead_id), false);
-		set_column(slot, h->account_id, Int64GetDatum(account_id), false);
-		set_column(slot, h->seq, Int32GetDatum(seq), false);
-		if (h->from_stage)
-			set_column(slot, h->from_stage, from >= 0 ? ObjectIdGetDatum(lf_stage_to_oid(from)) : (Datum) 0, from < 0);
-		set_column(slot, h->to_stage, ObjectIdGetDatum(lf_stage_to_oid(to)), false);
-		set_column(slot, h->entered_at, TimestampTzGetDatum(at), false);
-		set_column(slot, h->changed_by, NameGetDatum(changed_by), false);
-		set_column(slot, h->text, PointerGetDatum(textval), textval == NULL);
-		if (h->recorded_at != 0)
-			set_column(slot, h->recorded_at,
-					   TimestampTzGetDatum(GetCurrentTransactionStartTimestamp()), false);
-		ExecStoreVirtualTuple(slot);
-		ExecSimpleRelationInsert(rri, estate, slot);
+		history_writer_insert(&w, slot, h, lead_id, account_id, seq, from, to, at, changed_by, textval, flag);
 		history_writer_close(&w);
 	}
 	PG_FINALLY();
@@ -627,6 +642,27 @@ write_history(TransitionTarget *t, HistoryTable *h, Relation rel, int64 lead_id,
 		SetUserIdAndSecContext(save_userid, save_sec_context);
 	}
 	PG_END_TRY();
+}
+
+/*
+ * In record mode (and only there can such a move pass the transition
+ * trigger): why the funnel rules would have refused this move or start --
+ * the text of the history row's flag -- or NULL.
+ */
+static char *
+record_mode_flag(const char *funnel, int from, int to)
+{
+	const LfFunnel *f;
+
+	if (!lf_tracking_record_mode)
+		return NULL;
+	f = lf_require_row_funnel(funnel);
+	if (from < 0)
+		return (f->entry & LF_STAGE_BIT(to)) ? NULL
+			: psprintf("stage %s is not an entry stage of funnel %s", lf_stage_names[to], f->name);
+	return (f->next[from] & LF_STAGE_BIT(to)) ? NULL
+		: psprintf("funnel %s does not allow the move from %s to %s", f->name,
+				   lf_stage_names[from], lf_stage_names[to]);
 }
 
 static char *
@@ -1102,6 +1138,10 @@ lf_lead_stage_record(PG_FUNCTION_ARGS)
 	/* an import or a correction appends the history itself */
 	if (lf_history_rewrite)
 		return PointerGetDatum(NULL);
+	/* a new lead of the sync's batch: lf_record_inserted_leads() writes its rows */
+	if (TRIGGER_FIRED_BY_INSERT(trigdata->tg_event) &&
+		RelationGetRelid(trigdata->tg_relation) == lf_tracking_batch_lead)
+		return PointerGetDatum(NULL);
 	t = get_target(trigdata, true);
 	rel = trigdata->tg_relation;
 	desc = RelationGetDescr(rel);
@@ -1129,9 +1169,14 @@ lf_lead_stage_record(PG_FUNCTION_ARGS)
 	}
 	if (from != to)
 	{
+		char	   *flag = NULL;
+
 		if (LF_STAGE_IS_CLOSED(to) && !heap_attisnull(newtup, t->col.close_reason, desc))
 			reason = DatumGetTextPP(heap_getattr(newtup, t->col.close_reason, desc, &isnull));
-		write_history(t, &t->hist, rel, lead_id, account_id, from, to, entered, reason);
+		if (lf_tracking_record_mode && t->hist.flag != 0)
+			flag = record_mode_flag(TextDatumGetCString(required_datum(newtup, desc, t->col.funnel, "funnel", lead_id)),
+									from, to);
+		write_history(t, &t->hist, rel, lead_id, account_id, from, to, entered, reason, flag);
 	}
 	if (label_changed)
 	{
@@ -1140,9 +1185,158 @@ lf_lead_stage_record(PG_FUNCTION_ARGS)
 		/* a move within one stage happens now, a stage move when the stage is entered */
 		write_history(t, &t->labels, rel, lead_id, account_id, from, to,
 					  from == to ? GetCurrentTransactionStartTimestamp() : entered,
-					  isnull ? NULL : DatumGetTextPP(label));
+					  isnull ? NULL : DatumGetTextPP(label), NULL);
 	}
 	return PointerGetDatum(NULL);
+}
+
+/*
+ * Does a trigger fire in this session (by its tgenabled and
+ * session_replication_role, as the trigger manager decides)?
+ */
+static bool
+trigger_fires(const Trigger *trig)
+{
+	if (SessionReplicationRole == SESSION_REPLICATION_ROLE_REPLICA)
+		return trig->tgenabled == TRIGGER_FIRES_ON_REPLICA || trig->tgenabled == TRIGGER_FIRES_ALWAYS;
+	return trig->tgenabled == TRIGGER_FIRES_ON_ORIGIN || trig->tgenabled == TRIGGER_FIRES_ALWAYS;
+}
+
+/*
+ * The AFTER INSERT row trigger of rel that calls the extension's function fn
+ * and fires in this session, as the trigger manager would describe it to
+ * the function for an inserted row (without the row); false when rel has
+ * none.
+ */
+bool
+lf_insert_trigger_data(Relation rel, const char *fn, TriggerData *td)
+{
+	TriggerDesc *trigdesc = rel->trigdesc;
+	Oid			fnoid;
+
+	memset(td, 0, sizeof(TriggerData));
+	if (trigdesc == NULL)
+		return false;
+	fnoid = LookupFuncName(list_make2(makeString(LF_SCHEMA), makeString(pstrdup(fn))), 0, NULL, false);
+	for (int i = 0; i < trigdesc->numtriggers; i++)
+		if (trigdesc->triggers[i].tgfoid == fnoid && trigger_fires(&trigdesc->triggers[i]) &&
+			TRIGGER_TYPE_MATCHES(trigdesc->triggers[i].tgtype, TRIGGER_TYPE_ROW, TRIGGER_TYPE_AFTER, TRIGGER_TYPE_INSERT))
+			td->tg_trigger = &trigdesc->triggers[i];
+	if (td->tg_trigger == NULL)
+		return false;
+	td->type = T_TriggerData;
+	td->tg_event = TRIGGER_EVENT_INSERT | TRIGGER_EVENT_ROW | TRIGGER_EVENT_AFTER;
+	td->tg_relation = rel;
+	return true;
+}
+
+/* A column of the rows an INSERT ... RETURNING gave, by name; 0 when absent. */
+static int
+returned_column(SPITupleTable *rows, const char *name, bool required)
+{
+	int			attnum = SPI_fnumber(rows->tupdesc, name);
+
+	if (attnum <= 0 && required)
+		elog(ERROR, "the batch of new leads lacks column \"%s\"", name);
+	return attnum > 0 ? attnum : 0;
+}
+
+/*
+ * The history rows of the new leads the sync of a tracked table inserted in
+ * one statement with lf_tracking_batch_lead raised, for which
+ * lead_stage_record() returned at once: the rows it would have written --
+ * each lead's first stage history row (its close reason, in record mode the
+ * flag of a start its funnel refuses) and, with a label, its first label
+ * history row -- written with one executor state per history table instead
+ * of one per row.  rows are the INSERT's RETURNING rows (lead_id,
+ * account_id, funnel, stage, stage_entered_at, close_reason, stage_label),
+ * the rows as stored.  A lead just inserted has no history yet, so every
+ * row is seq 1.  Nothing is written when lead_stage_record would not fire.
+ */
+void
+lf_record_inserted_leads(Relation rel, SPITupleTable *rows, uint64 nrows)
+{
+	TriggerData td;
+	TransitionTarget *t;
+	int			c_lead,
+				c_account,
+				c_funnel,
+				c_stage,
+				c_entered,
+				c_reason,
+				c_label;
+	Name		changed_by;
+	Oid			save_userid;
+	int			save_sec_context;
+	bool		save_write_allowed = history_write_allowed;
+
+	if (nrows == 0 || !lf_insert_trigger_data(rel, "lead_stage_record", &td))
+		return;
+	t = get_target(&td, true);
+
+	c_lead = returned_column(rows, "lead_id", true);
+	c_account = returned_column(rows, "account_id", true);
+	c_funnel = returned_column(rows, "funnel", true);
+	c_stage = returned_column(rows, "stage", true);
+	c_entered = returned_column(rows, "stage_entered_at", true);
+	c_reason = returned_column(rows, "close_reason", true);
+	c_label = OidIsValid(t->labels.relid) ? returned_column(rows, "stage_label", true) : 0;
+
+	changed_by = current_role_name();
+	GetUserIdAndSecContext(&save_userid, &save_sec_context);
+	SetUserIdAndSecContext(rel->rd_rel->relowner,
+						   save_sec_context | SECURITY_LOCAL_USERID_CHANGE | SECURITY_NOFORCE_RLS);
+	history_write_allowed = true;
+	PG_TRY();
+	{
+		for (int pass = 0; pass < (c_label ? 2 : 1); pass++)
+		{
+			HistoryTable *h = pass == 0 ? &t->hist : &t->labels;
+			HistoryWriter w;
+			TupleTableSlot *slot;
+
+			history_writer_open(&w, h->relid, t->guard_fn);
+			slot = table_slot_create(w.hrel, &w.estate->es_tupleTable);
+			for (uint64 r = 0; r < nrows; r++)
+			{
+				HeapTuple	tup = rows->vals[r];
+				TupleDesc	desc = rows->tupdesc;
+				int64		lead_id = DatumGetInt64(required_datum(tup, desc, c_lead, "lead_id", 0));
+				int64		account_id = DatumGetInt64(required_datum(tup, desc, c_account, "account_id", lead_id));
+				int			to = lf_stage_from_oid(DatumGetObjectId(required_datum(tup, desc, c_stage, "stage", lead_id)));
+				TimestampTz entered = DatumGetTimestampTz(required_datum(tup, desc, c_entered, "stage_entered_at", lead_id));
+				bool		isnull;
+				Datum		d;
+				text	   *textval = NULL;
+				char	   *flag = NULL;
+
+				if (pass == 0)
+				{
+					d = SPI_getbinval(tup, desc, c_reason, &isnull);
+					if (LF_STAGE_IS_CLOSED(to) && !isnull)
+						textval = DatumGetTextPP(d);
+					if (lf_tracking_record_mode && h->flag != 0)
+						flag = record_mode_flag(TextDatumGetCString(required_datum(tup, desc, c_funnel, "funnel", lead_id)),
+												-1, to);
+				}
+				else
+				{
+					d = SPI_getbinval(tup, desc, c_label, &isnull);
+					if (isnull)
+						continue;	/* no label row for a lead without a label */
+					textval = DatumGetTextPP(d);
+				}
+				history_writer_insert(&w, slot, h, lead_id, account_id, 1, -1, to, entered, changed_by, textval, flag);
+			}
+			history_writer_close(&w);
+		}
+	}
+	PG_FINALLY();
+	{
+		history_write_allowed = save_write_allowed;
+		SetUserIdAndSecContext(save_userid, save_sec_context);
+	}
+	PG_END_TRY();
 }
 
 /*

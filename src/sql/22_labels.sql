@@ -194,12 +194,7 @@ BEGIN
     IF to_regclass(format('%s.lead_label_history', s)) IS NOT NULL THEN
         RETURN;
     END IF;
-    on_citus := EXISTS (SELECT 1 FROM pg_extension WHERE extname OPERATOR(pg_catalog.=) 'citus');
-    IF on_citus THEN
-        EXECUTE 'SELECT EXISTS (SELECT 1 FROM pg_catalog.pg_dist_partition
-                                 WHERE logicalrelid::oid OPERATOR(pg_catalog.=) $1)'
-           INTO on_citus USING format('%s.lead', s)::regclass::oid;
-    END IF;
+    on_citus := @extschema@.citus_distributed(format('%s.lead', s)::regclass);
     IF on_citus THEN
         citus_saved := @extschema@.citus_ddl_begin();
     END IF;

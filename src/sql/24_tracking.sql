@@ -46,7 +46,8 @@ COMMENT ON FUNCTION @extschema@.track_resync(regclass) IS
 'Mirrors every row of a tracked table into its model again, as its trigger does for a batch (e.g. after adding labels that were unknown); returns the number of leads written. Only the table''s owner. track() runs it once.';
 
 CREATE FUNCTION @extschema@.tracking_statements(source regclass, from_relation text,
-                                                OUT model_owner oid, OUT record_mode boolean, OUT statements text[])
+                                                OUT model_owner oid, OUT record_mode boolean, OUT statements text[],
+                                                OUT lead_table regclass, OUT batch_insert boolean)
     LANGUAGE plpgsql STABLE
     SET search_path = pg_catalog, pg_temp
 AS $fn$
@@ -87,7 +88,7 @@ BEGIN
     -- (from the catalog, not by name lookup: the writer of the table may
     -- have no privilege on the model's schema; the statements run as the owner)
     s := quote_ident(t.target_schema);
-    SELECT c.relowner INTO model_owner
+    SELECT c.relowner, c.oid INTO model_owner, lead_table
       FROM pg_class c JOIN pg_namespace ns ON ns.oid OPERATOR(pg_catalog.=) c.relnamespace
      WHERE ns.nspname OPERATOR(pg_catalog.=) t.target_schema AND c.relname OPERATOR(pg_catalog.=) 'lead';
     IF model_owner IS NULL THEN
@@ -95,6 +96,9 @@ BEGIN
             USING ERRCODE = 'undefined_table', HINT = 'Untrack the table, or create the model again.';
     END IF;
     record_mode := t.mode OPERATOR(pg_catalog.=) 'record';
+    -- new leads set-based (tracking.c), but where Citus distributes the
+    -- lead table: its row triggers fire on the shards, on other nodes
+    batch_insert := NOT @extschema@.citus_distributed(lead_table);
 
     SELECT a.atttypid IN ('int2'::regtype, 'int4'::regtype, 'int8'::regtype) INTO id_int
       FROM pg_attribute a WHERE a.attrelid OPERATOR(pg_catalog.=) source AND a.attname OPERATOR(pg_catalog.=) t.id_column;
@@ -167,17 +171,27 @@ BEGIN
          WHERE %6$s%7$s
            AND (l.stage IS DISTINCT FROM coalesce(r.stage, l.stage) OR l.stage_label IS DISTINCT FROM %2$s%8$s)$q$,
         s, label_expr, amount_set, entered, resolved, match, known, amount_diff);
+    -- (with batch_insert: the motion where the account has no win, which
+    -- makes it new business, NULL else for the motion trigger to derive; and
+    -- the rows as stored, whose history and lifecycle the sync writes)
     statements := statements || format($q$
-        INSERT INTO %1$s.lead (lead_id, account_id, funnel, stage, stage_label%2$s, created_at, stage_entered_at, external_source, external_id)
-        SELECT %3$s, %4$s, %5$L, r.stage, %6$s%7$s, %8$s, %8$s, %9$L, %10$s
+        INSERT INTO %1$s.lead (lead_id, account_id, funnel, stage, stage_label%2$s, created_at, stage_entered_at, external_source, external_id%14$s)
+        SELECT %3$s, x.account_id, %5$L, r.stage, %6$s%7$s, %8$s, %8$s, %9$L, %10$s%15$s
           FROM %11$s
+         CROSS JOIN LATERAL (SELECT %4$s AS account_id) x
           LEFT JOIN %1$s.lead l ON %12$s
-         WHERE l.lead_id IS NULL%13$s$q$,
+         WHERE l.lead_id IS NULL%13$s%16$s$q$,
         s, amount_cols,
         CASE WHEN id_int THEN key || '::bigint' ELSE format('nextval(%L)', s || '.lead_external_id_seq') END,
         acct, t.funnel, label_expr, amount_vals, created, t.source_name,
         CASE WHEN id_int THEN 'NULL' ELSE key || '::text' END,
-        resolved, match, known);
+        resolved, match, known,
+        CASE WHEN batch_insert THEN ', motion' ELSE '' END,
+        CASE WHEN batch_insert THEN format($m$, CASE WHEN NOT EXISTS (SELECT 1 FROM %s.lead_stage_history w
+                                                                    WHERE w.account_id = x.account_id AND w.to_stage = 'won')
+                                                 THEN 'new_business'::@extschema@.lead_motion END$m$, s) ELSE '' END,
+        CASE WHEN batch_insert THEN '
+         RETURNING lead_id, account_id, contact_id, funnel, stage, stage_entered_at, close_reason, stage_label' ELSE '' END);
 END
 $fn$;
 COMMENT ON FUNCTION @extschema@.tracking_statements(regclass, text) IS

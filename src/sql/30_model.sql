@@ -56,6 +56,25 @@ $fn$;
 COMMENT ON FUNCTION @extschema@.citus_ddl_end(text[]) IS
 'On Citus: puts back the settings that citus_ddl_begin() changed.';
 
+CREATE FUNCTION @extschema@.citus_distributed(rel regclass) RETURNS boolean
+    LANGUAGE plpgsql STABLE
+    SET search_path = pg_catalog, pg_temp
+AS $fn$
+DECLARE
+    distributed boolean := false;
+BEGIN
+    IF EXISTS (SELECT 1 FROM pg_extension WHERE extname OPERATOR(pg_catalog.=) 'citus') THEN
+        -- (Citus's catalog, read only where it exists)
+        EXECUTE 'SELECT EXISTS (SELECT 1 FROM pg_catalog.pg_dist_partition
+                                 WHERE logicalrelid::oid OPERATOR(pg_catalog.=) $1)'
+           INTO distributed USING rel::oid;
+    END IF;
+    RETURN distributed;
+END
+$fn$;
+COMMENT ON FUNCTION @extschema@.citus_distributed(regclass) IS
+'Whether Citus distributes the table (a distributed or reference table: it is in pg_dist_partition); false where citus is not installed. Used by the model_add_* functions and the sync of tracked tables.';
+
 CREATE FUNCTION @extschema@.create_model(target_schema name, distributed boolean DEFAULT false) RETURNS void
     LANGUAGE plpgsql
     SET search_path = pg_catalog, pg_temp

@@ -43,7 +43,7 @@ BEGIN
             $d$COMMENT ON COLUMN %1$s.superseded_at IS 'When a correction or an import replaced the row (the start of its transaction); NULL while the row is part of the current truth. Readers of the history filter superseded_at IS NULL.'$d$,
             $d$COMMENT ON COLUMN %1$s.superseded_by IS 'Role that superseded the row (current_user of the correction or import); NULL while current.'$d$,
             $d$COMMENT ON COLUMN %1$s.superseded_reason IS 'Why the row was superseded: the reason given to correct_history(), or the import that merged moves before it; NULL while current.'$d$,
-            $d$COMMENT ON COLUMN %1$s.flag IS 'Why the funnel rules would have refused this move, for moves recorded without being validated (import_history, correct_history); NULL for a validated move.'$d$
+            $d$COMMENT ON COLUMN %1$s.flag IS 'Why the funnel rules would have refused this move, for moves recorded rather than refused (import_history, correct_history, the sync of a table tracked in record mode: "stage won is not an entry stage of funnel sf", "funnel sf does not allow the move from won to sal"); NULL for a validated move.'$d$
         ] LOOP
             EXECUTE format(ddl, h);
         END LOOP;

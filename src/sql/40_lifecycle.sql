@@ -126,13 +126,7 @@ BEGIN
         END LOOP;
         RETURN;
     END IF;
-    on_citus := EXISTS (SELECT 1 FROM pg_extension WHERE extname OPERATOR(pg_catalog.=) 'citus');
-    IF on_citus THEN
-        -- (Citus's catalog, read only where it exists)
-        EXECUTE 'SELECT EXISTS (SELECT 1 FROM pg_catalog.pg_dist_partition
-                                 WHERE logicalrelid::oid OPERATOR(pg_catalog.=) $1)'
-           INTO on_citus USING format('%s.account', s)::regclass::oid;
-    END IF;
+    on_citus := @extschema@.citus_distributed(format('%s.account', s)::regclass);
     IF on_citus THEN
         citus_saved := @extschema@.citus_ddl_begin();
     END IF;

@@ -79,36 +79,7 @@ COMMENT ON FUNCTION @extschema@.wilson_bound(bigint, bigint, boolean, float8) IS
 -- Amount and expected close date history of a model's leads
 
 CREATE FUNCTION @extschema@.lead_value_record() RETURNS trigger
-    LANGUAGE plpgsql
-    SET search_path = pg_catalog, pg_temp
-AS $fn$
-DECLARE
-    target regclass;
-    at timestamptz;
-    last_at timestamptz;
-BEGIN
-    IF TG_WHEN <> 'AFTER' OR TG_LEVEL <> 'ROW' OR TG_OP <> 'UPDATE' OR TG_NARGS <> 1 THEN
-        RAISE EXCEPTION 'function "lead_value_record" must be fired AFTER UPDATE FOR EACH ROW with the value history table as argument'
-            USING ERRCODE = '39P01';
-    END IF;
-    -- on a Citus worker the trigger fires on a shard of lead: write to the
-    -- co-located shard of the history (colocation.c)
-    target := @extschema@.colocated_table(TG_RELID, TG_ARGV[0]::regclass);
-    -- a change made by the UPDATE that moves the lead takes the move's time
-    -- (so backfills date it), any other change the transaction's time; never
-    -- before the lead's previous change, so the lead's rows stay in order
-    at := CASE WHEN NEW.stage_entered_at IS DISTINCT FROM OLD.stage_entered_at
-               THEN NEW.stage_entered_at ELSE now() END;
-    EXECUTE format('SELECT max(changed_at) FROM %s WHERE account_id = $1 AND lead_id = $2', target)
-       INTO last_at USING NEW.account_id, NEW.lead_id;
-    EXECUTE format('INSERT INTO %s (account_id, lead_id, changed_at, old_amount, new_amount,
-                                    old_expected_close_date, new_expected_close_date)
-                    VALUES ($1, $2, $3, $4, $5, $6, $7)', target)
-      USING NEW.account_id, NEW.lead_id, greatest(at, last_at), OLD.amount, NEW.amount,
-            OLD.expected_close_date, NEW.expected_close_date;
-    RETURN NULL;
-END
-$fn$;
+    AS 'MODULE_PATHNAME', 'lf_lead_value_record' LANGUAGE C;
 COMMENT ON FUNCTION @extschema@.lead_value_record() IS
 'AFTER UPDATE OF amount, expected_close_date row trigger on a model''s lead table (argument: its lead_value_history table): appends the old and new amount and expected close date. Dated by the move''s effective time when the same UPDATE moves the stage, else by now(); never before the lead''s previous change.';
 
@@ -153,12 +124,7 @@ BEGIN
     -- and the leads' stage labels
     PERFORM @extschema@.model_add_history(target_schema);
     PERFORM @extschema@.model_add_labels(target_schema);
-    on_citus := EXISTS (SELECT 1 FROM pg_extension WHERE extname OPERATOR(pg_catalog.=) 'citus');
-    IF on_citus THEN
-        EXECUTE 'SELECT EXISTS (SELECT 1 FROM pg_catalog.pg_dist_partition
-                                 WHERE logicalrelid::oid OPERATOR(pg_catalog.=) $1)'
-           INTO on_citus USING format('%s.lead', s)::regclass::oid;
-    END IF;
+    on_citus := @extschema@.citus_distributed(format('%s.lead', s)::regclass);
     IF on_citus THEN
         citus_saved := @extschema@.citus_ddl_begin();
     END IF;
