@@ -10,6 +10,8 @@
 #                             leadfunnel_bench, "SETUP_FN V" with lfi_psql at
 #                             hand, check the version, stop
 #   lfi_psql ARGS...          psql on the cluster lfi_cluster is setting up
+#   lfi_queries SETUP_FN PER TITLE  per-unit counts of the "name|statement" array
+#                             `queries`, and their table (see below)
 #   lfi_count V FILE [-c opt=val ...]
 #                             instructions of a single-user backend that runs
 #                             the statements of FILE (one a line) on a fresh
@@ -87,4 +89,35 @@ lfi_count() {
         || { tail -20 "$work/single.log" >&2; exit 1; }
     if grep -q ERROR "$work/single.log"; then grep -m3 ERROR "$work/single.log" >&2; exit 1; fi
     sed -n 's/^\(summary\|totals\): *\([0-9]*\).*/\2/p' "$work/cg.out" | head -1
+}
+
+# For each "name|statement" of the array `queries`, in each build: one and three
+# executions, (count(3) - count(1)) / 2 / PER instructions; then a table headed
+# TITLE with both builds and now / 0.2.0.  SETUP_FN makes each build's cluster.
+lfi_queries() {
+    local setup=$1 per=$2 title=$3 v q name sql one three results=$work/results.txt
+    : > "$results"
+    for v in "${LFI_VERSIONS[@]}"; do
+        lfi_cluster "$v" "$setup"
+        for q in "${queries[@]}"; do
+            name=${q%%|*}; sql=${q#*|}
+            lf_log "$v $name: 1 and 3 executions under callgrind"
+            echo "$sql" > "$work/one.sql"
+            printf '%s\n%s\n%s\n' "$sql" "$sql" "$sql" > "$work/three.sql"
+            one=$(lfi_count "$v" "$work/one.sql" -c jit=off -c max_parallel_workers_per_gather=0 -c work_mem=64MB)
+            three=$(lfi_count "$v" "$work/three.sql" -c jit=off -c max_parallel_workers_per_gather=0 -c work_mem=64MB)
+            echo "$v $name $(( (three - one) / 2 / per ))" | tee -a "$results" >&2
+        done
+    done
+    echo
+    echo "$title (callgrind, single-user backend, serial, work_mem 64MB):"
+    echo
+    echo "| query | 0.2.0 | now | now / 0.2.0 |"
+    echo "|---|---|---|---|"
+    for q in "${queries[@]}"; do
+        name=${q%%|*}
+        awk -v n="$name" -v a="$(awk -v s="$name" '$1 == "0.2.0" && $2 == s { print $3 }' "$results")" \
+            -v b="$(awk -v s="$name" '$1 == "now" && $2 == s { print $3 }' "$results")" \
+            'BEGIN { printf "| %s | %d | %d | %.3fx |\n", n, a, b, b / a }'
+    done
 }

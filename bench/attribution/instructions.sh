@@ -29,27 +29,4 @@ queries=(
   "campaign_attribution|SELECT count(*) FROM bench.campaign_attribution"
 )
 
-results=$work/results.txt; : > "$results"
-for v in "${LFI_VERSIONS[@]}"; do
-    lfi_cluster "$v" setup
-    for q in "${queries[@]}"; do
-        name=${q%%|*}; sql=${q#*|}
-        lf_log "$v $name: 1 and 3 executions under callgrind"
-        echo "$sql" > "$work/one.sql"
-        printf '%s\n%s\n%s\n' "$sql" "$sql" "$sql" > "$work/three.sql"
-        one=$(lfi_count "$v" "$work/one.sql" -c jit=off -c max_parallel_workers_per_gather=0 -c work_mem=64MB)
-        three=$(lfi_count "$v" "$work/three.sql" -c jit=off -c max_parallel_workers_per_gather=0 -c work_mem=64MB)
-        echo "$v $name $(( (three - one) / 2 / LEADS ))" | tee -a "$results" >&2
-    done
-done
-
-get() { awk -v v="$1" -v s="$2" '$1 == v && $2 == s { print $3 }' "$results"; }
-echo
-echo "Instructions per lead (callgrind, single-user backend, $LEADS leads, serial, work_mem 64MB):"
-echo
-echo "| query | 0.2.0 | now | now / 0.2.0 |"
-echo "|---|---|---|---|"
-for q in "${queries[@]}"; do
-    name=${q%%|*}
-    awk -v n="$name" -v a="$(get 0.2.0 "$name")" -v b="$(get now "$name")" 'BEGIN { printf "| %s | %d | %d | %.3fx |\n", n, a, b, b / a }'
-done
+lfi_queries setup "$LEADS" "Instructions per lead, $LEADS leads"
