@@ -25,7 +25,7 @@ EXTRA_CLEAN = build
 # sql/releases/ and these lists start again (doc/releasing.md).
 UPGRADE_FROM    = 0.2.0
 UPGRADE_NEW     = src/sql/22_labels.sql src/sql/24_tracking.sql src/sql/35_history.sql src/sql/62_attribution_models.sql src/sql/64_datadriven.sql src/sql/95_pipeline.sql src/sql/97_rollups.sql
-UPGRADE_REPLACE = citus_distributed create_model verify_model model_add_lifecycle model_add_analytics model_add_attribution generate_demo lead_stage_record window_funnel_add window_funnel_combine window_funnel_final window_funnel attribution_totals
+UPGRADE_REPLACE = citus_distributed create_model verify_model model_add_lifecycle lifecycle_refresh_batch generate_demo_lifecycle model_add_analytics model_add_attribution generate_demo lead_stage_record window_funnel_add window_funnel_combine window_funnel_final window_funnel attribution_totals
 UPGRADE_SCRIPT  = build/$(EXTENSION)--$(UPGRADE_FROM)--$(EXTVERSION).sql
 DATA_built     += $(UPGRADE_SCRIPT)
 

@@ -56,7 +56,9 @@
 #include "commands/trigger.h"
 #include "executor/spi.h"
 #include "funcapi.h"
+#include "lib/stringinfo.h"
 #include "miscadmin.h"
+#include "utils/array.h"
 #include "utils/builtins.h"
 #include "utils/fmgrprotos.h"
 #include "utils/hsearch.h"
@@ -116,6 +118,12 @@ typedef enum LcPlanKind
 	PLAN_LEADS,
 	PLAN_SET_MOTION,
 	PLAN_ACCOUNT_EXISTS,
+	PLAN_ALL_WINS,
+	PLAN_ALL_EVENTS,
+	PLAN_ALL_LEADS,
+	PLAN_BATCH_SET_ACCOUNTS,
+	PLAN_BATCH_SET_CONTACTS,
+	PLAN_BATCH_SET_MOTIONS,
 	LC_NUM_PLANS
 } LcPlanKind;
 
@@ -123,7 +131,8 @@ typedef struct LcPlanSpec
 {
 	const char *sql;			/* %s for each table, in order */
 	const char *args;			/* per parameter: i int8, t timestamptz, x text,
-								 * b bool, s account_status, m lead_motion */
+								 * b bool, s account_status, m lead_motion;
+								 * upper case: an array of it */
 	int			ntables;
 	LcTable		tables[3];
 } LcPlanSpec;
@@ -185,6 +194,38 @@ static const LcPlanSpec plan_specs[LC_NUM_PLANS] = {
 	[PLAN_ACCOUNT_EXISTS] = {
 		"SELECT 1 FROM %s WHERE account_id" EQ "$1",
 	"i", 1, {LC_ACCOUNT}},
+	/* the batch refresh: the facts of every account in one pass, ... */
+	[PLAN_ALL_WINS] = {
+		"SELECT h.account_id, h.entered_at FROM %s h WHERE h.to_stage" EQ WON
+		" ORDER BY h.account_id, h.entered_at",
+	"", 1, {LC_HISTORY}},
+	[PLAN_ALL_EVENTS] = {
+		"SELECT account_id, event_at, event FROM %s ORDER BY account_id, event_at, event COLLATE \"C\"",
+	"", 1, {LC_EVENT}},
+	[PLAN_ALL_LEADS] = {
+		"SELECT account_id, lead_id, created_at, motion FROM %s ORDER BY account_id, lead_id",
+	"", 1, {LC_LEAD}},
+	/* ... and what changed written in one statement per table */
+	[PLAN_BATCH_SET_ACCOUNTS] = {
+		"UPDATE %s a SET status = u.s, status_since = u.t"
+		"  FROM ROWS FROM (pg_catalog.unnest($1), pg_catalog.unnest($2), pg_catalog.unnest($3)) u(id, s, t) WHERE a.account_id" EQ "u.id",
+	"IST", 1, {LC_ACCOUNT}},
+	[PLAN_BATCH_SET_CONTACTS] = {
+		"UPDATE %s c SET status = x.s"
+		"  FROM (SELECT c2.account_id, c2.contact_id,"
+		"               " LF_SCHEMA ".contact_status_rule(u.customer, EXISTS (SELECT 1 FROM %s l"
+		"                     WHERE l.account_id" EQ "c2.account_id AND l.contact_id" EQ "c2.contact_id"
+		"                       AND l.stage OPERATOR(pg_catalog.<) " WON "), c2.opt_in) AS s"
+		"          FROM ROWS FROM (pg_catalog.unnest($1), pg_catalog.unnest($2)) u(id, customer)"
+		"          JOIN %s c2 ON c2.account_id" EQ "u.id) x"
+		" WHERE c.account_id" EQ "x.account_id AND c.contact_id" EQ "x.contact_id"
+		"   AND c.status OPERATOR(pg_catalog.<>) x.s",
+	"IB", 3, {LC_CONTACT, LC_LEAD, LC_CONTACT}},
+	[PLAN_BATCH_SET_MOTIONS] = {
+		"UPDATE %s l SET motion = u.m"
+		"  FROM ROWS FROM (pg_catalog.unnest($1), pg_catalog.unnest($2), pg_catalog.unnest($3)) u(account_id, lead_id, m)"
+		" WHERE l.account_id" EQ "u.account_id AND l.lead_id" EQ "u.lead_id",
+	"IIM", 1, {LC_LEAD}},
 };
 
 /* Prepared plans of one model (one set of tables). */
@@ -312,6 +353,15 @@ ts_plus_interval(TimestampTz t, const Interval *iv)
 static Oid
 plan_arg_type(char c)
 {
+	if (c >= 'A' && c <= 'Z')
+	{
+		Oid			elem = plan_arg_type(c - 'A' + 'a');
+		Oid			array = get_array_type(elem);
+
+		if (!OidIsValid(array))
+			elog(ERROR, "no array type for type %u", elem);
+		return array;
+	}
 	switch (c)
 	{
 		case 'i':
@@ -462,56 +512,65 @@ text_is(text *t, const char *s)
 	return VARSIZE_ANY_EXHDR(t) == len && memcmp(VARDATA_ANY(t), s, len) == 0;
 }
 
-/* Read an account's facts (SPI connected); the arrays are allocated in cxt. */
-static void
-lc_load_facts(LcTarget *t, int64 account_id, bool read_only, LcFacts *f, MemoryContext cxt)
+/* Kinds of account_event rows the rule reads (others are ignored). */
+typedef enum LcEventKind
 {
-	Datum		arg = Int64GetDatum(account_id);
-	uint64		n;
+	LC_EV_OTHER = 0,
+	LC_EV_CHURNED,
+	LC_EV_ADVOCATE,
+	LC_EV_NOT_ADVOCATE
+} LcEventKind;
+
+static LcEventKind
+event_kind(text *event)
+{
+	if (text_is(event, "churned"))
+		return LC_EV_CHURNED;
+	if (text_is(event, "advocate"))
+		return LC_EV_ADVOCATE;
+	if (text_is(event, "not_advocate"))
+		return LC_EV_NOT_ADVOCATE;
+	return LC_EV_OTHER;
+}
+
+/*
+ * Build an account's facts from its wins and its events (each in time order,
+ * events as PLAN_EVENTS orders them); the arrays of f are allocated in cxt.
+ * The one place where read facts become LcFacts, for one account
+ * (lc_load_facts) and for all of a model's accounts at once
+ * (lf_lifecycle_refresh_batch).
+ */
+static void
+lc_facts_build(LcFacts *f, const TimestampTz *wins, int nwins,
+			   const TimestampTz *ev_at, const char *ev_kind, int nev, MemoryContext cxt)
+{
 	TimestampTz *toggles;
 	bool	   *toggle_on;
 	int			ntoggles = 0;
 	LcWindows	windows;
 
-	lc_exec(t, PLAN_WINS, &arg, NULL, read_only, false);
-	n = SPI_processed;
-	f->nwins = (int) n;
-	f->wins = MemoryContextAlloc(cxt, sizeof(TimestampTz) * (n + 1));
-	f->win_end = MemoryContextAlloc(cxt, sizeof(TimestampTz) * (n + 1));
-	f->episode = MemoryContextAlloc(cxt, sizeof(TimestampTz) * (n + 1));
-	f->episode_end = MemoryContextAlloc(cxt, sizeof(TimestampTz) * (n + 1));
-	for (uint64 i = 0; i < n; i++)
-	{
-		bool		isnull;
+	f->nwins = nwins;
+	f->wins = MemoryContextAlloc(cxt, sizeof(TimestampTz) * (nwins + 1));
+	f->win_end = MemoryContextAlloc(cxt, sizeof(TimestampTz) * (nwins + 1));
+	f->episode = MemoryContextAlloc(cxt, sizeof(TimestampTz) * (nwins + 1));
+	f->episode_end = MemoryContextAlloc(cxt, sizeof(TimestampTz) * (nwins + 1));
+	if (nwins > 0)
+		memcpy(f->wins, wins, sizeof(TimestampTz) * nwins);
 
-		f->wins[i] = DatumGetTimestampTz(SPI_getbinval(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 1, &isnull));
-	}
-
-	lc_exec(t, PLAN_EVENTS, &arg, NULL, read_only, false);
-	n = SPI_processed;
-	f->churns = MemoryContextAlloc(cxt, sizeof(TimestampTz) * (n + 1));
-	f->adv_from = MemoryContextAlloc(cxt, sizeof(TimestampTz) * (n + 1));
-	f->adv_until = MemoryContextAlloc(cxt, sizeof(TimestampTz) * (n + 1));
-	toggles = MemoryContextAlloc(cxt, sizeof(TimestampTz) * (n + 1));
-	toggle_on = MemoryContextAlloc(cxt, sizeof(bool) * (n + 1));
+	f->churns = MemoryContextAlloc(cxt, sizeof(TimestampTz) * (nev + 1));
+	f->adv_from = MemoryContextAlloc(cxt, sizeof(TimestampTz) * (nev + 1));
+	f->adv_until = MemoryContextAlloc(cxt, sizeof(TimestampTz) * (nev + 1));
+	toggles = MemoryContextAlloc(cxt, sizeof(TimestampTz) * (nev + 1));
+	toggle_on = MemoryContextAlloc(cxt, sizeof(bool) * (nev + 1));
 	f->nchurns = 0;
-	for (uint64 i = 0; i < n; i++)
+	for (int i = 0; i < nev; i++)
 	{
-		HeapTuple	tup = SPI_tuptable->vals[i];
-		bool		isnull;
-		TimestampTz at = DatumGetTimestampTz(SPI_getbinval(tup, SPI_tuptable->tupdesc, 1, &isnull));
-		Datum		d = SPI_getbinval(tup, SPI_tuptable->tupdesc, 2, &isnull);
-		text	   *event;
-
-		if (isnull)
-			continue;
-		event = DatumGetTextPP(d);
-		if (text_is(event, "churned"))
-			f->churns[f->nchurns++] = at;
-		else if (text_is(event, "advocate") || text_is(event, "not_advocate"))
+		if (ev_kind[i] == LC_EV_CHURNED)
+			f->churns[f->nchurns++] = ev_at[i];
+		else if (ev_kind[i] == LC_EV_ADVOCATE || ev_kind[i] == LC_EV_NOT_ADVOCATE)
 		{
-			toggles[ntoggles] = at;
-			toggle_on[ntoggles++] = text_is(event, "advocate");
+			toggles[ntoggles] = ev_at[i];
+			toggle_on[ntoggles++] = ev_kind[i] == LC_EV_ADVOCATE;
 		}
 	}
 	lf_facts_set_advocacy(f, toggles, toggle_on, ntoggles);
@@ -519,6 +578,48 @@ lc_load_facts(LcTarget *t, int64 account_id, bool read_only, LcFacts *f, MemoryC
 	windows.customer_term = lf_setting(LF_SETTING_CUSTOMER_TERM);
 	windows.plus = ts_plus_interval;
 	lf_facts_prepare(f, &windows);
+}
+
+/* Read an account's facts (SPI connected); the arrays are allocated in cxt. */
+static void
+lc_load_facts(LcTarget *t, int64 account_id, bool read_only, LcFacts *f, MemoryContext cxt)
+{
+	Datum		arg = Int64GetDatum(account_id);
+	uint64		n;
+	TimestampTz *wins;
+	int			nwins;
+	TimestampTz *ev_at;
+	char	   *ev_kind;
+
+	lc_exec(t, PLAN_WINS, &arg, NULL, read_only, false);
+	n = SPI_processed;
+	nwins = (int) n;
+	wins = palloc(sizeof(TimestampTz) * (n + 1));
+	for (uint64 i = 0; i < n; i++)
+	{
+		bool		isnull;
+
+		wins[i] = DatumGetTimestampTz(SPI_getbinval(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 1, &isnull));
+	}
+
+	lc_exec(t, PLAN_EVENTS, &arg, NULL, read_only, false);
+	n = SPI_processed;
+	ev_at = palloc(sizeof(TimestampTz) * (n + 1));
+	ev_kind = palloc(n + 1);
+	for (uint64 i = 0; i < n; i++)
+	{
+		HeapTuple	tup = SPI_tuptable->vals[i];
+		bool		isnull;
+		Datum		d;
+
+		ev_at[i] = DatumGetTimestampTz(SPI_getbinval(tup, SPI_tuptable->tupdesc, 1, &isnull));
+		d = SPI_getbinval(tup, SPI_tuptable->tupdesc, 2, &isnull);
+		ev_kind[i] = isnull ? LC_EV_OTHER : event_kind(DatumGetTextPP(d));
+	}
+	lc_facts_build(f, wins, nwins, ev_at, ev_kind, (int) n, cxt);
+	pfree(wins);
+	pfree(ev_at);
+	pfree(ev_kind);
 }
 
 static TimestampTz
@@ -1499,4 +1600,274 @@ lf_lifecycle_refresh_account(PG_FUNCTION_ARGS)
 	changed = refresh_one(t, account_id, &stored, !PG_ARGISNULL(8) && PG_GETARG_BOOL(8), CurrentMemoryContext);
 	SPI_finish();
 	PG_RETURN_BOOL(changed);
+}
+
+/* One column of an SPI result row, as int64 / timestamptz (NULL flagged). */
+static inline Datum
+spi_col(uint64 row, int col, bool *isnull)
+{
+	return SPI_getbinval(SPI_tuptable->vals[row], SPI_tuptable->tupdesc, col, isnull);
+}
+
+/* A one-dimensional array of n elements of the plan argument type c. */
+static Datum
+make_array(char c, Datum *elems, bool *nulls, int n)
+{
+	Oid			type = plan_arg_type(c);
+	int			dims[1] = {n};
+	int			lbs[1] = {1};
+	int16		typlen;
+	bool		typbyval;
+	char		typalign;
+
+	get_typlenbyvalalign(type, &typlen, &typbyval, &typalign);
+	return PointerGetDatum(construct_md_array(elems, nulls, 1, dims, lbs, type, typlen, typbyval, typalign));
+}
+
+/*
+ * lifecycle_refresh_batch(account, contact, lead, history, events regclass,
+ *						   recompute_motion boolean) RETURNS bigint
+ *	  What lifecycle_refresh() does, for a single-node model, in one pass
+ *	  over all accounts instead of several statements per account: the
+ *	  accounts, every win, every event and (for recompute_motion) every lead
+ *	  are read by one ordered query each and merged by account_id; each
+ *	  account's facts go to the same rule (lc_facts_build, lf_status_at) as
+ *	  there; the stored statuses that changed, every contact's status and the
+ *	  motions that changed are then written by one statement per table.  The
+ *	  account, contact and lead tables are locked first (SHARE ROW EXCLUSIVE:
+ *	  readers go on, writers wait), so no lead is won and no status written
+ *	  by another session between the reads and the writes.  Used by
+ *	  generate_demo, which writes every account at once.  Runs as the caller.
+ */
+PG_FUNCTION_INFO_V1(lf_lifecycle_refresh_batch);
+Datum
+lf_lifecycle_refresh_batch(PG_FUNCTION_ARGS)
+{
+	LcKey		key;
+	LcTarget   *t;
+	bool		recompute_motion = PG_GETARG_BOOL(5);
+	int64		changed = 0;
+	uint64		naccounts,
+				nwins,
+				nevents,
+				nleads = 0;
+	int64	   *ids;
+	LcStatus   *stored;
+	int64	   *win_account;
+	TimestampTz *win_at;
+	int64	   *ev_account;
+	TimestampTz *ev_at;
+	char	   *ev_kind;
+	int64	   *lead_account = NULL;
+	int64	   *lead_id = NULL;
+	TimestampTz *lead_created = NULL;
+	bool	   *lead_created_null = NULL;
+	Oid		   *lead_motion = NULL;
+	Datum	   *set_id,
+			   *set_status,
+			   *set_since;
+	bool	   *set_since_null;
+	int			nset = 0;
+	Datum	   *acc_id,
+			   *acc_customer;
+	Datum	   *mot_account = NULL,
+			   *mot_lead = NULL,
+			   *mot_motion = NULL;
+	int			nmot = 0;
+	uint64		w = 0,
+				e = 0,
+				l = 0;
+	MemoryContext cxt;
+	StringInfoData lock;
+
+	for (int i = 0; i < LC_NUM_TABLES; i++)
+	{
+		if (PG_ARGISNULL(i))
+			ereport(ERROR,
+					(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+					 errmsg("%s table of a leadfunnel model must not be null", lc_table_roles[i])));
+		key.rel[i] = PG_GETARG_OID(i);
+	}
+	t = lc_get_target(&key);
+
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+	initStringInfo(&lock);
+	appendStringInfo(&lock, "LOCK TABLE %s, %s, %s IN SHARE ROW EXCLUSIVE MODE",
+					 rel_qualified_name(key.rel[LC_ACCOUNT], LC_ACCOUNT),
+					 rel_qualified_name(key.rel[LC_CONTACT], LC_CONTACT),
+					 rel_qualified_name(key.rel[LC_LEAD], LC_LEAD));
+	if (SPI_execute(lock.data, false, 0) != SPI_OK_UTILITY)
+		elog(ERROR, "could not lock the tables of the lifecycle refresh");
+
+	/* the accounts and their stored statuses */
+	lc_exec(t, PLAN_ACCOUNTS, NULL, NULL, false, false);
+	naccounts = SPI_processed;
+	ids = palloc(sizeof(int64) * (naccounts + 1));
+	stored = palloc(sizeof(LcStatus) * (naccounts + 1));
+	for (uint64 i = 0; i < naccounts; i++)
+	{
+		bool		isnull;
+		Datum		d;
+
+		ids[i] = DatumGetInt64(spi_col(i, 1, &isnull));
+		d = spi_col(i, 2, &isnull);
+		stored[i].status = isnull ? LF_STATUS_PROSPECT :
+			(LfAccountStatus) lf_enum_ordinal(LF_ENUM_ACCOUNT_STATUS, DatumGetObjectId(d));
+		d = spi_col(i, 3, &stored[i].since_null);
+		stored[i].since = stored[i].since_null ? 0 : DatumGetTimestampTz(d);
+	}
+
+	/* every win, by account and time */
+	lc_exec(t, PLAN_ALL_WINS, NULL, NULL, false, false);
+	nwins = SPI_processed;
+	win_account = palloc(sizeof(int64) * (nwins + 1));
+	win_at = palloc(sizeof(TimestampTz) * (nwins + 1));
+	for (uint64 i = 0; i < nwins; i++)
+	{
+		bool		isnull;
+
+		win_account[i] = DatumGetInt64(spi_col(i, 1, &isnull));
+		win_at[i] = DatumGetTimestampTz(spi_col(i, 2, &isnull));
+	}
+
+	/* every event, by account in PLAN_EVENTS' order */
+	lc_exec(t, PLAN_ALL_EVENTS, NULL, NULL, false, false);
+	nevents = SPI_processed;
+	ev_account = palloc(sizeof(int64) * (nevents + 1));
+	ev_at = palloc(sizeof(TimestampTz) * (nevents + 1));
+	ev_kind = palloc(nevents + 1);
+	for (uint64 i = 0; i < nevents; i++)
+	{
+		bool		isnull;
+		Datum		d;
+
+		ev_account[i] = DatumGetInt64(spi_col(i, 1, &isnull));
+		ev_at[i] = DatumGetTimestampTz(spi_col(i, 2, &isnull));
+		d = spi_col(i, 3, &isnull);
+		ev_kind[i] = isnull ? LC_EV_OTHER : event_kind(DatumGetTextPP(d));
+	}
+
+	/* every lead, by account and lead_id */
+	if (recompute_motion)
+	{
+		lc_exec(t, PLAN_ALL_LEADS, NULL, NULL, false, false);
+		nleads = SPI_processed;
+		lead_account = palloc(sizeof(int64) * (nleads + 1));
+		lead_id = palloc(sizeof(int64) * (nleads + 1));
+		lead_created = palloc(sizeof(TimestampTz) * (nleads + 1));
+		lead_created_null = palloc(sizeof(bool) * (nleads + 1));
+		lead_motion = palloc(sizeof(Oid) * (nleads + 1));
+		mot_account = palloc(sizeof(Datum) * (nleads + 1));
+		mot_lead = palloc(sizeof(Datum) * (nleads + 1));
+		mot_motion = palloc(sizeof(Datum) * (nleads + 1));
+		for (uint64 i = 0; i < nleads; i++)
+		{
+			bool		isnull;
+			Datum		d;
+
+			d = spi_col(i, 1, &isnull);
+			/* a lead without an account belongs to no account's refresh */
+			lead_account[i] = isnull ? PG_INT64_MAX : DatumGetInt64(d);
+			lead_id[i] = DatumGetInt64(spi_col(i, 2, &isnull));
+			d = spi_col(i, 3, &lead_created_null[i]);
+			lead_created[i] = lead_created_null[i] ? 0 : DatumGetTimestampTz(d);
+			d = spi_col(i, 4, &isnull);
+			lead_motion[i] = isnull ? InvalidOid : DatumGetObjectId(d);
+		}
+	}
+	SPI_freetuptable(SPI_tuptable);
+
+	set_id = palloc(sizeof(Datum) * (naccounts + 1));
+	set_status = palloc(sizeof(Datum) * (naccounts + 1));
+	set_since = palloc(sizeof(Datum) * (naccounts + 1));
+	set_since_null = palloc(sizeof(bool) * (naccounts + 1));
+	acc_id = palloc(sizeof(Datum) * (naccounts + 1));
+	acc_customer = palloc(sizeof(Datum) * (naccounts + 1));
+
+	cxt = AllocSetContextCreate(CurrentMemoryContext, "lifecycle batch refresh", ALLOCSET_SMALL_SIZES);
+	for (uint64 i = 0; i < naccounts; i++)
+	{
+		int64		id = ids[i];
+		uint64		w0,
+					e0;
+		LcFacts		f;
+		LcStatus	now;
+
+		CHECK_FOR_INTERRUPTS();
+		MemoryContextReset(cxt);
+		/* the rows of this account in each ordered list (rows of unknown accounts skipped) */
+		while (w < nwins && win_account[w] < id)
+			w++;
+		for (w0 = w; w < nwins && win_account[w] == id; w++)
+			;
+		while (e < nevents && ev_account[e] < id)
+			e++;
+		for (e0 = e; e < nevents && ev_account[e] == id; e++)
+			;
+		lc_facts_build(&f, win_at + w0, (int) (w - w0), ev_at + e0, ev_kind + e0, (int) (e - e0), cxt);
+		now = lf_status_at(&f, lc_now());
+		if (now.status != stored[i].status || now.since_null != stored[i].since_null ||
+			(!now.since_null && now.since != stored[i].since))
+		{
+			set_id[nset] = Int64GetDatum(id);
+			set_status[nset] = ObjectIdGetDatum(lf_enum_label(LF_ENUM_ACCOUNT_STATUS, now.status));
+			set_since[nset] = TimestampTzGetDatum(now.since);
+			set_since_null[nset] = now.since_null;
+			nset++;
+			changed++;
+		}
+		acc_id[i] = Int64GetDatum(id);
+		acc_customer[i] = BoolGetDatum(LF_STATUS_IS_CUSTOMER(now.status));
+
+		if (recompute_motion)
+		{
+			while (l < nleads && lead_account[l] < id)
+				l++;
+			for (; l < nleads && lead_account[l] == id; l++)
+			{
+				/* a NULL created_at is read as the rule reads it in refresh_one */
+				Oid			want = lf_enum_label(LF_ENUM_MOTION,
+												 lf_motion_of(lf_status_at(&f, lead_created[l]).status));
+
+				if (lead_motion[l] != want)
+				{
+					mot_account[nmot] = Int64GetDatum(id);
+					mot_lead[nmot] = Int64GetDatum(lead_id[l]);
+					mot_motion[nmot] = ObjectIdGetDatum(want);
+					nmot++;
+				}
+			}
+		}
+	}
+	MemoryContextDelete(cxt);
+
+	if (nset > 0)
+	{
+		Datum		values[3];
+
+		values[0] = make_array('i', set_id, NULL, nset);
+		values[1] = make_array('s', set_status, NULL, nset);
+		values[2] = make_array('t', set_since, set_since_null, nset);
+		lc_exec(t, PLAN_BATCH_SET_ACCOUNTS, values, NULL, false, true);
+	}
+	if (naccounts > 0)
+	{
+		Datum		values[2];
+
+		values[0] = make_array('i', acc_id, NULL, (int) naccounts);
+		values[1] = make_array('b', acc_customer, NULL, (int) naccounts);
+		lc_exec(t, PLAN_BATCH_SET_CONTACTS, values, NULL, false, true);
+	}
+	if (nmot > 0)
+	{
+		Datum		values[3];
+
+		values[0] = make_array('i', mot_account, NULL, nmot);
+		values[1] = make_array('i', mot_lead, NULL, nmot);
+		values[2] = make_array('m', mot_motion, NULL, nmot);
+		lc_exec(t, PLAN_BATCH_SET_MOTIONS, values, NULL, false, true);
+	}
+	SPI_finish();
+	PG_RETURN_INT64(changed);
 }

@@ -51,6 +51,13 @@ CREATE FUNCTION @extschema@.lifecycle_refresh(account regclass, contact regclass
 COMMENT ON FUNCTION @extschema@.lifecycle_refresh(regclass, regclass, regclass, regclass, regclass, boolean) IS
 'Brings the stored account and contact statuses of a model (and, if asked, the motion of its leads) up to date; returns the number of accounts whose stored status changed. Called by leadfunnel.refresh_lifecycle().';
 
+CREATE FUNCTION @extschema@.lifecycle_refresh_batch(account regclass, contact regclass, lead regclass,
+                                                    history regclass, events regclass, recompute_motion boolean)
+    RETURNS bigint
+    AS 'MODULE_PATHNAME', 'lf_lifecycle_refresh_batch' LANGUAGE C;
+COMMENT ON FUNCTION @extschema@.lifecycle_refresh_batch(regclass, regclass, regclass, regclass, regclass, boolean) IS
+'What lifecycle_refresh does, for a single-node model, in one pass over all accounts: the accounts, wins, events and (if asked) leads read by one ordered query each, the same status rule per account, the changed account statuses, every contact''s status and the changed motions written by one statement per table; the account, contact and lead tables are locked (SHARE ROW EXCLUSIVE) for the rest of the transaction. Returns the number of accounts whose stored status changed. Used by leadfunnel.generate_demo, which writes every account at once.';
+
 CREATE FUNCTION @extschema@.contact_status_rule(account_is_customer boolean, has_open_lead boolean, opt_in boolean)
     RETURNS @extschema@.contact_status
     LANGUAGE sql IMMUTABLE PARALLEL SAFE
@@ -309,7 +316,14 @@ BEGIN
            AND (a.account_id * 40503 + $1) %% 10 = 3
     $q$, s) USING abs(salt);
     -- the generator inserts every lead before moving any: derive motions from the wins
-    PERFORM @extschema@.refresh_lifecycle(target_schema, true);
+    -- (on a single node in one pass over all accounts, as refresh_lifecycle would one by one)
+    IF @extschema@.model_is_distributed(target_schema) THEN
+        PERFORM @extschema@.refresh_lifecycle(target_schema, true);
+    ELSE
+        PERFORM @extschema@.lifecycle_refresh_batch(
+            format('%s.account', s)::regclass, format('%s.contact', s)::regclass, format('%s.lead', s)::regclass,
+            format('%s.lead_stage_history', s)::regclass, format('%s.account_event', s)::regclass, true);
+    END IF;
 END
 $fn$;
 COMMENT ON FUNCTION @extschema@.generate_demo_lifecycle(name, float8) IS

@@ -223,8 +223,11 @@ BEGIN
         $q$, s);
         EXECUTE format('ANALYZE %1$s.lead; ANALYZE %1$s.lead_stage_history', s);
         -- what the lifecycle triggers did move by move: stored account
-        -- statuses and contact statuses (motions: generate_demo_lifecycle)
-        PERFORM @extschema@.refresh_lifecycle(target_schema);
+        -- statuses and contact statuses (motions: generate_demo_lifecycle),
+        -- in one pass over all accounts (the set-based path is single-node)
+        PERFORM @extschema@.lifecycle_refresh_batch(
+            format('%s.account', s)::regclass, format('%s.contact', s)::regclass, format('%s.lead', s)::regclass,
+            format('%s.lead_stage_history', s)::regclass, format('%s.account_event', s)::regclass, false);
     ELSE
         -- the trigger path: the leads, set-based in lead_id order, in
         -- chunks of doubling size with fresh statistics after each
