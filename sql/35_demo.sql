@@ -111,6 +111,34 @@ SELECT t, md5(string_agg(r, E'\n' ORDER BY r)) AS fingerprint, count(*) AS rows,
         UNION ALL SELECT 'touch', (x.*)::text FROM demo_fp.touch x
         UNION ALL SELECT 'account_event', row(e.account_id, e.event_at, e.event, e.recorded_by)::text FROM demo_fp.account_event e) d
  GROUP BY t ORDER BY t;
+-- the generator's lifecycle refresh is lifecycle_refresh_batch (one pass over
+-- all accounts): the per-account refresh behind refresh_lifecycle finds
+-- nothing left to change, neither statuses nor motions (rows updated by it:
+-- the transaction's counts after it minus those before)
+BEGIN;
+CREATE TEMP TABLE lf_upd ON COMMIT DROP AS
+    SELECT relname, n_tup_upd FROM pg_stat_xact_user_tables
+     WHERE relid IN ('demo_fp.account'::regclass, 'demo_fp.contact'::regclass, 'demo_fp.lead'::regclass);
+SELECT leadfunnel.refresh_lifecycle('demo_fp', true) AS accounts_changed_by_the_per_account_refresh;
+SELECT s.relname, s.n_tup_upd - coalesce(u.n_tup_upd, 0) AS rows_updated
+  FROM pg_stat_xact_user_tables s LEFT JOIN lf_upd u USING (relname)
+ WHERE s.relid IN ('demo_fp.account'::regclass, 'demo_fp.contact'::regclass, 'demo_fp.lead'::regclass) ORDER BY 1;
+ROLLBACK;
+-- and with shorter windows, where statuses, contacts and motions change: the
+-- batch refresh changes some, and the per-account one nothing after it
+BEGIN;
+SELECT leadfunnel.set_setting('new_customer_window', '30 days'), leadfunnel.set_setting('customer_term', '200 days');
+SELECT leadfunnel.lifecycle_refresh_batch('demo_fp.account', 'demo_fp.contact', 'demo_fp.lead', 'demo_fp.lead_stage_history',
+                                          'demo_fp.account_event', true) > 0 AS batch_changed_some_accounts;
+CREATE TEMP TABLE lf_upd ON COMMIT DROP AS
+    SELECT relname, n_tup_upd FROM pg_stat_xact_user_tables
+     WHERE relid IN ('demo_fp.account'::regclass, 'demo_fp.contact'::regclass, 'demo_fp.lead'::regclass);
+SELECT relname, n_tup_upd > 0 AS batch_updated_some FROM lf_upd ORDER BY 1;
+SELECT leadfunnel.refresh_lifecycle('demo_fp', true) AS accounts_changed_by_the_per_account_refresh;
+SELECT s.relname, s.n_tup_upd - coalesce(u.n_tup_upd, 0) AS rows_updated
+  FROM pg_stat_xact_user_tables s LEFT JOIN lf_upd u USING (relname)
+ WHERE s.relid IN ('demo_fp.account'::regclass, 'demo_fp.contact'::regclass, 'demo_fp.lead'::regclass) ORDER BY 1;
+ROLLBACK;
 RESET TimeZone;
 RESET DateStyle;
 SELECT count(*) AS violations FROM leadfunnel.verify_model('demo_fp');
