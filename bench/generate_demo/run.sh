@@ -6,7 +6,8 @@
 #   (b) now   — leadfunnel.generate_demo: the same random draws; as the model's owner, each lead
 #               inserted as its moves leave it and the whole stage history in one INSERT
 #               (triggers of lead and the history guard disabled in the transaction, foreign
-#               keys dropped and added again, refresh_lifecycle once)
+#               keys dropped and added again, the lifecycle refreshed once in one pass over all
+#               accounts by lifecycle_refresh_batch; contacts without the per-row status trigger)
 # Each into a new model, in alternating order, ROUNDS rounds; checks that both
 # wrote the same rows (md5 of every table; without the recording time of
 # account events and the advocate marks, which both generators date now())
