@@ -236,7 +236,42 @@ SET LOCAL leadfunnel.tracking_batch_insert = off;
 SELECT public.bat_batch('public.bat_src_b', 0);
 SELECT public.bat_batch('public.bat_src_b', 100);
 COMMIT;
+-- Updated leads of a statement: their stage and label history, value
+-- history and lifecycle are written set-based by the sync
+-- (leadfunnel.tracking_batch_update, on by default), not by the row
+-- triggers (off).  The same updates on both sides, in one transaction:
+-- moves through labels and canonical names, moves the funnel refuses
+-- (backwards, out of closed stages), moves between labels of one stage,
+-- unknown labels, amounts changed alone, wins (accounts become customers),
+-- losses; dated in the past, in the future or not at all; as UPDATE and as
+-- an upsert that also inserts.
+CREATE FUNCTION public.bat_update(src regclass, k int) RETURNS void LANGUAGE plpgsql AS $$
+BEGIN
+    EXECUTE format($q$
+        UPDATE %1$s s
+           SET stage_name = (ARRAY['Needs Analysis', 'Value Proposition', 'Prospecting', 'Closed Won', 'Closed Lost',
+                                   'Negotiation/Review', 'sql', 'Contract Sent', 'Perception Analysis', 'won'])[1 + (x.n + %2$s) %% 10],
+               amount = CASE WHEN x.n %% 4 = 0 THEN s.amount ELSE s.amount + %2$s END,
+               changed = CASE x.n %% 3 WHEN 0 THEN NULL WHEN 1 THEN timestamptz '2024-06-01' + (x.n + %2$s) * interval '1 hour'
+                                       ELSE s.changed END
+          FROM (SELECT id, row_number() OVER (ORDER BY id) AS n FROM %1$s) x
+         WHERE x.id = s.id AND x.n %% 7 <> 3$q$, src, k);
+    -- amounts alone, stage names unchanged
+    EXECUTE format($q$UPDATE %s SET amount = amount * 2 WHERE id LIKE 'B01%%'$q$, src);
+    EXECUTE format($q$
+        INSERT INTO %1$s
+        SELECT id, account_id, 'Id. Decision Makers', amount + 1, NULL::timestamptz FROM %1$s WHERE id LIKE 'B00%%'
+        UNION ALL SELECT 'U' || %2$s, 3, 'Value Proposition', 7, NULL
+        ON CONFLICT (id) DO UPDATE SET stage_name = excluded.stage_name, amount = excluded.amount, changed = excluded.changed$q$,
+        src, k);
+END $$;
+BEGIN;
+SELECT public.bat_update('public.bat_src_a', 1), public.bat_update('public.bat_src_a', 2);
+SET LOCAL leadfunnel.tracking_batch_update = off;
+SELECT public.bat_update('public.bat_src_b', 1), public.bat_update('public.bat_src_b', 2);
+COMMIT;
 SELECT model, depth, count(*) AS history_rows FROM public.bat_depth GROUP BY 1, 2 ORDER BY 1, 2;
+-- (the value history's recorded_at is the clock when the row was written, left out)
 CREATE FUNCTION public.bat_rows(m name) RETURNS TABLE (kind text, r jsonb) LANGUAGE plpgsql AS $$
 BEGIN
     RETURN QUERY EXECUTE format($q$
@@ -248,7 +283,7 @@ BEGIN
         SELECT 'label history', to_jsonb(h) - 'lead_id' || jsonb_build_object('key', l.external_id)
           FROM %1$I.lead_label_history h JOIN %1$I.lead l USING (account_id, lead_id)
         UNION ALL
-        SELECT 'value history', to_jsonb(h) - 'lead_id' || jsonb_build_object('key', l.external_id)
+        SELECT 'value history', to_jsonb(h) - 'lead_id' - 'recorded_at' || jsonb_build_object('key', l.external_id)
           FROM %1$I.lead_value_history h JOIN %1$I.lead l USING (account_id, lead_id)
         UNION ALL
         SELECT 'account', to_jsonb(a) FROM %1$I.account a
@@ -273,7 +308,7 @@ SELECT leadfunnel.untrack('public.bat_src_a'), leadfunnel.untrack('public.bat_sr
 SET client_min_messages = warning;
 DROP SCHEMA trk, crm_sync, bat_a, bat_b CASCADE;
 DROP TABLE public.app_leads, public.uuid_leads, public.bat_src_a, public.bat_src_b, public.bat_depth;
-DROP FUNCTION public.bat_rows(name), public.bat_batch(regclass, int), public.bat_note_depth();
+DROP FUNCTION public.bat_rows(name), public.bat_batch(regclass, int), public.bat_update(regclass, int), public.bat_note_depth();
 DROP VIEW IF EXISTS public.trk_expected, public.trk_mirror;
 DROP FUNCTION IF EXISTS public.trk_diff();
 RESET client_min_messages;

@@ -249,8 +249,19 @@ lf_resolve_stage_sql(PG_FUNCTION_ARGS)
 	int			stage;
 	const char *label;
 
-	if (get_call_result_type(fcinfo, NULL, &desc) != TYPEFUNC_COMPOSITE)
-		elog(ERROR, "resolve_stage must return a row");
+	/* the result's descriptor, built once per call site (the sync calls it per row) */
+	desc = (TupleDesc) fcinfo->flinfo->fn_extra;
+	if (desc == NULL)
+	{
+		MemoryContext oldcxt;
+
+		if (get_call_result_type(fcinfo, NULL, &desc) != TYPEFUNC_COMPOSITE)
+			elog(ERROR, "resolve_stage must return a row");
+		oldcxt = MemoryContextSwitchTo(fcinfo->flinfo->fn_mcxt);
+		desc = BlessTupleDesc(CreateTupleDescCopy(desc));
+		MemoryContextSwitchTo(oldcxt);
+		fcinfo->flinfo->fn_extra = desc;
+	}
 	lf_require_funnel(funnel);
 	if (lf_resolve_stage(funnel, name, &stage, &label))
 	{
@@ -262,7 +273,7 @@ lf_resolve_stage_sql(PG_FUNCTION_ARGS)
 			nulls[1] = false;
 		}
 	}
-	PG_RETURN_DATUM(HeapTupleGetDatum(heap_form_tuple(BlessTupleDesc(desc), values, nulls)));
+	PG_RETURN_DATUM(HeapTupleGetDatum(heap_form_tuple(desc, values, nulls)));
 }
 
 static void

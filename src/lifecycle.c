@@ -950,6 +950,72 @@ work_lead_changed(void *arg)
 }
 
 /*
+ * What lead_lifecycle() kept while the sync of a tracked table updated
+ * leads in one statement (lf_tracking_batch_update, transition.h), in the
+ * memory of that batch: the accounts of won leads, and the (account,
+ * contact) pairs of the other leads' contacts to refresh.
+ */
+static int64 *kept_won = NULL;
+static int	nkept_won = 0;
+static int64 *kept_contact_account = NULL;
+static int64 *kept_contact = NULL;
+static int	nkept_contacts = 0;
+static int	maxkept = 0;
+static Oid	kept_tgoid = InvalidOid;
+
+static void
+kept_reset(void *arg)
+{
+	kept_won = kept_contact_account = kept_contact = NULL;
+	nkept_won = nkept_contacts = maxkept = 0;
+	kept_tgoid = InvalidOid;
+}
+
+static void
+keep_lead_change(Oid tgoid, const LcWorkArgs *w)
+{
+	MemoryContext cxt = lf_batch_update_context();
+	MemoryContext oldcxt = MemoryContextSwitchTo(cxt);
+
+	if (maxkept == 0)
+	{
+		MemoryContextCallback *cb = palloc0(sizeof(MemoryContextCallback));
+
+		cb->func = kept_reset;
+		MemoryContextRegisterResetCallback(cxt, cb);
+		maxkept = 256;
+		kept_won = palloc(sizeof(int64) * maxkept);
+		kept_contact_account = palloc(sizeof(int64) * maxkept);
+		kept_contact = palloc(sizeof(int64) * maxkept);
+	}
+	/* (at most two contacts per lead) */
+	if (nkept_won + 1 > maxkept || nkept_contacts + 2 > maxkept)
+	{
+		maxkept *= 2;
+		kept_won = repalloc_huge(kept_won, sizeof(int64) * maxkept);
+		kept_contact_account = repalloc_huge(kept_contact_account, sizeof(int64) * maxkept);
+		kept_contact = repalloc_huge(kept_contact, sizeof(int64) * maxkept);
+	}
+	kept_tgoid = tgoid;
+	if (w->contacts == CONTACTS_ALL)
+		kept_won[nkept_won++] = w->account_id;
+	else
+	{
+		if (w->contact_id != 0)
+		{
+			kept_contact_account[nkept_contacts] = w->account_id;
+			kept_contact[nkept_contacts++] = w->contact_id;
+		}
+		if (w->old_contact_id != 0 && w->old_contact_id != w->contact_id)
+		{
+			kept_contact_account[nkept_contacts] = w->account_id;
+			kept_contact[nkept_contacts++] = w->old_contact_id;
+		}
+	}
+	MemoryContextSwitchTo(oldcxt);
+}
+
+/*
  * AFTER INSERT / AFTER UPDATE OF stage, contact_id on lead: a won lead
  * refreshes its account's status and the account's contacts; a lead that
  * opens or closes (or changes contact) refreshes its contact's status.
@@ -1008,6 +1074,14 @@ lf_lead_lifecycle(PG_FUNCTION_ARGS)
 	else if (w.contact_id == 0 && w.old_contact_id == 0)
 		return PointerGetDatum(NULL);
 
+	/* the sync's batch of updated leads: kept for lf_lifecycle_updated_leads() */
+	if (TRIGGER_FIRED_BY_UPDATE(trigdata->tg_event) && RelationGetRelid(rel) == lf_tracking_batch_update &&
+		lf_batch_update_context() != NULL &&
+		(!OidIsValid(kept_tgoid) || kept_tgoid == trigdata->tg_trigger->tgoid))
+	{
+		keep_lead_change(trigdata->tg_trigger->tgoid, &w);
+		return PointerGetDatum(NULL);
+	}
 	w.t = lc_get_target(&tr->key);
 	run_as_owner(rel, work_lead_changed, &w);
 	return PointerGetDatum(NULL);
@@ -1117,6 +1191,49 @@ lf_lifecycle_inserted_leads(Relation rel, SPITupleTable *rows, uint64 nrows)
 			b.won[n++] = b.won[i];
 	b.nwon = n;
 
+	tr = lc_get_trigger(&td, LC_ON_LEAD);
+	b.t = lc_get_target(&tr->key);
+	run_as_owner(rel, work_batch, &b);
+}
+
+/*
+ * The lifecycle effects of the leads the sync of a tracked table updated in
+ * one statement with lf_tracking_batch_update set (for which
+ * lead_lifecycle() kept what it would do), after their history is written:
+ * each account with a newly won lead refreshed once (status and all its
+ * contacts, in account order), then the contacts of the other leads that
+ * opened, closed or changed contact.  Each refresh reads the facts as they
+ * are after the whole batch, as the row triggers' last refresh did.
+ */
+void
+lf_lifecycle_updated_leads(Relation rel)
+{
+	TriggerData td;
+	LcTrigger  *tr;
+	LcBatch		b = {0};
+	int			n = 0;
+
+	if (nkept_won == 0 && nkept_contacts == 0)
+		return;
+	memset(&td, 0, sizeof(td));
+	for (int i = 0; rel->trigdesc && i < rel->trigdesc->numtriggers; i++)
+		if (rel->trigdesc->triggers[i].tgoid == kept_tgoid)
+			td.tg_trigger = &rel->trigdesc->triggers[i];
+	if (td.tg_trigger == NULL)
+		elog(ERROR, "trigger %u of the kept lifecycle changes is gone", kept_tgoid);
+	td.type = T_TriggerData;
+	td.tg_event = TRIGGER_EVENT_UPDATE | TRIGGER_EVENT_ROW | TRIGGER_EVENT_AFTER;
+	td.tg_relation = rel;
+
+	qsort(kept_won, nkept_won, sizeof(int64), int64_cmp);
+	for (int i = 0; i < nkept_won; i++)
+		if (n == 0 || kept_won[n - 1] != kept_won[i])
+			kept_won[n++] = kept_won[i];
+	b.won = kept_won;
+	b.nwon = n;
+	b.contact_account = kept_contact_account;
+	b.contact = kept_contact;
+	b.ncontacts = nkept_contacts;
 	tr = lc_get_trigger(&td, LC_ON_LEAD);
 	b.t = lc_get_target(&tr->key);
 	run_as_owner(rel, work_batch, &b);

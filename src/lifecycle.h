@@ -15,4 +15,7 @@
 
 extern void lf_lifecycle_inserted_leads(Relation rel, SPITupleTable *rows, uint64 nrows);
 
+/* The lifecycle effects of the leads the sync updated (lf_tracking_batch_update). */
+extern void lf_lifecycle_updated_leads(Relation rel);
+
 #endif							/* LEADFUNNEL_LIFECYCLE_H */

@@ -62,6 +62,7 @@
 #include "lifecycle.h"
 #include "tracking.h"
 #include "transition.h"
+#include "value_history.h"
 #include "vocabulary.h"
 
 #define MAX_SYNC_STATEMENTS 8
@@ -91,8 +92,9 @@ typedef struct TrackPlans
 
 static HTAB *track_plans = NULL;
 
-/* leadfunnel.tracking_batch_insert */
+/* leadfunnel.tracking_batch_insert, leadfunnel.tracking_batch_update */
 static bool tracking_batch_insert = true;
+static bool tracking_batch_update = true;
 
 void
 lf_tracking_init(void)
@@ -101,6 +103,10 @@ lf_tracking_init(void)
 							 "Writes the history and lifecycle of a tracked table's new leads set-based.",
 							 "Off: the model's row triggers write them one lead at a time (the same rows, slower); for comparison.",
 							 &tracking_batch_insert, true, PGC_USERSET, 0, NULL, NULL, NULL);
+	DefineCustomBoolVariable("leadfunnel.tracking_batch_update",
+							 "Writes the history, value history and lifecycle of a tracked table's updated leads set-based.",
+							 "Off: the model's row triggers write them one lead at a time (the same rows, slower); for comparison.",
+							 &tracking_batch_update, true, PGC_USERSET, 0, NULL, NULL, NULL);
 }
 
 /*
@@ -194,6 +200,26 @@ record_batch(Oid lead, SPITupleTable *rows, uint64 nrows)
 }
 
 /*
+ * The leads the UPDATE statement updated with lf_tracking_batch_update set:
+ * their history, value history, then lifecycle effects, which their row
+ * triggers kept.
+ */
+static void
+record_updates(Oid lead)
+{
+	Relation	rel = table_open(lead, RowExclusiveLock);
+
+	CommandCounterIncrement();
+	lf_record_updated_leads(rel);
+	CommandCounterIncrement();
+	lf_value_record_updated_leads(rel);
+	CommandCounterIncrement();
+	lf_lifecycle_updated_leads(rel);
+	table_close(rel, NoLock);
+	lf_batch_update_end();
+}
+
+/*
  * Run the sync: as the model's owner, with record mode raised in record
  * mode.  Either the kept plans (plans != NULL) or the statements' text.
  * Returns the number of leads written (the last two statements).
@@ -205,6 +231,8 @@ run_sync(SyncStatements *st, SPIPlanPtr *plans, int n, Oid owner, bool record, O
 	int			save_sec_context;
 	bool		save_record = lf_tracking_record_mode;
 	Oid			save_batch_lead = lf_tracking_batch_lead;
+	Oid			save_batch_update = lf_tracking_batch_update;
+	volatile bool began = false;
 	uint64		written = 0;
 
 	int			nest;
@@ -218,17 +246,32 @@ run_sync(SyncStatements *st, SPIPlanPtr *plans, int n, Oid owner, bool record, O
 		for (int i = 0; i < n; i++)
 		{
 			bool		batch_now = batch && tracking_batch_insert && i == n - 1;
+			/* (not in a sync nested in another's batch update: one batch at a time) */
+			bool		batch_update = batch && tracking_batch_update && i == n - 2 &&
+				lf_batch_update_context() == NULL;
 			int			rc;
 
 			if (batch_now)
 				lf_tracking_batch_lead = lead;
+			if (batch_update)
+			{
+				lf_batch_update_begin();
+				began = true;
+				lf_tracking_batch_update = lead;
+			}
 			rc = plans ? SPI_execute_plan(plans[i], NULL, NULL, false, 0)
 				: SPI_execute(st->sql[i], false, 0);
 			lf_tracking_batch_lead = save_batch_lead;
+			lf_tracking_batch_update = save_batch_update;
 			if (rc < 0)
 				elog(ERROR, "tracking statement %d failed: %s", i + 1, SPI_result_code_string(rc));
 			if (i >= n - 2)
 				written += SPI_processed;
+			if (batch_update)
+			{
+				record_updates(lead);
+				began = false;
+			}
 			if (batch_now && SPI_processed > 0)
 				record_batch(lead, SPI_tuptable, SPI_processed);
 		}
@@ -239,6 +282,9 @@ run_sync(SyncStatements *st, SPIPlanPtr *plans, int n, Oid owner, bool record, O
 	{
 		lf_tracking_record_mode = save_record;
 		lf_tracking_batch_lead = save_batch_lead;
+		lf_tracking_batch_update = save_batch_update;
+		if (began)
+			lf_batch_update_end();
 		SetUserIdAndSecContext(save_userid, save_sec_context);
 	}
 	PG_END_TRY();

@@ -122,11 +122,43 @@ typedef struct TransitionTarget
 
 static HTAB *targets = NULL;
 
+static void keep_move(TriggerData *trigdata, TransitionTarget *t, HeapTuple newtup, int64 lead_id,
+					  int64 account_id, int from, int to, TimestampTz entered, bool label_changed);
+
 /* Raised by the sync of a table tracked in record mode (tracking.c). */
 bool		lf_tracking_record_mode = false;
 
 /* Set by the sync while it inserts new leads in one statement (tracking.c). */
 Oid			lf_tracking_batch_lead = InvalidOid;
+
+/* Set by the sync while it updates leads in one statement (tracking.c). */
+Oid			lf_tracking_batch_update = InvalidOid;
+
+/*
+ * The moves lead_stage_record() kept, while lf_tracking_batch_update is set,
+ * for lf_record_updated_leads() to write (in pending_cxt, a child of the
+ * transaction's context made by lf_batch_update_begin()).
+ */
+typedef struct PendingMove
+{
+	int64		lead_id;
+	int64		account_id;
+	int			from;
+	int			to;
+	bool		stage_row;		/* a stage history row (from != to) */
+	bool		label_row;		/* a label history row */
+	TimestampTz entered;		/* the stage row's time */
+	TimestampTz label_at;		/* the label row's time */
+	text	   *reason;			/* close reason, or NULL */
+	char	   *flag;			/* record mode's flag, or NULL */
+	text	   *label;			/* the new label, or NULL */
+} PendingMove;
+
+static MemoryContext pending_cxt = NULL;
+static Oid	pending_tgoid = InvalidOid;
+static PendingMove *pending = NULL;
+static int	npending = 0;
+static int	maxpending = 0;
 
 /* Raised only while this file writes history; see history_append_only(). */
 static bool history_write_allowed = false;
@@ -520,6 +552,58 @@ history_writer_close(HistoryWriter *w)
 }
 
 /*
+ * A writer for another concern's own history table (value_history.c): the
+ * same executor state as the stage history's, without the guard guard_fn
+ * and the foreign-key check on insert.
+ */
+struct LfRowWriter
+{
+	HistoryWriter w;
+};
+
+LfRowWriter *
+lf_row_writer_open(Oid relid, Oid guard_fn)
+{
+	LfRowWriter *rw = palloc0(sizeof(LfRowWriter));
+
+	history_writer_open(&rw->w, relid, guard_fn);
+	return rw;
+}
+
+Relation
+lf_row_writer_relation(LfRowWriter *rw)
+{
+	return rw->w.hrel;
+}
+
+TupleTableSlot *
+lf_row_writer_slot(LfRowWriter *rw)
+{
+	return table_slot_create(rw->w.hrel, &rw->w.estate->es_tupleTable);
+}
+
+void
+lf_row_writer_insert(LfRowWriter *rw, TupleTableSlot *slot)
+{
+	ExecSimpleRelationInsert(rw->w.rri, rw->w.estate, slot);
+	ResetPerTupleExprContext(rw->w.estate);
+}
+
+void
+lf_row_writer_close(LfRowWriter *rw)
+{
+	history_writer_close(&rw->w);
+	pfree(rw);
+}
+
+/* The memory of what the triggers keep for the sync's batch update, or NULL. */
+MemoryContext
+lf_batch_update_context(void)
+{
+	return pending_cxt;
+}
+
+/*
  * Append one row through slot (of the writer's table): seq, from (-1: none, the first row), to, entered at, and
  * the text (close reason, or label in the label history) and flag (stage
  * history of a bitemporal model only), either NULL.
@@ -553,16 +637,90 @@ history_writer_insert(HistoryWriter *w, TupleTableSlot *slot, HistoryTable *h, i
 	ResetPerTupleExprContext(w->estate);
 }
 
+/* The slots write_history_row() works with, made once per writer. */
+typedef struct HistorySlots
+{
+	TupleTableSlot *slot;
+	TupleTableSlot *current;
+	TupleTableSlot *closed;
+} HistorySlots;
+
+static void
+history_slots_create(HistoryWriter *w, HistorySlots *s)
+{
+	s->slot = table_slot_create(w->hrel, &w->estate->es_tupleTable);
+	s->current = table_slot_create(w->hrel, &w->estate->es_tupleTable);
+	s->closed = table_slot_create(w->hrel, &w->estate->es_tupleTable);
+}
+
 /*
- * Append a row to a history table, closing the lead's current row first.
+ * Append a row to a history table through an open writer, closing the
+ * lead's current row first.
  *
- * Stage history (h == &t->hist): the first row when from == -1, else the
+ * Stage history (labels false): the first row when from == -1, else the
  * current row must be in stage from; text is the close reason; flag why the
  * funnel would have refused the move (record mode), or NULL.  Label history
- * (h == &t->labels): the current row, if any, is closed whatever its stage;
+ * (labels true): the current row, if any, is closed whatever its stage;
  * text is the label; the row is dated no earlier than the current row (a
  * label move within a stage happens at now(), which may precede the current
  * label's start only by the clock of another transaction).
+ */
+static void
+write_history_row(HistoryWriter *w, HistorySlots *s, HistoryTable *h, bool labels, int64 lead_id,
+				  int64 account_id, int from, int to, TimestampTz at, Name changed_by,
+				  text *textval, const char *flag)
+{
+	int32		seq = 1;
+
+	if (from >= 0 || labels)
+	{
+		EPQState	epqstate;
+		bool		isnull;
+		bool		found = find_current_row(h, w->hrel, lead_id, account_id, s->current);
+
+		if (!labels &&
+			(!found ||
+			 (slot_getattr(s->current, h->left_at, &isnull), !isnull) ||
+			 lf_stage_from_oid(DatumGetObjectId(slot_getattr(s->current, h->to_stage, &isnull))) != from))
+			ereport(ERROR,
+					(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+					 errmsg("history of lead %lld has no current row in stage \"%s\"",
+							(long long) lead_id, lf_stage_names[from]),
+					 errdetail("Table %s must hold one row with left_at IS NULL per lead, written by the transition trigger.",
+							   h->name),
+					 errhint("Check the model with leadfunnel.verify_model().")));
+		if (found && labels)
+		{
+			/* a lead's last label row is current unless the model was tampered with */
+			seq = DatumGetInt32(slot_getattr(s->current, h->seq, &isnull)) + 1;
+			slot_getattr(s->current, h->left_at, &isnull);
+			if (!isnull)
+				found = false;
+			else
+				at = Max(at, DatumGetTimestampTz(slot_getattr(s->current, h->entered_at, &isnull)));
+		}
+		if (found)
+		{
+			if (!labels)
+				seq = DatumGetInt32(slot_getattr(s->current, h->seq, &isnull)) + 1;
+			ExecClearTuple(s->closed);
+			slot_getallattrs(s->current);
+			memcpy(s->closed->tts_values, s->current->tts_values, sizeof(Datum) * s->current->tts_nvalid);
+			memcpy(s->closed->tts_isnull, s->current->tts_isnull, sizeof(bool) * s->current->tts_nvalid);
+			set_column(s->closed, h->left_at, TimestampTzGetDatum(at), false);
+			ExecStoreVirtualTuple(s->closed);
+
+			EvalPlanQualInit(&epqstate, w->estate, NULL, NIL, -1, NIL);
+			ExecSimpleRelationUpdate(w->rri, w->estate, &epqstate, s->current, s->closed);
+			EvalPlanQualEnd(&epqstate);
+		}
+	}
+	history_writer_insert(w, s->slot, h, lead_id, account_id, seq, from, to, at, changed_by, textval, flag);
+}
+
+/*
+ * Append a row to a history table (write_history_row()), as the owner of
+ * the lead table, with the append-only guard's permission raised.
  */
 static void
 write_history(TransitionTarget *t, HistoryTable *h, Relation rel, int64 lead_id,
@@ -582,57 +740,11 @@ write_history(TransitionTarget *t, HistoryTable *h, Relation rel, int64 lead_id,
 	PG_TRY();
 	{
 		HistoryWriter w;
-		TupleTableSlot *slot;
-		int32		seq = 1;
+		HistorySlots s;
 
 		history_writer_open(&w, h->relid, t->guard_fn);
-		slot = table_slot_create(w.hrel, &w.estate->es_tupleTable);
-		if (from >= 0 || labels)
-		{
-			TupleTableSlot *current = table_slot_create(w.hrel, &w.estate->es_tupleTable);
-			TupleTableSlot *closed = table_slot_create(w.hrel, &w.estate->es_tupleTable);
-			EPQState	epqstate;
-			bool		isnull;
-			bool		found = find_current_row(h, w.hrel, lead_id, account_id, current);
-
-			if (!labels &&
-				(!found ||
-				 (slot_getattr(current, h->left_at, &isnull), !isnull) ||
-				 lf_stage_from_oid(DatumGetObjectId(slot_getattr(current, h->to_stage, &isnull))) != from))
-				ereport(ERROR,
-						(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
-						 errmsg("history of lead %lld has no current row in stage \"%s\"",
-								(long long) lead_id, lf_stage_names[from]),
-						 errdetail("Table %s must hold one row with left_at IS NULL per lead, written by the transition trigger.",
-								   h->name),
-						 errhint("Check the model with leadfunnel.verify_model().")));
-			if (found && labels)
-			{
-				/* a lead's last label row is current unless the model was tampered with */
-				seq = DatumGetInt32(slot_getattr(current, h->seq, &isnull)) + 1;
-				slot_getattr(current, h->left_at, &isnull);
-				if (!isnull)
-					found = false;
-				else
-					at = Max(at, DatumGetTimestampTz(slot_getattr(current, h->entered_at, &isnull)));
-			}
-			if (found)
-			{
-				if (!labels)
-					seq = DatumGetInt32(slot_getattr(current, h->seq, &isnull)) + 1;
-				ExecClearTuple(closed);
-				slot_getallattrs(current);
-				memcpy(closed->tts_values, current->tts_values, sizeof(Datum) * current->tts_nvalid);
-				memcpy(closed->tts_isnull, current->tts_isnull, sizeof(bool) * current->tts_nvalid);
-				set_column(closed, h->left_at, TimestampTzGetDatum(at), false);
-				ExecStoreVirtualTuple(closed);
-
-				EvalPlanQualInit(&epqstate, w.estate, NULL, NIL, -1, NIL);
-				ExecSimpleRelationUpdate(w.rri, w.estate, &epqstate, current, closed);
-				EvalPlanQualEnd(&epqstate);
-			}
-		}
-		history_writer_insert(&w, slot, h, lead_id, account_id, seq, from, to, at, changed_by, textval, flag);
+		history_slots_create(&w, &s);
+		write_history_row(&w, &s, h, labels, lead_id, account_id, from, to, at, changed_by, textval, flag);
 		history_writer_close(&w);
 	}
 	PG_FINALLY();
@@ -1167,6 +1279,14 @@ lf_lead_stage_record(PG_FUNCTION_ARGS)
 		if (from == to && !label_changed)
 			return PointerGetDatum(NULL);	/* no WHEN clause on this trigger */
 	}
+	/* the sync's batch of updated leads: kept for lf_record_updated_leads() */
+	if (TRIGGER_FIRED_BY_UPDATE(trigdata->tg_event) && pending_cxt != NULL &&
+		RelationGetRelid(rel) == lf_tracking_batch_update &&
+		(!OidIsValid(pending_tgoid) || pending_tgoid == trigdata->tg_trigger->tgoid))
+	{
+		keep_move(trigdata, t, newtup, lead_id, account_id, from, to, entered, label_changed);
+		return PointerGetDatum(NULL);
+	}
 	if (from != to)
 	{
 		char	   *flag = NULL;
@@ -1188,6 +1308,156 @@ lf_lead_stage_record(PG_FUNCTION_ARGS)
 					  isnull ? NULL : DatumGetTextPP(label), NULL);
 	}
 	return PointerGetDatum(NULL);
+}
+
+/*
+ * Keep an updated lead's history rows, as lead_stage_record() would write
+ * them, for lf_record_updated_leads().
+ */
+static void
+keep_move(TriggerData *trigdata, TransitionTarget *t, HeapTuple newtup, int64 lead_id,
+		  int64 account_id, int from, int to, TimestampTz entered, bool label_changed)
+{
+	TupleDesc	desc = RelationGetDescr(trigdata->tg_relation);
+	MemoryContext oldcxt;
+	PendingMove *m;
+	bool		isnull;
+	char	   *flag = NULL;
+
+	if (from != to && lf_tracking_record_mode && t->hist.flag != 0)
+		flag = record_mode_flag(TextDatumGetCString(required_datum(newtup, desc, t->col.funnel, "funnel", lead_id)),
+								from, to);
+	oldcxt = MemoryContextSwitchTo(pending_cxt);
+	if (npending == maxpending)
+	{
+		maxpending = maxpending == 0 ? 1024 : maxpending * 2;
+		pending = pending == NULL ? palloc(sizeof(PendingMove) * maxpending)
+			: repalloc_huge(pending, sizeof(PendingMove) * maxpending);
+	}
+	pending_tgoid = trigdata->tg_trigger->tgoid;
+	m = &pending[npending++];
+	memset(m, 0, sizeof(PendingMove));
+	m->lead_id = lead_id;
+	m->account_id = account_id;
+	m->from = from;
+	m->to = to;
+	m->stage_row = (from != to);
+	m->label_row = label_changed;
+	m->entered = entered;
+	/* a move within one stage happens now, a stage move when the stage is entered */
+	m->label_at = from == to ? GetCurrentTransactionStartTimestamp() : entered;
+	if (from != to && LF_STAGE_IS_CLOSED(to) && !heap_attisnull(newtup, t->col.close_reason, desc))
+		m->reason = DatumGetTextPCopy(heap_getattr(newtup, t->col.close_reason, desc, &isnull));
+	if (flag != NULL)
+		m->flag = pstrdup(flag);
+	if (label_changed && !heap_attisnull(newtup, t->col.stage_label, desc))
+		m->label = DatumGetTextPCopy(heap_getattr(newtup, t->col.stage_label, desc, &isnull));
+	MemoryContextSwitchTo(oldcxt);
+}
+
+/*
+ * The sync of a tracked table is about to update leads of rel in one
+ * statement: lead_stage_record() keeps their moves from now on, until
+ * lf_record_updated_leads() writes them or lf_batch_update_end() drops them.
+ */
+void
+lf_batch_update_begin(void)
+{
+	Assert(pending_cxt == NULL);
+	pending_cxt = AllocSetContextCreate(TopTransactionContext, "leadfunnel pending moves",
+										ALLOCSET_DEFAULT_SIZES);
+}
+
+void
+lf_batch_update_end(void)
+{
+	if (pending_cxt != NULL)
+		MemoryContextDelete(pending_cxt);
+	pending_cxt = NULL;
+	pending = NULL;
+	npending = maxpending = 0;
+	pending_tgoid = InvalidOid;
+}
+
+/*
+ * The history rows of the leads the sync updated in one statement with
+ * lf_tracking_batch_update set, which lead_stage_record() kept: the same
+ * rows it would have written -- each moved lead's current stage history
+ * row closed and the new one appended (its close reason, in record mode the
+ * flag of a move its funnel refuses), and for a changed label the label
+ * history's likewise -- with one executor state per history table instead
+ * of one per row.  Each lead is updated once by the statement, so the rows
+ * of one lead do not depend on another's.
+ */
+void
+lf_record_updated_leads(Relation rel)
+{
+	TriggerData td;
+	TransitionTarget *t;
+	Name		changed_by;
+	Oid			save_userid;
+	int			save_sec_context;
+	bool		save_write_allowed = history_write_allowed;
+	Trigger    *trig = NULL;
+
+	if (npending == 0)
+		return;
+	/* the trigger that kept them (by the trigger manager's description of it) */
+	for (int i = 0; rel->trigdesc && i < rel->trigdesc->numtriggers; i++)
+		if (rel->trigdesc->triggers[i].tgoid == pending_tgoid)
+			trig = &rel->trigdesc->triggers[i];
+	if (trig == NULL)
+		elog(ERROR, "trigger %u of the kept moves is gone", pending_tgoid);
+	memset(&td, 0, sizeof(td));
+	td.type = T_TriggerData;
+	td.tg_event = TRIGGER_EVENT_UPDATE | TRIGGER_EVENT_ROW | TRIGGER_EVENT_AFTER;
+	td.tg_relation = rel;
+	td.tg_trigger = trig;
+	t = get_target(&td, true);
+
+	changed_by = current_role_name();
+	GetUserIdAndSecContext(&save_userid, &save_sec_context);
+	SetUserIdAndSecContext(rel->rd_rel->relowner,
+						   save_sec_context | SECURITY_LOCAL_USERID_CHANGE | SECURITY_NOFORCE_RLS);
+	history_write_allowed = true;
+	PG_TRY();
+	{
+		for (int pass = 0; pass < 2; pass++)
+		{
+			HistoryTable *h = pass == 0 ? &t->hist : &t->labels;
+			HistoryWriter w;
+			HistorySlots s;
+			bool		opened = false;
+
+			for (int i = 0; i < npending; i++)
+			{
+				PendingMove *m = &pending[i];
+
+				if (pass == 0 ? !m->stage_row : !m->label_row)
+					continue;
+				if (!opened)
+				{
+					history_writer_open(&w, h->relid, t->guard_fn);
+					history_slots_create(&w, &s);
+					opened = true;
+				}
+				if (pass == 0)
+					write_history_row(&w, &s, h, false, m->lead_id, m->account_id, m->from, m->to,
+									  m->entered, changed_by, m->reason, m->flag);
+				else
+					write_history_row(&w, &s, h, true, m->lead_id, m->account_id, m->from, m->to,
+									  m->label_at, changed_by, m->label, NULL);
+			}
+			if (opened)
+				history_writer_close(&w);
+		}
+	}
+	PG_FINALLY();
+	{
+		history_write_allowed = save_write_allowed;
+		SetUserIdAndSecContext(save_userid, save_sec_context);
+	}
+	PG_END_TRY();
 }
 
 /*

@@ -14,6 +14,7 @@
 #include "executor/spi.h"
 #include "utils/relcache.h"
 #include "commands/trigger.h"
+#include "executor/tuptable.h"
 
 /*
  * While raised, the transition trigger records moves and starts its funnel
@@ -45,9 +46,42 @@ extern Oid	lf_tracking_batch_lead;
 extern void lf_record_inserted_leads(Relation rel, SPITupleTable *rows, uint64 nrows);
 
 /*
+ * The lead table whose leads the sync of a tracked table is updating in one
+ * statement (InvalidOid otherwise).  Between lf_batch_update_begin() and
+ * the end of that statement, the AFTER UPDATE row triggers of that table
+ * (lead_stage_record, lead_lifecycle, lead_value_record) keep what they
+ * would write instead of writing it; after it, the sync writes it with
+ * lf_record_updated_leads(), lf_value_record_updated_leads() and
+ * lf_lifecycle_updated_leads(), history first, with one executor state per
+ * table.  lf_batch_update_end() drops what was kept (on an error).
+ */
+extern Oid	lf_tracking_batch_update;
+
+extern void lf_batch_update_begin(void);
+extern MemoryContext lf_batch_update_context(void);
+extern void lf_batch_update_end(void);
+extern void lf_record_updated_leads(Relation rel);
+
+/*
  * The AFTER INSERT row trigger of rel calling leadfunnel.<fn>() that fires
  * in this session, as trigger data without a row; false when none.
  */
 extern bool lf_insert_trigger_data(Relation rel, const char *fn, TriggerData *td);
+
+/*
+ * Rows appended to a model's own append-only table (the value history)
+ * through the executor, as the stage history's are: indexes, constraints and
+ * user triggers as for an INSERT, but the table's guard (function guard_fn)
+ * and the foreign-key check to the lead -- locked by the caller, who is
+ * writing about it -- skipped.  The caller runs as whom the rows may be
+ * written by.
+ */
+typedef struct LfRowWriter LfRowWriter;
+
+extern LfRowWriter *lf_row_writer_open(Oid relid, Oid guard_fn);
+extern Relation lf_row_writer_relation(LfRowWriter *rw);
+extern TupleTableSlot *lf_row_writer_slot(LfRowWriter *rw);
+extern void lf_row_writer_insert(LfRowWriter *rw, TupleTableSlot *slot);
+extern void lf_row_writer_close(LfRowWriter *rw);
 
 #endif							/* LEADFUNNEL_TRANSITION_H */

@@ -19,23 +19,37 @@
  */
 #include "postgres.h"
 
+#include "access/genam.h"
 #include "access/htup_details.h"
+#include "access/table.h"
 #include "access/xact.h"
 #include "catalog/namespace.h"
+#include "catalog/pg_am_d.h"
+#include "catalog/pg_index.h"
 #include "catalog/pg_type.h"
 #include "commands/trigger.h"
+#include "executor/executor.h"
 #include "executor/spi.h"
+#include "miscadmin.h"
+#include "nodes/makefuncs.h"
+#include "parser/parse_func.h"
 #include "utils/builtins.h"
+#include "utils/datum.h"
+#include "utils/fmgroids.h"
 #include "utils/hsearch.h"
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
 #include "utils/rel.h"
+#include "utils/snapmgr.h"
 #include "utils/regproc.h"
 #include "utils/timestamp.h"
 
 #include "colocation.h"
 #include "compat.h"
 #include "invalidation.h"
+#include "transition.h"
+#include "value_history.h"
+#include "vocabulary.h"
 
 typedef struct ValueTarget
 {
@@ -50,6 +64,8 @@ typedef struct ValueTarget
 	AttrNumber	stage_entered_at;
 	SPIPlanPtr	last_change;
 	SPIPlanPtr	append;
+	Oid			last_index;		/* btree (account_id, lead_id, changed_at, ...) of the
+								 * history, or InvalidOid */
 } ValueTarget;
 
 static HTAB *value_targets = NULL;
@@ -90,6 +106,42 @@ prepare_kept(const char *sql, int nargs, Oid *argtypes)
 		elog(ERROR, "could not prepare value history statement: %s", SPI_result_code_string(SPI_result));
 	SPI_keepplan(plan);
 	return plan;
+}
+
+/*
+ * The history's index that gives a lead's last change: a btree whose keys
+ * start (account_id, lead_id, changed_at) (found by shape: on Citus a
+ * shard's index carries a suffixed name).
+ */
+static Oid
+find_last_index(Oid history_relid)
+{
+	Relation	hrel = table_open(history_relid, AccessShareLock);
+	TupleDesc	desc = RelationGetDescr(hrel);
+	int			acc = SPI_fnumber(desc, "account_id");
+	int			lead = SPI_fnumber(desc, "lead_id");
+	int			chg = SPI_fnumber(desc, "changed_at");
+	List	   *indexes = RelationGetIndexList(hrel);
+	ListCell   *lc;
+	Oid			found = InvalidOid;
+
+	foreach(lc, indexes)
+	{
+		Relation	idx = index_open(lfirst_oid(lc), AccessShareLock);
+		int2vector *keys = &idx->rd_index->indkey;
+
+		if (idx->rd_rel->relam == BTREE_AM_OID && idx->rd_index->indnkeyatts >= 3 &&
+			RelationGetIndexPredicate(idx) == NIL &&
+			keys->values[0] == acc && keys->values[1] == lead && keys->values[2] == chg &&
+			(idx->rd_indoption[2] & INDOPTION_DESC) == 0)
+			found = lfirst_oid(lc);
+		index_close(idx, AccessShareLock);
+		if (OidIsValid(found))
+			break;
+	}
+	list_free(indexes);
+	table_close(hrel, AccessShareLock);
+	return found;
 }
 
 /* The trigger's cached target and plans (SPI connected). */
@@ -149,8 +201,251 @@ get_value_target(TriggerData *trigdata)
 									  " old_expected_close_date, new_expected_close_date)"
 									  " VALUES ($1, $2, $3, $4, $5, $6, $7)", name),
 							 7, insert_types);
+	t->last_index = find_last_index(t->history_relid);
 	t->valid = true;
 	return t;
+}
+
+/*
+ * The changes lead_value_record() kept while the sync of a tracked table
+ * updated leads in one statement (lf_tracking_batch_update, transition.h),
+ * in the memory of that batch; lf_value_record_updated_leads() writes them.
+ */
+typedef struct KeptValue
+{
+	int64		account_id;
+	int64		lead_id;
+	bool		at_null;
+	TimestampTz at;				/* before the lead's last change is considered */
+	Datum		values[4];		/* old and new amount, old and new expected close date */
+	bool		nulls[4];
+} KeptValue;
+
+static KeptValue *kept = NULL;
+static int	nkept = 0;
+static int	maxkept = 0;
+static Oid	kept_tgoid = InvalidOid;
+
+/* the batch's memory is gone: forget what it held */
+static void
+kept_reset(void *arg)
+{
+	kept = NULL;
+	nkept = maxkept = 0;
+	kept_tgoid = InvalidOid;
+}
+
+/*
+ * When a change takes effect before the lead's last change is considered:
+ * the time of the stage move made by the same UPDATE, else now().
+ */
+static TimestampTz
+change_time(HeapTuple oldtup, HeapTuple newtup, TupleDesc desc, AttrNumber stage_entered_at, bool *at_null)
+{
+	bool		old_null,
+				new_null;
+	Datum		old_entered = heap_getattr(oldtup, stage_entered_at, desc, &old_null);
+	Datum		new_entered = heap_getattr(newtup, stage_entered_at, desc, &new_null);
+
+	*at_null = false;
+	if (old_null != new_null ||
+		(!new_null && DatumGetTimestampTz(old_entered) != DatumGetTimestampTz(new_entered)))
+	{
+		*at_null = new_null;
+		return new_null ? 0 : DatumGetTimestampTz(new_entered);
+	}
+	return GetCurrentTransactionStartTimestamp();
+}
+
+static void
+keep_value(TriggerData *trigdata)
+{
+	HeapTuple	oldtup = trigdata->tg_trigtuple;
+	HeapTuple	newtup = trigdata->tg_newtuple;
+	Relation	rel = trigdata->tg_relation;
+	TupleDesc	desc = RelationGetDescr(rel);
+	MemoryContext cxt = lf_batch_update_context();
+	MemoryContext oldcxt;
+	KeptValue  *k;
+	bool		isnull;
+	AttrNumber	cols[4];
+
+	cols[0] = cols[1] = lead_column(rel, "amount");
+	cols[2] = cols[3] = lead_column(rel, "expected_close_date");
+	oldcxt = MemoryContextSwitchTo(cxt);
+	if (kept == NULL)
+	{
+		MemoryContextCallback *cb = palloc0(sizeof(MemoryContextCallback));
+
+		cb->func = kept_reset;
+		MemoryContextRegisterResetCallback(cxt, cb);
+	}
+	if (nkept == maxkept)
+	{
+		maxkept = maxkept == 0 ? 1024 : maxkept * 2;
+		kept = kept == NULL ? palloc(sizeof(KeptValue) * maxkept)
+			: repalloc_huge(kept, sizeof(KeptValue) * maxkept);
+	}
+	kept_tgoid = trigdata->tg_trigger->tgoid;
+	k = &kept[nkept++];
+	k->account_id = DatumGetInt64(heap_getattr(newtup, lead_column(rel, "account_id"), desc, &isnull));
+	k->lead_id = DatumGetInt64(heap_getattr(newtup, lead_column(rel, "lead_id"), desc, &isnull));
+	k->at = change_time(oldtup, newtup, desc, lead_column(rel, "stage_entered_at"), &k->at_null);
+	for (int i = 0; i < 4; i++)
+	{
+		Datum		d = heap_getattr(i % 2 == 0 ? oldtup : newtup, cols[i], desc, &k->nulls[i]);
+		Form_pg_attribute att = TupleDescAttr(desc, cols[i] - 1);
+
+		k->values[i] = k->nulls[i] ? (Datum) 0 : datumCopy(d, att->attbyval, att->attlen);
+	}
+	MemoryContextSwitchTo(oldcxt);
+}
+
+/* The lead's last change in the history (by the index of last changes), if any. */
+static bool
+last_change(Relation hrel, Oid index, AttrNumber changed_at, TupleTableSlot *slot,
+			int64 account_id, int64 lead_id, TimestampTz *last)
+{
+	Relation	idx = index_open(index, AccessShareLock);
+	Snapshot	snap = RegisterSnapshot(GetLatestSnapshot());
+	ScanKeyData keys[2];
+	IndexScanDesc scan;
+	bool		found;
+	bool		isnull;
+
+	ScanKeyInit(&keys[0], 1, BTEqualStrategyNumber, F_INT8EQ, Int64GetDatum(account_id));
+	ScanKeyInit(&keys[1], 2, BTEqualStrategyNumber, F_INT8EQ, Int64GetDatum(lead_id));
+	scan = index_beginscan(hrel, idx, snap, NULL, 2, 0);
+	index_rescan(scan, keys, 2, NULL, 0);
+	found = index_getnext_slot(scan, BackwardScanDirection, slot);
+	if (found)
+		*last = DatumGetTimestampTz(slot_getattr(slot, changed_at, &isnull));
+	index_endscan(scan);
+	UnregisterSnapshot(snap);
+	index_close(idx, AccessShareLock);
+	return found;
+}
+
+static AttrNumber
+history_column(TupleDesc desc, const char *name)
+{
+	int			attnum = SPI_fnumber(desc, name);
+
+	if (attnum <= 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
+				 errmsg("the value history has no column \"%s\"", name),
+				 errdetail("The value history trigger needs the lead_value_history of a leadfunnel model.")));
+	return attnum;
+}
+
+/*
+ * The value history rows of the leads the sync updated in one statement
+ * with lf_tracking_batch_update set, which lead_value_record() kept: the
+ * rows it would have written (each dated as it dates them, never before the
+ * lead's previous change), appended through one executor state, without
+ * the append-only guard and the foreign-key check -- the leads are the rows
+ * just updated, locked by this transaction -- and without a statement
+ * planned and run per row.  SPI connected; run as the role that updated the
+ * leads (changed_by), as the trigger does.
+ */
+void
+lf_value_record_updated_leads(Relation rel)
+{
+	TriggerData td;
+	ValueTarget *t;
+	LfRowWriter *rw;
+	Relation	hrel;
+	TupleDesc	hdesc;
+	TupleTableSlot *slot;
+	TupleTableSlot *scan_slot;
+	AttrNumber	c_account,
+				c_lead,
+				c_changed_at,
+				c_recorded_at,
+				c_changed_by,
+				c_vals[4];
+	NameData	changed_by;
+	Oid			guard;
+
+	if (nkept == 0)
+		return;
+	memset(&td, 0, sizeof(td));
+	for (int i = 0; rel->trigdesc && i < rel->trigdesc->numtriggers; i++)
+		if (rel->trigdesc->triggers[i].tgoid == kept_tgoid)
+			td.tg_trigger = &rel->trigdesc->triggers[i];
+	if (td.tg_trigger == NULL || td.tg_trigger->tgnargs != 1)
+		elog(ERROR, "trigger %u of the kept value changes is gone", kept_tgoid);
+	td.type = T_TriggerData;
+	td.tg_event = TRIGGER_EVENT_UPDATE | TRIGGER_EVENT_ROW | TRIGGER_EVENT_AFTER;
+	td.tg_relation = rel;
+	t = get_value_target(&td);
+
+	guard = LookupFuncName(list_make2(makeString(LF_SCHEMA), makeString("lead_value_history_guard")),
+						   0, NULL, false);
+	namestrcpy(&changed_by, GetUserNameFromId(GetUserId(), false));
+	rw = lf_row_writer_open(t->history_relid, guard);
+	hrel = lf_row_writer_relation(rw);
+	hdesc = RelationGetDescr(hrel);
+	c_account = history_column(hdesc, "account_id");
+	c_lead = history_column(hdesc, "lead_id");
+	c_changed_at = history_column(hdesc, "changed_at");
+	c_recorded_at = history_column(hdesc, "recorded_at");
+	c_changed_by = history_column(hdesc, "changed_by");
+	c_vals[0] = history_column(hdesc, "old_amount");
+	c_vals[1] = history_column(hdesc, "new_amount");
+	c_vals[2] = history_column(hdesc, "old_expected_close_date");
+	c_vals[3] = history_column(hdesc, "new_expected_close_date");
+	slot = lf_row_writer_slot(rw);
+	scan_slot = lf_row_writer_slot(rw);
+	for (int i = 0; i < nkept; i++)
+	{
+		KeptValue  *k = &kept[i];
+		TimestampTz at = k->at;
+		bool		at_null = k->at_null;
+		TimestampTz last;
+		bool		found;
+
+		if (OidIsValid(t->last_index))
+			found = last_change(hrel, t->last_index, c_changed_at, scan_slot, k->account_id, k->lead_id, &last);
+		else
+		{
+			Datum		args[2] = {Int64GetDatum(k->account_id), Int64GetDatum(k->lead_id)};
+			bool		isnull;
+
+			if (SPI_execute_plan(t->last_change, args, NULL, false, 1) != SPI_OK_SELECT)
+				elog(ERROR, "could not read the last value change");
+			last = DatumGetTimestampTz(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
+			found = (SPI_processed == 1 && !isnull);
+		}
+		/* greatest(at, last), NULLs ignored: never before the lead's previous change */
+		if (found && (at_null || last > at))
+		{
+			at = last;
+			at_null = false;
+		}
+		ExecClearTuple(slot);
+		memset(slot->tts_isnull, true, sizeof(bool) * hdesc->natts);
+		slot->tts_values[c_account - 1] = Int64GetDatum(k->account_id);
+		slot->tts_isnull[c_account - 1] = false;
+		slot->tts_values[c_lead - 1] = Int64GetDatum(k->lead_id);
+		slot->tts_isnull[c_lead - 1] = false;
+		slot->tts_values[c_changed_at - 1] = TimestampTzGetDatum(at);
+		slot->tts_isnull[c_changed_at - 1] = at_null;
+		/* the columns' defaults: clock_timestamp(), current_user */
+		slot->tts_values[c_recorded_at - 1] = TimestampTzGetDatum(GetCurrentTimestamp());
+		slot->tts_isnull[c_recorded_at - 1] = false;
+		slot->tts_values[c_changed_by - 1] = NameGetDatum(&changed_by);
+		slot->tts_isnull[c_changed_by - 1] = false;
+		for (int v = 0; v < 4; v++)
+		{
+			slot->tts_values[c_vals[v] - 1] = k->values[v];
+			slot->tts_isnull[c_vals[v] - 1] = k->nulls[v];
+		}
+		ExecStoreVirtualTuple(slot);
+		lf_row_writer_insert(rw, slot);
+	}
+	lf_row_writer_close(rw);
 }
 
 /*
@@ -171,12 +466,8 @@ lf_lead_value_record(PG_FUNCTION_ARGS)
 	ValueTarget *t;
 	Datum		values[7];
 	char		nulls[7];
-	bool		old_null,
-				new_null,
-				at_null,
+	bool		at_null,
 				isnull;
-	Datum		old_entered,
-				new_entered;
 	TimestampTz at;
 
 	if (!CALLED_AS_TRIGGER(fcinfo) || !TRIGGER_FIRED_AFTER(trigdata->tg_event) ||
@@ -189,22 +480,21 @@ lf_lead_value_record(PG_FUNCTION_ARGS)
 	newtup = trigdata->tg_newtuple;
 	desc = RelationGetDescr(trigdata->tg_relation);
 
+	/* the sync's batch of updated leads: kept for lf_value_record_updated_leads() */
+	if (RelationGetRelid(trigdata->tg_relation) == lf_tracking_batch_update &&
+		lf_batch_update_context() != NULL &&
+		(!OidIsValid(kept_tgoid) || kept_tgoid == trigdata->tg_trigger->tgoid))
+	{
+		keep_value(trigdata);
+		return PointerGetDatum(NULL);
+	}
+
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
 	t = get_value_target(trigdata);
 
 	/* a change made by the UPDATE that moves the lead takes the move's time */
-	old_entered = heap_getattr(oldtup, t->stage_entered_at, desc, &old_null);
-	new_entered = heap_getattr(newtup, t->stage_entered_at, desc, &new_null);
-	at_null = false;
-	if (old_null != new_null ||
-		(!new_null && DatumGetTimestampTz(old_entered) != DatumGetTimestampTz(new_entered)))
-	{
-		at_null = new_null;
-		at = new_null ? 0 : DatumGetTimestampTz(new_entered);
-	}
-	else
-		at = GetCurrentTransactionStartTimestamp();
+	at = change_time(oldtup, newtup, desc, t->stage_entered_at, &at_null);
 
 	values[0] = heap_getattr(newtup, t->account_id, desc, &isnull);
 	nulls[0] = isnull ? 'n' : ' ';
