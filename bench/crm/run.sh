@@ -8,15 +8,17 @@
 #     target: (c) costs at most 1.1x (b), i.e. tps(b)/tps(c) <= 1.1;
 #  2. a loader's batch upsert of ROWS rows into a tracked table (record mode)
 #     vs the same table untracked; target: at most 3x.  A third side runs the
-#     tracked upserts with leadfunnel.tracking_batch_insert = off (new leads'
-#     history and lifecycle through the row triggers), to show what the batch
-#     path saves.
+#     tracked upserts with leadfunnel.tracking_batch_insert = off and
+#     leadfunnel.tracking_batch_update = off (new and updated leads' history,
+#     value history and lifecycle through the row triggers), to show what the
+#     batch paths save.
 # Usage: bench/crm/run.sh [seconds-per-run] [rounds] [batch-rows]
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 . "$here/../../tools/lib.sh"
 SECS=${1:-10}; ROUNDS=${2:-3}; ROWS=${3:-100000}; LEADS=20000; CLIENTS=2
 
+echo "start: $(date -u '+%Y-%m-%d %H:%M UTC'), $(uptime | sed 's/.*load average/load average/'), commit $(git -C "$here" rev-parse --short HEAD 2>/dev/null)"
 lf_install_deps
 lf_build_install
 lf_cluster_start "fsync=on" "shared_buffers=256MB" "max_wal_size=4GB" "checkpoint_timeout=30min"
@@ -145,7 +147,7 @@ for round in $(seq 1 "$ROUNDS"); do
     order="plain tracked rowpath"; [ $((round % 2)) = 0 ] && order="rowpath tracked plain"
     for side in $order; do
         reset_side "$side"
-        opt=; [ "$side" = rowpath ] && opt="-c leadfunnel.tracking_batch_insert=off"
+        opt=; [ "$side" = rowpath ] && opt="-c leadfunnel.tracking_batch_insert=off -c leadfunnel.tracking_batch_update=off"
         t1=$(timed "$(upsert opp_$side staging_load)" "$opt")
         t2=$(timed "$(upsert opp_$side staging_resync)" "$opt")
         echo "$side $t1 $t2" >> "$up"
@@ -153,6 +155,18 @@ for round in $(seq 1 "$ROUNDS"); do
     done
 done
 lf_psql -d "$db" -At <<'SQL'
+-- the same answer: the three sides' tables hold the same rows, and the
+-- model (of the side that ran last) mirrors the table's stages
+SELECT 'tables equal (untracked = tracked = row triggers): '
+    || (NOT EXISTS (SELECT * FROM opp_plain EXCEPT ALL SELECT * FROM opp_tracked)
+        AND NOT EXISTS (SELECT * FROM opp_tracked EXCEPT ALL SELECT * FROM opp_plain)
+        AND NOT EXISTS (SELECT * FROM opp_plain EXCEPT ALL SELECT * FROM opp_rowpath)
+        AND NOT EXISTS (SELECT * FROM opp_rowpath EXCEPT ALL SELECT * FROM opp_plain));
+SELECT 'model mirrors the table (leads whose label differs from the row''s known label): '
+    || count(*) FILTER (WHERE l.stage_label IS DISTINCT FROM r.label)
+  FROM opp_plain o CROSS JOIN LATERAL leadfunnel.resolve_stage('sf', o.stage_name) r
+  JOIN m_track.lead l ON l.external_id = o.id
+ WHERE r.stage IS NOT NULL;
 SELECT 'tracked model: ' || (SELECT count(*) FROM m_track.lead) || ' leads, '
     || (SELECT count(*) FROM m_track.lead_stage_history) || ' stage rows, '
     || (SELECT count(*) FROM m_track.tracking_issue) || ' issues ('
@@ -163,7 +177,8 @@ med2() { grep "^$1 " "$up" | awk -v c="$2" '{print $c}' | sort -n | awk '{v[NR]=
 pl=$(med2 plain 2); tl=$(med2 tracked 2); pr=$(med2 plain 3); tr=$(med2 tracked 3); rl=$(med2 rowpath 2); rr=$(med2 rowpath 3)
 echo
 echo "Batch upsert of $ROWS rows (INSERT ... SELECT ... ON CONFLICT DO UPDATE), median of $ROUNDS rounds:"
-echo "| batch | untracked | tracked (record) | cost tracked/untracked | tracked, row triggers (tracking_batch_insert off) | cost |"
+echo "| batch | untracked | tracked (record) | cost tracked/untracked | tracked, row triggers (tracking_batch_insert, _update off) | cost |"
 echo "|---|---|---|---|---|---|"
 awk -v a="$pl" -v b="$tl" -v c="$rl" 'BEGIN { printf "| initial load (all new) | %.0f ms | %.0f ms | %.2fx | %.0f ms | %.2fx |\n", a, b, b/a, c, c/a }'
 awk -v a="$pr" -v b="$tr" -v c="$rr" 'BEGIN { printf "| re-sync (30%% moved, 1%% unknown label) | %.0f ms | %.0f ms | %.2fx | %.0f ms | %.2fx |\n", a, b, b/a, c, c/a }'
+echo "end: $(date -u '+%Y-%m-%d %H:%M UTC'), $(uptime | sed 's/.*load average/load average/')"
