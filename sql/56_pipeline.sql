@@ -353,6 +353,20 @@ SELECT count(*) AS moments,
              WHERE abs(extract(epoch FROM f.age_in_stage_p50 - p.age)) > 0.01 * extract(epoch FROM p.age))) AS age_off,
        sum((SELECT count(*) FROM pl.pipeline_at(m.t))) AS rows_compared
   FROM moments m;
+-- the same at 20 moments at which a lead enters a stage (the row entered
+-- then is the one open then: pipeline_at takes the last row entered by then)
+SELECT count(*) AS entry_moments,
+       sum((SELECT count(*) FROM (SELECT funnel, stage, leads, amount, weighted_amount FROM pl.pipeline_at(m.t)
+                                  EXCEPT SELECT funnel, stage, leads, amount, weighted_amount FROM pg_temp.plain_pipeline_at(m.t)) x)) AS only_function,
+       sum((SELECT count(*) FROM (SELECT funnel, stage, leads, amount, weighted_amount FROM pg_temp.plain_pipeline_at(m.t)
+                                  EXCEPT SELECT funnel, stage, leads, amount, weighted_amount FROM pl.pipeline_at(m.t)) x)) AS only_plain
+  FROM (SELECT DISTINCT entered_at AS t FROM pl.lead_stage_history WHERE superseded_at IS NULL AND seq > 1
+         ORDER BY 1 LIMIT 20 OFFSET 100) m;
+-- pipeline_at and pipeline_movement run without JIT (its compilation cost
+-- more than the query); the lookup of the stage then has its index
+SELECT proname, proconfig FROM pg_proc
+ WHERE pronamespace = 'pl'::regnamespace AND proname IN ('pipeline_at', 'pipeline_movement') ORDER BY 1;
+SELECT pg_get_indexdef('pl.lead_stage_history_lead_entered'::regclass);
 
 -- pipeline_at(t) equals pipeline computed on a copy of the data rolled back
 -- to t (the plan replayed up to t into another model): the same rows; and

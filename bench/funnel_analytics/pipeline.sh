@@ -7,15 +7,17 @@
 #   pipeline             the view  vs  lead joined with the probabilities row by row, percentile_disc
 #   pipeline_at(t)       ours      vs  the history row open at t, the amount then from the value
 #                                      history, percentile_disc  (t = 7 and 90 days ago)
-#   pipeline_movement    ours, one week (no plain counterpart timed: its plain SQL is the function)
+#   pipeline_movement    ours      vs  the open history rows in the window, the amount and close date
+#                                      at each moment read by a correlated lookup, start and end
+#                                      joined per lead  (checked for 7 and 90 days, timed for 7)
 # Both sides are checked to give the same rows first (exact columns equal, quantiles within the
 # sketch's 1 %).  The model is written set-based with the triggers off (session_replication_role =
 # replica), shaped as the trigger writes it: paths through each funnel's stages, some leads
 # starting at lead (no visitor row), 60 % of the short paths closed, a fifth of the leads with one
 # or two amount / close-date changes.  Serial (no parallel workers), warm, ROUNDS rounds in
 # rotating order; prints medians and ratios.
-# With PIPELINE_ONLY=1 only pipeline and pipeline_at are checked and timed (with their plain SQL):
-# the plain waterfall and cohort SQL run for many minutes at 1M leads.
+# With PIPELINE_ONLY=1 only pipeline, pipeline_at and pipeline_movement are checked and timed (with
+# their plain SQL): the plain waterfall and cohort SQL run for many minutes at 1M leads.
 # Usage: [PIPELINE_ONLY=1] bench/funnel_analytics/pipeline.sh [rounds] [leads]
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
@@ -167,6 +169,66 @@ LANGUAGE sql STABLE AS $$
      WHERE h.to_stage < 'won' AND h.entered_at <= t AND (h.left_at IS NULL OR h.left_at > t)
      GROUP BY 1, 2
 $$;
+-- pipeline_movement: the open history rows in the window, the moments at which a lead's amount and
+-- close date are read (start, end, each open stretch's ends, openings and closes in the window),
+-- each read by a correlated lookup of the first value change after it; then per funnel the start
+-- and end figures, the leads open at both ends compared, the net change of each lead while open
+CREATE FUNCTION plain_pipeline_movement(f timestamptz, t timestamptz)
+RETURNS TABLE (funnel text, movement text, leads bigint, amount numeric)
+LANGUAGE sql STABLE AS $$
+    WITH open_rows AS (
+        SELECT h.account_id, h.lead_id, h.to_stage, h.entered_at, h.left_at FROM cur_hist h
+         WHERE h.to_stage <= 'opportunity' AND h.entered_at <= t AND (h.left_at IS NULL OR h.left_at > f)
+    ), pts AS (
+        SELECT account_id, lead_id, 'start' AS kind, f AS at, to_stage AS stage FROM open_rows WHERE entered_at <= f
+        UNION ALL
+        SELECT account_id, lead_id, 'end', t, to_stage FROM open_rows WHERE left_at IS NULL OR left_at > t
+        UNION ALL
+        SELECT account_id, lead_id, 'lo', greatest(entered_at, f), to_stage FROM open_rows
+        UNION ALL
+        SELECT account_id, lead_id, 'hi', least(coalesce(left_at, t), t), to_stage FROM open_rows
+        UNION ALL
+        SELECT h.account_id, h.lead_id, 'created', h.entered_at, h.to_stage FROM cur_hist h
+         WHERE h.to_stage <= 'opportunity' AND (h.from_stage IS NULL OR h.from_stage > 'opportunity')
+           AND h.entered_at > f AND h.entered_at <= t
+        UNION ALL
+        SELECT h.account_id, h.lead_id, CASE WHEN h.to_stage = 'won' THEN 'won' ELSE 'lost' END, h.entered_at, h.to_stage
+          FROM cur_hist h
+         WHERE h.to_stage > 'opportunity' AND h.from_stage <= 'opportunity' AND h.entered_at > f AND h.entered_at <= t
+    ), val AS (
+        SELECT l.funnel, p.account_id, p.lead_id, p.kind, p.stage,
+               coalesce(coalesce((SELECT v.old_amount FROM b.lead_value_history v
+                                   WHERE v.account_id = p.account_id AND v.lead_id = p.lead_id AND v.changed_at > p.at
+                                   ORDER BY v.changed_at, v.recorded_at LIMIT 1), l.amount), 0) AS amount,
+               coalesce((SELECT v.old_expected_close_date FROM b.lead_value_history v
+                          WHERE v.account_id = p.account_id AND v.lead_id = p.lead_id AND v.changed_at > p.at
+                          ORDER BY v.changed_at, v.recorded_at LIMIT 1), l.expected_close_date) AS close_date
+          FROM pts p JOIN b.lead l USING (account_id, lead_id)
+    ), both_ends AS (
+        SELECT * FROM (
+            SELECT funnel, min(stage) FILTER (WHERE kind = 'start') AS s_stage, min(stage) FILTER (WHERE kind = 'end') AS e_stage,
+                   min(close_date) FILTER (WHERE kind = 'start') AS s_close, min(close_date) FILTER (WHERE kind = 'end') AS e_close
+              FROM val WHERE kind IN ('start', 'end') GROUP BY funnel, account_id, lead_id) x
+         WHERE s_stage IS NOT NULL AND e_stage IS NOT NULL
+    ), delta AS (
+        SELECT funnel, sum(amount) FILTER (WHERE kind = 'hi') - sum(amount) FILTER (WHERE kind = 'lo') AS d
+          FROM val WHERE kind IN ('lo', 'hi') GROUP BY funnel, account_id, lead_id
+    )
+    SELECT fu.funnel, m.movement, m.leads, m.amount
+      FROM (SELECT DISTINCT funnel FROM val) fu
+     CROSS JOIN LATERAL (
+        SELECT 'start' AS movement, count(*) AS leads, coalesce(sum(amount), 0) AS amount FROM val WHERE val.funnel = fu.funnel AND kind = 'start'
+        UNION ALL SELECT 'created', count(*), coalesce(sum(amount), 0) FROM val WHERE val.funnel = fu.funnel AND kind = 'created'
+        UNION ALL SELECT 'advanced', count(*), 0 FROM both_ends b WHERE b.funnel = fu.funnel AND e_stage > s_stage
+        UNION ALL SELECT 'moved_back', count(*), 0 FROM both_ends b WHERE b.funnel = fu.funnel AND e_stage < s_stage
+        UNION ALL SELECT 'pulled_in', count(*), 0 FROM both_ends b WHERE b.funnel = fu.funnel AND e_close < s_close
+        UNION ALL SELECT 'pushed_out', count(*), 0 FROM both_ends b WHERE b.funnel = fu.funnel AND e_close > s_close
+        UNION ALL SELECT 'amount_up', count(*), coalesce(sum(d), 0) FROM delta WHERE delta.funnel = fu.funnel AND d > 0
+        UNION ALL SELECT 'amount_down', count(*), coalesce(sum(d), 0) FROM delta WHERE delta.funnel = fu.funnel AND d < 0
+        UNION ALL SELECT 'won', count(*), -coalesce(sum(amount), 0) FROM val WHERE val.funnel = fu.funnel AND kind = 'won'
+        UNION ALL SELECT 'lost', count(*), -coalesce(sum(amount), 0) FROM val WHERE val.funnel = fu.funnel AND kind = 'lost'
+        UNION ALL SELECT 'end', count(*), coalesce(sum(amount), 0) FROM val WHERE val.funnel = fu.funnel AND kind = 'end') m
+$$;
 SQL
 
 # the same rows on both sides (the plain pipeline_at reads a NULL old amount as "no change":
@@ -188,7 +250,9 @@ CREATE TEMP TABLE p_o AS SELECT * FROM b.pipeline;
 CREATE TEMP TABLE p_p AS SELECT * FROM plain_pipeline;
 CREATE TEMP TABLE a_o AS SELECT t, f.* FROM unnest(ARRAY[now() - interval '7 days', now() - interval '90 days']) t, b.pipeline_at(t) f;
 CREATE TEMP TABLE a_p AS SELECT t, f.* FROM unnest(ARRAY[now() - interval '7 days', now() - interval '90 days']) t, plain_pipeline_at(t) f;
-ANALYZE w_o, w_p, c_o, c_p, p_o, p_p, a_o, a_p;
+CREATE TEMP TABLE m_o AS SELECT t, f.* FROM unnest(ARRAY[now() - interval '7 days', now() - interval '90 days']) t, b.pipeline_movement(t, now()) f;
+CREATE TEMP TABLE m_p AS SELECT t, f.* FROM unnest(ARRAY[now() - interval '7 days', now() - interval '90 days']) t, plain_pipeline_movement(t, now()) f;
+ANALYZE w_o, w_p, c_o, c_p, p_o, p_p, a_o, a_p, m_o, m_p;
 SELECT 'waterfall ' || (SELECT count(*) FROM (SELECT funnel, period, stage, entered, advanced, won, conversion, amount FROM w_o
                                    EXCEPT SELECT funnel, period, stage, entered, advanced, won, conversion, amount FROM w_p) x)
      + (SELECT count(*) FROM (SELECT funnel, period, stage, entered, advanced, won, conversion, amount FROM w_p
@@ -213,6 +277,8 @@ SELECT 'pipeline_at ' || (SELECT count(*) FROM (SELECT t, funnel, stage, leads, 
      + (SELECT count(*) FROM a_o f JOIN a_p p USING (t, funnel, stage)
          WHERE abs(extract(epoch FROM f.age_in_stage_p50 - p.age)) > 0.01 * extract(epoch FROM p.age))
      || ' of ' || (SELECT count(*) FROM a_o);
+SELECT 'pipeline_movement ' || (SELECT count(*) FROM (TABLE m_o EXCEPT TABLE m_p) x)
+     + (SELECT count(*) FROM (TABLE m_p EXCEPT TABLE m_o) x) || ' of ' || (SELECT count(*) FROM m_o);
 COMMIT;
 SQL
 )
@@ -231,9 +297,10 @@ declare -A Q=(
   [at90]="SELECT * FROM b.pipeline_at(now() - interval '90 days')"
   [at90_plain]="SELECT * FROM plain_pipeline_at(now() - interval '90 days')"
   [movement]="SELECT * FROM b.pipeline_movement(now() - interval '7 days', now())"
+  [movement_plain]="SELECT * FROM plain_pipeline_movement(now() - interval '7 days', now())"
 )
-names="waterfall waterfall_plain cohort cohort_plain pipeline pipeline_plain at7 at7_plain at90 at90_plain movement"
-[ "$PIPELINE_ONLY" = 1 ] && names="pipeline pipeline_plain at7 at7_plain at90 at90_plain"
+names="waterfall waterfall_plain cohort cohort_plain pipeline pipeline_plain at7 at7_plain at90 at90_plain movement movement_plain"
+[ "$PIPELINE_ONLY" = 1 ] && names="pipeline pipeline_plain at7 at7_plain at90 at90_plain movement movement_plain"
 run() {
     lf_psql -d "$db" -c "SET max_parallel_workers_per_gather = 0" -c '\timing on' -c '\o /dev/null' -c "${Q[$1]}" \
         | sed -n 's/^Time: \([0-9.]*\) ms.*/\1/p' | tail -n 1
@@ -251,12 +318,12 @@ echo
 echo "| answer | ours | plain SQL | plain / ours |"
 echo "|---|---|---|---|"
 for pair in "waterfall|waterfall" "conversion_by_cohort|cohort" "pipeline|pipeline" \
-            "pipeline_at(now() - 7 days)|at7" "pipeline_at(now() - 90 days)|at90"; do
+            "pipeline_at(now() - 7 days)|at7" "pipeline_at(now() - 90 days)|at90" \
+            "pipeline_movement(now() - 7 days, now())|movement"; do
     label=${pair%|*}; key=${pair#*|}
     grep -q "^$key " "$results" || continue
     awk -v l="$label" -v o="$(med "$key")" -v p="$(med "${key}_plain")" 'BEGIN { printf "| %s | %.0f ms | %.0f ms | %.1fx |\n", l, o, p, p/o }'
 done
-grep -q "^movement " "$results" && awk -v m="$(med movement)" 'BEGIN { printf "| pipeline_movement(now() - 7 days, now()) | %.0f ms | – | |\n", m }'
 echo
 awk -v a="$(med at7)" -v b="$(med at90)" -v p="$(med pipeline)" \
     'BEGIN { printf "pipeline_at(7 days ago) / pipeline now: %.2fx;  pipeline_at(90 days ago) / pipeline now: %.2fx\n", a/p, b/p }'

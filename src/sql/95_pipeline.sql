@@ -184,6 +184,14 @@ BEGIN
         END LOOP;
     END IF;
 
+    -- The stage a lead was in at a moment, for pipeline_at: the last of its
+    -- current rows entered by then, found by one descent of this index
+    -- without reading the heap (to_stage is included).  Not left_at: closing
+    -- a row sets it, and that update stays HOT because no index names it.
+    IF to_regclass(format('%s.lead_stage_history_lead_entered', s)) IS NULL THEN
+        EXECUTE format('CREATE INDEX lead_stage_history_lead_entered ON %1$s.lead_stage_history (account_id, lead_id, entered_at, seq) INCLUDE (to_stage) WHERE superseded_at IS NULL', s);
+    END IF;
+
     -- Stage entries: one row per lead and open-or-won stage it entered, at its
     -- first entry into that stage, with reach_<X>: when the lead next entered
     -- a stage at or beyond X (up to won) after that entry.  One sort of the
@@ -324,10 +332,11 @@ BEGIN
         -- The functions: plpgsql with the times as literals in the query
         -- text (Citus plans a query with parameters over distributed tables
         -- only in some shapes).
-        -- pipeline_at runs without JIT: on models of some tens of thousands
-        -- of leads its estimated cost passes jit_above_cost, and compiling
-        -- its many expressions took several times as long as running it
-        -- (93,000 leads: 7 s of JIT for a query of under 1 s).
+        -- pipeline_at and pipeline_movement run without JIT: on models of
+        -- some tens of thousands of leads their estimated cost passes
+        -- jit_above_cost, and compiling their many expressions took several
+        -- times as long as running them (pipeline_at, 93,000 leads: 7 s of
+        -- JIT for a query of under 1 s).
         $d$CREATE OR REPLACE FUNCTION %1$s.pipeline_at(at timestamptz)
             RETURNS TABLE (funnel text, stage @extschema@.lead_stage, stage_label text, forecast_category @extschema@.forecast_category,
                            leads bigint, amount numeric, weighted_amount numeric, age_in_stage_p50 interval)
@@ -341,12 +350,15 @@ BEGIN
             END IF;
             -- A lead's stage at that moment is its current stage if it entered
             -- that at or before then (stage_entered_at is the lead's "moved
-            -- since" marker), else the history row open then, looked up by
-            -- the history's key only for the leads that moved since: two
-            -- scans of lead, no per-lead work for the others.  Its amount
-            -- then is the old amount of its first value change after then,
-            -- else its amount; its label then is looked up only for the leads
-            -- whose label changed since.
+            -- since" marker), else the history row open then, looked up only
+            -- for the leads that moved since: two scans of lead, no per-lead
+            -- work for the others.  The row open then is the last of the
+            -- lead's current rows entered by then (its rows follow each
+            -- other: each is entered when the one before is left, as
+            -- verify_model() checks), one descent of lead_stage_history_lead_entered
+            -- without reading the heap.  Its amount then is the old amount of
+            -- its first value change after then, else its amount; its label
+            -- then is looked up only for the leads whose label changed since.
             RETURN QUERY EXECUTE format($q$
                 SELECT p.funnel, p.stage, p.stage_label,
                        coalesce(sl.forecast_category, o.forecast_category, d.forecast_category),
@@ -369,9 +381,8 @@ BEGIN
                                         SELECT h.to_stage, h.entered_at
                                           FROM %1$s.lead_stage_history h
                                          WHERE h.account_id = l.account_id AND h.lead_id = l.lead_id
-                                           AND h.entered_at <= %%1$L AND (h.left_at IS NULL OR h.left_at > %%1$L)
-                                           AND h.superseded_at IS NULL
-                                         ORDER BY h.seq DESC LIMIT 1) x
+                                           AND h.entered_at <= %%1$L AND h.superseded_at IS NULL
+                                         ORDER BY h.entered_at DESC, h.seq DESC LIMIT 1) x
                                  WHERE l.stage_entered_at > %%1$L AND x.to_stage <= 'opportunity') a
                           LEFT JOIN (SELECT DISTINCT ON (v.account_id, v.lead_id) v.account_id, v.lead_id, v.old_amount
                                        FROM %1$s.lead_value_history v
@@ -402,6 +413,7 @@ BEGIN
             RETURNS TABLE (funnel text, movement text, leads bigint, amount numeric)
             LANGUAGE plpgsql STABLE
             SET search_path = pg_catalog, pg_temp
+            SET jit = off
         AS $f$
         BEGIN
             IF from_at IS NULL OR to_at IS NULL THEN
@@ -419,46 +431,54 @@ BEGIN
             --   start/end: open at from_at/to_at; created: an opening (creation
             --   or reopening) in the window; won/lost: a close in the window;
             --   lo/hi: each open stretch's ends within the window, whose
-            --   amounts differ by the changes made while open (amount_up/down).
+            --   amounts differ by the changes made while open (amount_up/down)
+            --   -- read only for the leads with a value change after from_at:
+            --   for the others both ends read the same amount, the lead's.
+            -- The history rows: those open in the window and the closes in it,
+            -- each marked when its lead has a value change after from_at (a
+            -- hash join with the few changed leads, before the join with lead,
+            -- whose two-column key the planner cannot estimate for a CTE).
             RETURN QUERY EXECUTE format($q$
-                WITH h AS (
-                    SELECT h.account_id, h.lead_id, h.from_stage, h.to_stage, h.entered_at, h.left_at
+                WITH changed AS (
+                    SELECT DISTINCT v.account_id, v.lead_id
+                      FROM %1$s.lead_value_history v WHERE v.changed_at > %%1$L
+                ), h AS (
+                    SELECT h.account_id, h.lead_id, h.from_stage, h.to_stage, h.entered_at, h.left_at,
+                           c.lead_id IS NOT NULL AS changed
                       FROM %1$s.lead_stage_history h
+                      LEFT JOIN changed c ON c.account_id = h.account_id AND c.lead_id = h.lead_id
                      WHERE h.entered_at <= %%2$L AND (h.left_at IS NULL OR h.left_at > %%1$L)
+                       AND (h.to_stage <= 'opportunity' OR h.entered_at > %%1$L)
                        AND h.superseded_at IS NULL
                 ), pt AS (
-                    SELECT account_id, lead_id, 'start' AS kind, %%1$L::timestamptz AS t, to_stage AS stage
+                    SELECT account_id, lead_id, changed, 'start' AS kind, %%1$L::timestamptz AS t, to_stage AS stage
                       FROM h WHERE to_stage <= 'opportunity' AND entered_at <= %%1$L
                     UNION ALL
-                    SELECT account_id, lead_id, 'end', %%2$L::timestamptz, to_stage
+                    SELECT account_id, lead_id, changed, 'end', %%2$L::timestamptz, to_stage
                       FROM h WHERE to_stage <= 'opportunity' AND (left_at IS NULL OR left_at > %%2$L)
                     UNION ALL
-                    SELECT account_id, lead_id, 'created', entered_at, to_stage
+                    SELECT account_id, lead_id, changed, 'created', entered_at, to_stage
                       FROM h WHERE to_stage <= 'opportunity' AND entered_at > %%1$L
                                AND (from_stage IS NULL OR from_stage > 'opportunity')
                     UNION ALL
-                    SELECT account_id, lead_id, 'lo', greatest(entered_at, %%1$L::timestamptz), to_stage
-                      FROM h WHERE to_stage <= 'opportunity'
+                    SELECT account_id, lead_id, changed, 'lo', greatest(entered_at, %%1$L::timestamptz), to_stage
+                      FROM h WHERE to_stage <= 'opportunity' AND changed
                     UNION ALL
-                    SELECT account_id, lead_id, 'hi', least(coalesce(left_at, %%2$L::timestamptz), %%2$L::timestamptz), to_stage
-                      FROM h WHERE to_stage <= 'opportunity'
+                    SELECT account_id, lead_id, changed, 'hi', least(coalesce(left_at, %%2$L::timestamptz), %%2$L::timestamptz), to_stage
+                      FROM h WHERE to_stage <= 'opportunity' AND changed
                     UNION ALL
-                    SELECT account_id, lead_id, CASE WHEN to_stage = 'won' THEN 'won' ELSE 'lost' END, entered_at, to_stage
+                    SELECT account_id, lead_id, changed, CASE WHEN to_stage = 'won' THEN 'won' ELSE 'lost' END, entered_at, to_stage
                       FROM h WHERE to_stage > 'opportunity' AND from_stage <= 'opportunity' AND entered_at > %%1$L
-                ), changed AS (
-                    SELECT DISTINCT v.account_id, v.lead_id
-                      FROM %1$s.lead_value_history v WHERE v.changed_at > %%1$L
                 ), val AS (
                     SELECT l.funnel, pt.account_id, pt.lead_id, pt.kind, pt.stage,
                            coalesce(CASE WHEN v.found THEN v.old_amount ELSE l.amount END, 0) AS amount,
                            CASE WHEN v.found THEN v.old_close ELSE l.expected_close_date END AS close_date
                       FROM pt
                       JOIN %1$s.lead l ON l.account_id = pt.account_id AND l.lead_id = pt.lead_id
-                      LEFT JOIN changed c ON c.account_id = pt.account_id AND c.lead_id = pt.lead_id
                       LEFT JOIN LATERAL (
                             SELECT true AS found, v.old_amount, v.old_expected_close_date AS old_close
                               FROM %1$s.lead_value_history v
-                             WHERE c.lead_id IS NOT NULL
+                             WHERE pt.changed
                                AND v.account_id = pt.account_id AND v.lead_id = pt.lead_id AND v.changed_at > pt.t
                              ORDER BY v.changed_at, v.recorded_at LIMIT 1) v ON true
                 ), per_lead AS (
