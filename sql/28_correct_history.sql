@@ -86,6 +86,9 @@ UPDATE cor.lead SET stage = 'tql', stage_entered_at = '2026-03-27' WHERE lead_id
 SELECT seq, from_stage, to_stage, entered_at, left_at FROM cor.lead_stage_history WHERE lead_id = 1 AND superseded_at IS NULL AND seq >= 6 ORDER BY seq;
 
 -- The lifecycle follows: a win recorded, then corrected away.
+-- (a customer term of 100 years, so that the status after the win of
+-- 2026-01-20 does not depend on the date the test runs)
+SELECT leadfunnel.set_setting('customer_term', '100 years');
 INSERT INTO cor.lead (lead_id, account_id, contact_id, funnel, created_at) VALUES (2, 2, 2, 'self_serve', '2026-01-01');
 UPDATE cor.lead SET stage = 'mql', stage_entered_at = '2026-01-10' WHERE lead_id = 2;
 UPDATE cor.lead SET stage = 'won', stage_entered_at = '2026-01-20' WHERE lead_id = 2;
@@ -97,6 +100,7 @@ SELECT status, won_leads, first_won_at FROM cor.account_lifecycle WHERE account_
 -- what the rules say from the facts is what is stored
 SELECT leadfunnel.refresh_lifecycle('cor', true) AS changed_by_refresh;
 SELECT count(*) AS violations FROM leadfunnel.verify_model('cor');
+DELETE FROM leadfunnel.setting WHERE name = 'customer_term';
 
 -- Bad corrections change nothing.
 SELECT count(*) AS rows_before FROM cor.lead_stage_history \gset
