@@ -220,13 +220,14 @@ UPDATE pl.lead SET stage = 'won', stage_entered_at = '2025-05-20' WHERE lead_id 
 SELECT funnel, period, stage, entered, advanced, won, conversion, amount FROM pl.waterfall WHERE funnel = 'import';
 SELECT funnel, stage, reached, entered FROM pl.funnel_summary WHERE funnel = 'import';
 ROLLBACK;
--- a filter on funnel and period is applied below the aggregation and the
--- window (in the scan of lead): other funnels' rows are never computed
+-- a filter on funnel and period is applied below both aggregations (per lead
+-- by lead_stage_entries, then per funnel, period and stage), in the scan of
+-- lead: other funnels' rows are never computed
 CREATE FUNCTION pg_temp.plan_of(q text) RETURNS SETOF text LANGUAGE plpgsql AS $$
 BEGIN RETURN QUERY EXECUTE 'EXPLAIN (COSTS OFF) ' || q; END $$;
 SELECT count(*) FILTER (WHERE p ~ 'Seq Scan on lead l') AS lead_scans,
        count(*) FILTER (WHERE p ~ 'Filter: \(funnel = ''self_serve''::text\)') AS funnel_filters_in_scan,
-       bool_or(p ~ 'WindowAgg') AS has_window
+       count(*) FILTER (WHERE p ~ 'Aggregate') AS aggregations
   FROM pg_temp.plan_of($$SELECT * FROM pl.waterfall WHERE funnel = 'self_serve' AND period >= '2025-01-01'$$) p;
 SELECT count(*) FILTER (WHERE p ~ 'Filter: \(funnel = ''self_serve''::text\)') AS funnel_filters
   FROM pg_temp.plan_of($$SELECT * FROM pl.conversion_by_cohort WHERE funnel = 'self_serve' AND cohort >= '2025-01-01'$$) p;

@@ -102,6 +102,46 @@ COMMENT ON FUNCTION @extschema@.lead_value_history_guard() IS
 'Trigger on a model''s lead_value_history: refuses UPDATE, DELETE, TRUNCATE and INSERTs other than those of the lead_value_record trigger (SQLSTATE 42501).';
 
 -- ---------------------------------------------------------------------------
+-- A lead's stage entries in one pass (stage_entries.c): what the waterfall
+-- and conversion_by_cohort views group per funnel, month and stage.
+
+CREATE TYPE @extschema@.stage_entry AS (
+    stage      @extschema@.lead_stage,
+    entered_at timestamptz,
+    next_at    timestamptz,
+    reached    bigint
+);
+COMMENT ON TYPE @extschema@.stage_entry IS
+'One element of lead_stage_entries(): an open-or-won stage a lead entered, when it first entered it, when it next entered a later stage, and which later stages it reached how soon.';
+COMMENT ON COLUMN @extschema@.stage_entry.stage IS 'Open-or-won stage (visitor .. won) the lead''s history entered.';
+COMMENT ON COLUMN @extschema@.stage_entry.entered_at IS 'Time of the first history row (lowest seq) with that stage.';
+COMMENT ON COLUMN @extschema@.stage_entry.next_at IS 'Earliest time of a later history row (higher seq) whose stage is a later open-or-won stage; NULL when there is none and for won.';
+COMMENT ON COLUMN @extschema@.stage_entry.reached IS 'Bits: for each later open-or-won stage X (k = its position in lead_stage, visitor = 0 .. won = 8), with r the earliest time of a later history row whose stage is X or a later open-or-won stage: bit 4k when r <= entered_at + interval ''30 days'', 4k + 1 for 60 days, 4k + 2 for 90 days, 4k + 3 when r exists (session TimeZone, as timestamptz + interval computes it).';
+
+CREATE FUNCTION @extschema@.lead_stage_entries_trans(internal, int, @extschema@.lead_stage, timestamptz)
+    RETURNS internal
+    AS 'MODULE_PATHNAME', 'lf_stage_entries_trans'
+    LANGUAGE C IMMUTABLE PARALLEL SAFE;
+COMMENT ON FUNCTION @extschema@.lead_stage_entries_trans(internal, int, @extschema@.lead_stage, timestamptz) IS
+'Transition function of lead_stage_entries: keeps the open-or-won rows of the group.';
+
+CREATE FUNCTION @extschema@.lead_stage_entries_final(internal)
+    RETURNS @extschema@.stage_entry[]
+    AS 'MODULE_PATHNAME', 'lf_stage_entries_final'
+    LANGUAGE C STABLE PARALLEL SAFE;
+COMMENT ON FUNCTION @extschema@.lead_stage_entries_final(internal) IS
+'Final function of lead_stage_entries: the stage entries of the group in one pass over its rows in seq order (STABLE: the day windows follow the session TimeZone).';
+
+CREATE AGGREGATE @extschema@.lead_stage_entries(seq int, stage @extschema@.lead_stage, entered_at timestamptz) (
+    SFUNC = @extschema@.lead_stage_entries_trans,
+    STYPE = internal,
+    FINALFUNC = @extschema@.lead_stage_entries_final,
+    PARALLEL = SAFE
+);
+COMMENT ON AGGREGATE @extschema@.lead_stage_entries(int, @extschema@.lead_stage, timestamptz) IS
+'Over one lead''s current stage history rows (seq, to_stage, entered_at; group by lead): one stage_entry per open-or-won stage the lead entered, in stage order: its first entry, the next entry into a later open-or-won stage, and the later stages reached within 30, 60, 90 days and ever. Rows of closed-not-won stages count for nothing. No combine function (a lead''s rows are aggregated in one process); at most 1048576 open-or-won rows per group (SQLSTATE 54000). The waterfall and conversion_by_cohort views group it; see doc/pipeline.md.';
+
+-- ---------------------------------------------------------------------------
 -- The model's objects
 
 CREATE FUNCTION @extschema@.model_add_pipeline(target_schema name) RETURNS void
@@ -115,8 +155,8 @@ DECLARE
     ddl text;
     stage_bit text;
     reach_cols text;
-    next_reach text;
     entries text;
+    lead_entries text;
     cohort_cols text;
     cohort_rows text;
 BEGIN
@@ -192,7 +232,9 @@ BEGIN
         EXECUTE format('CREATE INDEX lead_stage_history_lead_entered ON %1$s.lead_stage_history (account_id, lead_id, entered_at, seq) INCLUDE (to_stage) WHERE superseded_at IS NULL', s);
     END IF;
 
-    -- Stage entries: one row per lead and open-or-won stage it entered, at its
+    -- Stage entries with a column per later stage (time_to_convert reads
+    -- them; the views below use lead_stage_entries): one row per lead and
+    -- open-or-won stage it entered, at its
     -- first entry into that stage, with reach_<X>: when the lead next entered
     -- a stage at or beyond X (up to won) after that entry.  One sort of the
     -- history per lead (newest first): the reach columns are running minimums,
@@ -200,11 +242,9 @@ BEGIN
     -- lead's funnel too, so that a filter on funnel reaches the scans.
     SELECT string_agg(format('WHEN %L THEN %s', st, 1 << (o - 1)::int), ' ' ORDER BY o),
            string_agg(format('min(h.entered_at) FILTER (WHERE h.to_stage BETWEEN %L AND ''won'') OVER newer AS reach_%s', st, st), ', '
-                      ORDER BY o) FILTER (WHERE o > 1),
-           string_agg(format('WHEN %L THEN e.reach_%s', prev, st), ' ' ORDER BY o) FILTER (WHERE o > 1)
-      INTO stage_bit, reach_cols, next_reach
-      FROM (SELECT st, o, lag(st) OVER (ORDER BY o) AS prev
-              FROM unnest(enum_range(NULL::@extschema@.lead_stage, 'won')) WITH ORDINALITY AS u(st, o)) u;
+                      ORDER BY o) FILTER (WHERE o > 1)
+      INTO stage_bit, reach_cols
+      FROM unnest(enum_range(NULL::@extschema@.lead_stage, 'won')) WITH ORDINALITY AS u(st, o);
     entries := format($e$
         (SELECT x.funnel, x.account_id, x.lead_id, x.stage, x.entered_at, x.lead_stage, x.amount, %3$s
            FROM (SELECT l.funnel, h.account_id, h.lead_id, h.to_stage AS stage, h.entered_at,
@@ -225,13 +265,32 @@ BEGIN
            FROM unnest(enum_range('lead'::@extschema@.lead_stage, 'won')) WITH ORDINALITY AS u(st, o)),
         reach_cols);
 
+    -- The same stage entries for waterfall and conversion_by_cohort, from the
+    -- C aggregate lead_stage_entries (stage_entries.c): one pass over each
+    -- lead's rows in the history key's order, grouped by lead (the lead's
+    -- columns are functionally dependent on its key and drop out of the
+    -- grouping), so a filter on funnel still reaches the scans.  reach_X
+    -- above as the bits of stage_entry.reached (within 30, 60, 90 days and
+    -- ever), next_at as reach of the canonical next stage.
+    lead_entries := format($e$
+        (SELECT x.funnel, x.lead_stage, x.amount, u.stage, u.entered_at, u.next_at, u.reached
+           FROM (SELECT l.funnel, l.stage AS lead_stage, l.amount,
+                        @extschema@.lead_stage_entries(h.seq, h.to_stage, h.entered_at) AS entries
+                   FROM %1$s.lead l
+                   JOIN %1$s.lead_stage_history h ON h.account_id = l.account_id AND h.lead_id = l.lead_id
+                  WHERE h.superseded_at IS NULL
+                  GROUP BY h.account_id, h.lead_id, l.account_id, l.lead_id, l.funnel, l.stage, l.amount) x
+          CROSS JOIN LATERAL pg_catalog.unnest(x.entries) u)$e$, s);
+
     -- conversion_by_cohort: the counts for every later stage in one pass,
     -- unpacked into one row per (from_stage, to_stage) after the aggregation
     SELECT 'count(*) AS entered, ' || string_agg(format($c$
-                count(*) FILTER (WHERE e.reach_%1$s <= e.entered_at + interval '30 days') AS d30_%1$s,
-                count(*) FILTER (WHERE e.reach_%1$s <= e.entered_at + interval '60 days') AS d60_%1$s,
-                count(*) FILTER (WHERE e.reach_%1$s <= e.entered_at + interval '90 days') AS d90_%1$s,
-                count(e.reach_%1$s) AS ever_%1$s$c$, st), ', ' ORDER BY o),
+                count(*) FILTER (WHERE e.reached & %2$s <> 0) AS d30_%1$s,
+                count(*) FILTER (WHERE e.reached & %3$s <> 0) AS d60_%1$s,
+                count(*) FILTER (WHERE e.reached & %4$s <> 0) AS d90_%1$s,
+                count(*) FILTER (WHERE e.reached & %5$s <> 0) AS ever_%1$s$c$,
+                st, 1::bigint << (4 * o)::int, 1::bigint << (4 * o + 1)::int,
+                1::bigint << (4 * o + 2)::int, 1::bigint << (4 * o + 3)::int), ', ' ORDER BY o),
            string_agg(format('(%1$L::@extschema@.lead_stage, g.entered, g.d30_%1$s, g.d60_%1$s, g.d90_%1$s, g.ever_%1$s)', st),
                       ', ' ORDER BY o)
       INTO cohort_cols, cohort_rows
@@ -257,9 +316,7 @@ BEGIN
                        count(*) FILTER (WHERE e.lead_stage = 'won') AS won,
                        @extschema@.cycle_time(e.entered_at, e.next_at) AS t,
                        sum(e.amount) AS amount
-                  FROM (SELECT e.funnel, e.stage, e.entered_at, e.lead_stage, e.amount,
-                               CASE e.stage %3$s END AS next_at
-                          FROM %2$s e) e
+                  FROM %6$s e
                  CROSS JOIN z
                  GROUP BY 1, 2, 3) g
          ORDER BY g.funnel, g.period, g.stage$d$,
@@ -282,7 +339,7 @@ BEGIN
         SELECT g.funnel, g.cohort, g.from_stage, c.to_stage, c.entered, c.within_30d, c.within_60d, c.within_90d, c.ever
           FROM (SELECT e.funnel, date_trunc('month', e.entered_at AT TIME ZONE z.tz)::date AS cohort,
                        e.stage AS from_stage, %4$s
-                  FROM %2$s e
+                  FROM %6$s e
                  CROSS JOIN z
                  WHERE e.stage < 'won'
                  GROUP BY 1, 2, 3) g
@@ -585,7 +642,7 @@ BEGIN
         $f$$d$,
         $d$COMMENT ON FUNCTION %1$s.time_to_convert(@extschema@.lead_stage, @extschema@.lead_stage, int) IS 'Time-to-convert histogram per funnel: durations from a lead''s first entry into from_stage to its next entry into to_stage or a later open-or-won stage, counted exactly in up to buckets buckets whose bounds are the funnel''s cycle_time-sketch quantiles at 1/buckets, 2/buckets, ... (equal-count buckets within the sketch''s 1 %%); bucket i holds lower_bound <= duration < upper_bound (the last one up to the longest, inclusive). NULL argument: no rows; bad stages or buckets outside 1..100: SQLSTATE 22023.'$d$
     ] LOOP
-        EXECUTE format(ddl, s, entries, next_reach, cohort_cols, cohort_rows);
+        EXECUTE format(ddl, s, entries, NULL, cohort_cols, cohort_rows, lead_entries);
     END LOOP;
 
     IF on_citus THEN
