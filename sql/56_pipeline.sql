@@ -267,6 +267,105 @@ SELECT (SELECT count(*) FROM pl.conversion_by_cohort) AS rows,
          WHERE NOT (within_30d <= within_60d AND within_60d <= within_90d AND within_90d <= ever AND ever <= entered)) AS not_monotone;
 
 -- ---------------------------------------------------------------------------
+-- waterfall and conversion_by_cohort (lead_stage_entries, stage_entries.c)
+-- against the same plain SQL on awkward histories, written as history rows
+-- with the triggers off: moves back, re-entries, skipped stages, moves at the
+-- same moment, a lead imported at mql, lost, recycled and reopened, won, only
+-- closed, a superseded row, and moves exactly at and just past 30, 60 and 90
+-- days, in UTC and across a daylight-saving change in Europe/Berlin (where
+-- 30 days after 2025-03-20 12:00+01 is 2025-04-19 12:00+02, 29 days and 23
+-- hours later)
+BEGIN;
+INSERT INTO leadfunnel.funnel (name, stages, entry_stages, allow_skip, description)
+VALUES ('awkward', '{visitor,lead,mql,tal,tql,sal,sql,opportunity,won}', '{visitor,lead,mql}', true, 'test: awkward histories');
+INSERT INTO pl.account (account_id) VALUES (9100);
+SET LOCAL session_replication_role = replica;
+CREATE TEMP TABLE awk (lead_id bigint, seq int, to_stage leadfunnel.lead_stage, entered_at timestamptz) ON COMMIT DROP;
+INSERT INTO awk VALUES
+    -- moves back (mql to lead) and re-entries of lead and mql
+    (9101, 1, 'visitor', '2025-01-03 10:00+00'), (9101, 2, 'lead', '2025-01-10 00:00+00'), (9101, 3, 'mql', '2025-01-20 00:00+00'),
+    (9101, 4, 'lead', '2025-02-05 00:00+00'), (9101, 5, 'mql', '2025-02-25 00:00+00'), (9101, 6, 'sql', '2025-03-10 00:00+00'),
+    (9101, 7, 'won', '2025-04-01 00:00+00'),
+    -- back from sql to mql and into sql again: the first entry of sql counts
+    (9102, 1, 'mql', '2025-01-15 00:00+00'), (9102, 2, 'sql', '2025-02-01 00:00+00'), (9102, 3, 'mql', '2025-02-10 00:00+00'),
+    (9102, 4, 'sql', '2025-03-20 00:00+00'), (9102, 5, 'opportunity', '2025-06-01 00:00+00'),
+    -- skipped stages, across a month end
+    (9103, 1, 'visitor', '2025-01-31 23:30+00'), (9103, 2, 'sql', '2025-02-01 00:30+00'), (9103, 3, 'won', '2025-02-14 00:00+00'),
+    -- moves at the same moment, one of them back
+    (9104, 1, 'lead', '2025-03-01 12:00+00'), (9104, 2, 'mql', '2025-03-01 12:00+00'), (9104, 3, 'sal', '2025-03-01 12:00+00'),
+    (9104, 4, 'lead', '2025-03-01 12:00+00'),
+    -- imported at mql, lost
+    (9105, 1, 'mql', '2025-02-02 00:00+00'), (9105, 2, 'lost', '2025-02-20 00:00+00'),
+    (9106, 1, 'visitor', '2025-01-05 00:00+00'), (9106, 2, 'lead', '2025-01-06 00:00+00'), (9106, 3, 'lost', '2025-01-07 00:00+00'),
+    -- recycled and reopened: lead again, then mql
+    (9107, 1, 'lead', '2025-01-01 00:00+00'), (9107, 2, 'recycled', '2025-01-15 00:00+00'), (9107, 3, 'lead', '2025-04-01 00:00+00'),
+    (9107, 4, 'mql', '2025-04-15 00:00+00'),
+    -- exactly 30 days, 60 days and a microsecond, exactly 90 days (in UTC)
+    (9108, 1, 'mql', '2025-03-20 12:00+00'), (9108, 2, 'tal', '2025-04-19 12:00+00'), (9108, 3, 'tql', '2025-05-19 12:00:00.000001+00'),
+    (9108, 4, 'sal', '2025-06-18 12:00+00'),
+    -- across the change to summer time in Berlin: within 30 days there, not in UTC
+    (9109, 1, 'mql', '2025-03-20 12:00+01'), (9109, 2, 'tal', '2025-04-19 11:30+02'), (9109, 3, 'sal', '2025-04-19 12:00:00.000001+02'),
+    (9110, 1, 'mql', '2025-03-20 12:00+01'), (9110, 2, 'sql', '2025-04-19 12:00+02'),
+    -- only closed: no entry at all
+    (9111, 1, 'disqualified', '2025-01-09 00:00+00'),
+    -- its superseded row 3 (won) is not part of the history
+    (9112, 1, 'visitor', '2025-02-01 00:00+00'), (9112, 2, 'lead', '2025-02-02 00:00+00'), (9112, 3, 'opportunity', '2025-02-03 00:00+00');
+INSERT INTO pl.lead_stage_history (lead_id, account_id, seq, from_stage, to_stage, entered_at, left_at, recorded_at)
+SELECT lead_id, 9100, seq, lag(to_stage) OVER w, to_stage, entered_at, lead(entered_at) OVER w, entered_at
+  FROM awk WINDOW w AS (PARTITION BY lead_id ORDER BY seq);
+INSERT INTO pl.lead_stage_history (lead_id, account_id, seq, from_stage, to_stage, entered_at, recorded_at, superseded_at)
+VALUES (9112, 9100, 3, 'lead', 'won', '2025-02-03 00:00+00', '2025-02-03 00:00+00', '2025-02-10 00:00+00');
+INSERT INTO pl.lead (lead_id, account_id, funnel, amount, stage, max_stage, created_at, stage_entered_at, closed_at)
+SELECT lead_id, 9100, 'awkward', 100 * (lead_id - 9100), (array_agg(to_stage ORDER BY seq DESC))[1],
+       max(to_stage) FILTER (WHERE to_stage <= 'won'), min(entered_at), max(entered_at),
+       CASE WHEN (array_agg(to_stage ORDER BY seq DESC))[1] >= 'won' THEN max(entered_at) END
+  FROM awk GROUP BY lead_id;
+-- the entries of each lead, by hand: first entry, next later stage, and the
+-- later stages reached (k: within 30 / 60 / 90 days / ever)
+CREATE FUNCTION pg_temp.reached(bits bigint) RETURNS text LANGUAGE sql AS $$
+    SELECT string_agg(format('%s:%s%s%s%s', st, CASE WHEN bits & (1::bigint << (4 * (o - 1))::int) <> 0 THEN '3' ELSE '-' END,
+                             CASE WHEN bits & (1::bigint << (4 * (o - 1) + 1)::int) <> 0 THEN '6' ELSE '-' END,
+                             CASE WHEN bits & (1::bigint << (4 * (o - 1) + 2)::int) <> 0 THEN '9' ELSE '-' END,
+                             CASE WHEN bits & (1::bigint << (4 * (o - 1) + 3)::int) <> 0 THEN 'e' ELSE '-' END), ' ' ORDER BY o)
+      FROM unnest(enum_range(NULL::leadfunnel.lead_stage, 'won')) WITH ORDINALITY u(st, o)
+     WHERE bits & (15::bigint << (4 * (o - 1))::int) <> 0 $$;
+SELECT h.lead_id, e.stage, e.entered_at, e.next_at, pg_temp.reached(e.reached) AS reached
+  FROM (SELECT lead_id, leadfunnel.lead_stage_entries(seq, to_stage, entered_at ORDER BY seq) AS entries
+          FROM pl.lead_stage_history WHERE lead_id BETWEEN 9101 AND 9112 AND superseded_at IS NULL GROUP BY lead_id) h,
+       unnest(h.entries) e
+ ORDER BY 1, 2;
+-- rows in any order give the same entries (the final function sorts them)
+SELECT count(*) AS leads, count(*) FILTER (WHERE a IS DISTINCT FROM d) AS order_matters
+  FROM (SELECT lead_id, leadfunnel.lead_stage_entries(seq, to_stage, entered_at ORDER BY seq) AS a,
+               leadfunnel.lead_stage_entries(seq, to_stage, entered_at ORDER BY seq DESC) AS d
+          FROM pl.lead_stage_history WHERE superseded_at IS NULL GROUP BY lead_id) x;
+-- the views against the plain SQL, for this funnel and for all, in two time zones
+CREATE FUNCTION pg_temp.entries_vs_plain(f text) RETURNS TABLE (waterfall_rows bigint, waterfall_differ bigint, cohort_rows bigint, cohort_differ bigint)
+LANGUAGE sql AS $$
+    SELECT (SELECT count(*) FROM pl.waterfall WHERE funnel LIKE f),
+           (SELECT count(*) FROM (SELECT funnel, period, stage, entered, advanced, won, conversion, amount FROM pl.waterfall WHERE funnel LIKE f
+                                  EXCEPT SELECT funnel, period, stage, entered, advanced, won, conversion, amount FROM plain_waterfall WHERE funnel LIKE f) x)
+         + (SELECT count(*) FROM (SELECT funnel, period, stage, entered, advanced, won, conversion, amount FROM plain_waterfall WHERE funnel LIKE f
+                                  EXCEPT SELECT funnel, period, stage, entered, advanced, won, conversion, amount FROM pl.waterfall WHERE funnel LIKE f) x)
+         + (SELECT count(*) FROM pl.waterfall w JOIN plain_waterfall p USING (funnel, period, stage)
+             WHERE w.funnel LIKE f
+               AND ((w.days_to_next_p50 IS NULL) <> (p.p50 IS NULL)
+                    OR abs(w.days_to_next_p50 - p.p50) > 0.01 * p.p50 + 0.006
+                    OR abs(w.days_to_next_p90 - p.p90) > 0.01 * p.p90 + 0.006)),
+           (SELECT count(*) FROM pl.conversion_by_cohort WHERE funnel LIKE f),
+           (SELECT count(*) FROM (SELECT * FROM pl.conversion_by_cohort WHERE funnel LIKE f EXCEPT SELECT * FROM plain_cohort WHERE funnel LIKE f) x)
+         + (SELECT count(*) FROM (SELECT * FROM plain_cohort WHERE funnel LIKE f EXCEPT SELECT * FROM pl.conversion_by_cohort WHERE funnel LIKE f) x) $$;
+SELECT 'UTC' AS tz, * FROM pg_temp.entries_vs_plain('awkward');
+SELECT from_stage, to_stage, entered, within_30d, within_60d, within_90d, ever
+  FROM pl.conversion_by_cohort WHERE funnel = 'awkward' AND cohort = '2025-03-01' AND from_stage = 'mql' ORDER BY 1, 2;
+SET LOCAL TimeZone = 'Europe/Berlin';
+SELECT 'Europe/Berlin' AS tz, * FROM pg_temp.entries_vs_plain('awkward');
+SELECT from_stage, to_stage, entered, within_30d, within_60d, within_90d, ever
+  FROM pl.conversion_by_cohort WHERE funnel = 'awkward' AND cohort = '2025-03-01' AND from_stage = 'mql' ORDER BY 1, 2;
+SELECT 'Europe/Berlin, all funnels' AS tz, * FROM pg_temp.entries_vs_plain('%');
+ROLLBACK;
+
+-- ---------------------------------------------------------------------------
 -- pipeline against plain SQL, with a probability of our own for mql
 INSERT INTO leadfunnel.stage_forecast VALUES ('mql', 0.07, 'commit');
 CREATE TEMP VIEW plain_pipeline AS
