@@ -20,7 +20,7 @@ src=${1:-$(cd "$(dirname "$0")/.." && pwd)/src}
 LAYERS='
 0 compat vocabulary invalidation
 1 settings stages labels colocation state_io lifecycle_rule
-2 transition tracking lifecycle value_history aggregates window_funnel sketch attribution history datadriven
+2 transition tracking lifecycle value_history aggregates window_funnel stage_entries sketch attribution history datadriven
 3 leadfunnel
 '
 
