@@ -129,7 +129,9 @@ SELECT 'avg(interval)' AS agg, * FROM pg_temp.check_parallel('avg(interval)',
 
 -- leadfunnel's aggregates: every one has a combine function and a real
 -- (not internal) state type, so that Citus can push partial aggregation to
--- the workers ...
+-- the workers ... except lead_stage_entries (stage_entries.c): it aggregates
+-- one lead's history, whose rows one process (one Citus shard: the lead's
+-- account) holds, so the views group it by lead and nothing is combined
 SELECT a.aggfnoid::regprocedure AS aggregate,
        CASE WHEN a.aggcombinefn = 0 THEN 'no combine function'
             WHEN a.aggtranstype = 'internal'::regtype THEN 'internal state type'

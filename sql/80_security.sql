@@ -179,7 +179,8 @@ SELECT leadfunnel.cycle_time_by_stage_final(leadfunnel.cycle_time_by_stage_combi
                timestamptz '2024-01-01', timestamptz '2024-01-02'), 'lead', timestamp '2024-01-01', timestamp '2024-01-03'))) AS by_stage,
        length(leadfunnel.cycle_time_by_stage_state_send(leadfunnel.cycle_time_by_stage_add(NULL, 'mql', interval '1 day'))) AS by_stage_sent;
 -- functions of leadfunnel no statement reached: only those that cannot be
--- called from SQL (binary receive takes an internal buffer) and the two
+-- called from SQL (binary receive takes an internal buffer, the support
+-- functions of lead_stage_entries its internal state) and the two
 -- helpers that change Citus settings (citus.* exists only where Citus is
 -- loaded); the append-only guard is reached by the import's and the
 -- correction's writes

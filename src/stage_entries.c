@@ -89,9 +89,7 @@ lf_stage_entries_trans(PG_FUNCTION_ARGS)
 	int			stage;
 
 	if (!AggCheckCallContext(fcinfo, &aggcxt))
-		ereport(ERROR,
-				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
-				 errmsg("lead_stage_entries_trans called in non-aggregate context")));
+		elog(ERROR, "lead_stage_entries_trans called in non-aggregate context");
 
 	st = PG_ARGISNULL(0) ? NULL : (SeState *) PG_GETARG_POINTER(0);
 	/* a row without seq, stage or time is no entry */
@@ -219,9 +217,7 @@ lf_stage_entries_final(PG_FUNCTION_ARGS)
 	int			nrows = 0;
 
 	if (!AggCheckCallContext(fcinfo, NULL))
-		ereport(ERROR,
-				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
-				 errmsg("lead_stage_entries_final called in non-aggregate context")));
+		elog(ERROR, "lead_stage_entries_final called in non-aggregate context");
 	if (PG_ARGISNULL(0))
 		PG_RETURN_NULL();
 	st = (SeState *) PG_GETARG_POINTER(0);
