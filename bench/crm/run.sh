@@ -12,11 +12,16 @@
 #     leadfunnel.tracking_batch_update = off (new and updated leads' history,
 #     value history and lifecycle through the row triggers), to show what the
 #     batch paths save.
+#  Environment: LEAD_FF="90 70" adds one tracked side per fillfactor, whose
+#  model's lead table gets ALTER TABLE ... SET (fillfactor = N) before any row
+#  (as if create_model had made it so), to measure HOT updates of the leads in
+#  the re-sync; ROWPATH=0 leaves out the row-trigger side.
 # Usage: bench/crm/run.sh [seconds-per-run] [rounds] [batch-rows]
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 . "$here/../../tools/lib.sh"
 SECS=${1:-10}; ROUNDS=${2:-3}; ROWS=${3:-100000}; LEADS=20000; CLIENTS=2
+LEAD_FF=${LEAD_FF:-}; ROWPATH=${ROWPATH:-1}
 
 echo "start: $(date -u '+%Y-%m-%d %H:%M UTC'), $(uptime | sed 's/.*load average/load average/'), commit $(git -C "$here" rev-parse --short HEAD 2>/dev/null)"
 lf_install_deps
@@ -138,13 +143,16 @@ DELETE FROM leadfunnel.tracked_table;
 SQL
     if [ "$1" != plain ]; then
         lf_psql -d "$db" -At -c "SELECT leadfunnel.create_model('m_track')" \
+            -c "$(case $1 in ff*) echo "ALTER TABLE m_track.lead SET (fillfactor = ${1#ff})";; *) echo "SELECT 1";; esac)" \
             -c "SELECT leadfunnel.track('opp_$1', 'm_track', 'sf', 'id', 'stage_name', account_column => 'account_id', amount_column => 'amount', changed_at_column => 'last_modified')" >/dev/null
     fi
     lf_psql -d "$db" -c "CHECKPOINT" >/dev/null
 }
 up="$LF_TMP/upserts.txt"; : > "$up"
 for round in $(seq 1 "$ROUNDS"); do
-    order="plain tracked rowpath"; [ $((round % 2)) = 0 ] && order="rowpath tracked plain"
+    order="plain tracked"; for f in $LEAD_FF; do order="$order ff$f"; done
+    [ "$ROWPATH" = 1 ] && order="$order rowpath"
+    [ $((round % 2)) = 0 ] && order=$(echo $order | tr ' ' '\n' | tac | tr '\n' ' ')
     for side in $order; do
         reset_side "$side"
         opt=; [ "$side" = rowpath ] && opt="-c leadfunnel.tracking_batch_insert=off -c leadfunnel.tracking_batch_update=off"
@@ -154,14 +162,18 @@ for round in $(seq 1 "$ROUNDS"); do
         echo "round $round $side: load ${t1} ms, resync ${t2} ms" >&2
     done
 done
+others="tracked"; for f in $LEAD_FF; do others="$others ff$f"; done
+[ "$ROWPATH" = 1 ] && others="$others rowpath"
+for o in $others; do
+    lf_psql -d "$db" -At -c "SELECT 'tables equal (untracked = $o): '
+        || (NOT EXISTS (SELECT * FROM opp_plain EXCEPT ALL SELECT * FROM opp_$o)
+            AND NOT EXISTS (SELECT * FROM opp_$o EXCEPT ALL SELECT * FROM opp_plain))"
+done
 lf_psql -d "$db" -At <<'SQL'
--- the same answer: the three sides' tables hold the same rows, and the
+-- the same answer: the sides' tables hold the same rows (above), and the
 -- model (of the side that ran last) mirrors the table's stages
-SELECT 'tables equal (untracked = tracked = row triggers): '
-    || (NOT EXISTS (SELECT * FROM opp_plain EXCEPT ALL SELECT * FROM opp_tracked)
-        AND NOT EXISTS (SELECT * FROM opp_tracked EXCEPT ALL SELECT * FROM opp_plain)
-        AND NOT EXISTS (SELECT * FROM opp_plain EXCEPT ALL SELECT * FROM opp_rowpath)
-        AND NOT EXISTS (SELECT * FROM opp_rowpath EXCEPT ALL SELECT * FROM opp_plain));
+SELECT 'last model''s lead: fillfactor ' || coalesce((SELECT option_value FROM pg_options_to_table((SELECT reloptions FROM pg_class WHERE oid = 'm_track.lead'::regclass)) WHERE option_name = 'fillfactor'), 'default (100)')
+    || ', HOT updates ' || n_tup_hot_upd || ' of ' || n_tup_upd FROM pg_stat_user_tables WHERE relid = 'm_track.lead'::regclass;
 SELECT 'model mirrors the table (leads whose label differs from the row''s known label): '
     || count(*) FILTER (WHERE l.stage_label IS DISTINCT FROM r.label)
   FROM opp_plain o CROSS JOIN LATERAL leadfunnel.resolve_stage('sf', o.stage_name) r
@@ -181,4 +193,8 @@ echo "| batch | untracked | tracked (record) | cost tracked/untracked | tracked,
 echo "|---|---|---|---|---|---|"
 awk -v a="$pl" -v b="$tl" -v c="$rl" 'BEGIN { printf "| initial load (all new) | %.0f ms | %.0f ms | %.2fx | %.0f ms | %.2fx |\n", a, b, b/a, c, c/a }'
 awk -v a="$pr" -v b="$tr" -v c="$rr" 'BEGIN { printf "| re-sync (30%% moved, 1%% unknown label) | %.0f ms | %.0f ms | %.2fx | %.0f ms | %.2fx |\n", a, b, b/a, c, c/a }'
+for f in $LEAD_FF; do
+    fl=$(med2 ff$f 2); fr=$(med2 ff$f 3)
+    awk -v f="$f" -v a="$pl" -v b="$fl" -v c="$pr" -v d="$fr" 'BEGIN { printf "tracked, model lead fillfactor %s: initial load %.0f ms (%.2fx), re-sync %.0f ms (%.2fx)\n", f, b, b/a, d, d/c }'
+done
 echo "end: $(date -u '+%Y-%m-%d %H:%M UTC'), $(uptime | sed 's/.*load average/load average/')"
