@@ -185,12 +185,13 @@ SELECT 'tracked model: ' || (SELECT count(*) FROM m_track.lead) || ' leads, '
     || (SELECT string_agg(kind || ' ' || n, ', ' ORDER BY kind) FROM (SELECT kind, count(*) n FROM m_track.tracking_issue GROUP BY kind) k)
     || '), invariants hold: ' || ((SELECT count(*) FROM leadfunnel.verify_model('m_track') WHERE problem NOT LIKE 'tracked %') = 0);
 SQL
-med2() { grep "^$1 " "$up" | awk -v c="$2" '{print $c}' | sort -n | awk '{v[NR]=$1} END {print (NR%2) ? v[(NR+1)/2] : (v[NR/2]+v[NR/2+1])/2}'; }
+med2() { { grep "^$1 " "$up" || true; } | awk -v c="$2" '{print $c}' | sort -n | awk '{v[NR]=$1} END {print (NR%2) ? v[(NR+1)/2] : (v[NR/2]+v[NR/2+1])/2}'; }
 pl=$(med2 plain 2); tl=$(med2 tracked 2); pr=$(med2 plain 3); tr=$(med2 tracked 3); rl=$(med2 rowpath 2); rr=$(med2 rowpath 3)
 echo
 echo "Batch upsert of $ROWS rows (INSERT ... SELECT ... ON CONFLICT DO UPDATE), median of $ROUNDS rounds:"
 echo "| batch | untracked | tracked (record) | cost tracked/untracked | tracked, row triggers (tracking_batch_insert, _update off) | cost |"
 echo "|---|---|---|---|---|---|"
+[ "$ROWPATH" = 1 ] || { rl=NaN; rr=NaN; }
 awk -v a="$pl" -v b="$tl" -v c="$rl" 'BEGIN { printf "| initial load (all new) | %.0f ms | %.0f ms | %.2fx | %.0f ms | %.2fx |\n", a, b, b/a, c, c/a }'
 awk -v a="$pr" -v b="$tr" -v c="$rr" 'BEGIN { printf "| re-sync (30%% moved, 1%% unknown label) | %.0f ms | %.0f ms | %.2fx | %.0f ms | %.2fx |\n", a, b, b/a, c, c/a }'
 for f in $LEAD_FF; do
