@@ -333,6 +333,20 @@ BEGIN
     END IF;
 
     PERFORM @extschema@.model_add_tracking(target_schema);
+    -- A loader's re-sync updates many leads in one statement.  None of the
+    -- columns the sync sets (stage, stage_label, amount and the maintained
+    -- stage_entered_at, closed_at, max_stage) is indexed, so an update that
+    -- finds room on its page is HOT and writes none of lead's index entries;
+    -- the old versions of the statement's own rows cannot be pruned before it
+    -- commits, so a statement that updates every lead of a page needs half of
+    -- the page free.  Set in record mode unless the owner chose a fillfactor;
+    -- it applies to the pages written from now on (bench/README.md, "Your CRM").
+    IF mode OPERATOR(pg_catalog.=) 'record' AND NOT EXISTS (
+           SELECT 1 FROM pg_catalog.pg_options_to_table((SELECT c.reloptions FROM pg_class c
+                                                        WHERE c.oid OPERATOR(pg_catalog.=) format('%s.lead', s)::regclass)) o
+            WHERE o.option_name OPERATOR(pg_catalog.=) 'fillfactor') THEN
+        EXECUTE format('ALTER TABLE %s.lead SET (fillfactor = 50)', s);
+    END IF;
     INSERT INTO @extschema@.tracked_table (source, target_schema, funnel, id_column, stage_column, account_column,
                                           amount_column, changed_at_column, mode, source_name)
     VALUES (source, target_schema, funnel, id_column, stage_column, account_column, amount_column,
@@ -345,7 +359,7 @@ BEGIN
 END
 $fn$;
 COMMENT ON FUNCTION @extschema@.track(regclass, name, text, name, name, name, name, name, text) IS
-'Attaches a model to a table you already have: every INSERT, UPDATE, COPY, INSERT ... ON CONFLICT and MERGE on it is mirrored into the model''s lead (and history, lifecycle) by a statement trigger; the rows already in it are mirrored now (returns how many leads were written). Keys: integer (the lead_id), text or uuid (lead.external_id). The stage column holds labels or canonical names of the funnel. mode record (default): nothing refused, issues flagged in tracking_issue; enforce: refused as in the model. DELETE and TRUNCATE of the table never delete history.';
+'Attaches a model to a table you already have: every INSERT, UPDATE, COPY, INSERT ... ON CONFLICT and MERGE on it is mirrored into the model''s lead (and history, lifecycle) by a statement trigger; the rows already in it are mirrored now (returns how many leads were written). Keys: integer (the lead_id), text or uuid (lead.external_id). The stage column holds labels or canonical names of the funnel. mode record (default): nothing refused, issues flagged in tracking_issue; enforce: refused as in the model. In record mode the model''s lead table gets fillfactor 50 unless it has a fillfactor already, so that the updates of leads by a re-sync are HOT (on their page, no index entries). DELETE and TRUNCATE of the table never delete history.';
 
 CREATE FUNCTION @extschema@.untrack(source regclass) RETURNS void
     LANGUAGE plpgsql
