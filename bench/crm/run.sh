@@ -12,10 +12,12 @@
 #     leadfunnel.tracking_batch_update = off (new and updated leads' history,
 #     value history and lifecycle through the row triggers), to show what the
 #     batch paths save.
-#  Environment: LEAD_FF="90 70" adds one tracked side per fillfactor, whose
-#  model's lead table gets ALTER TABLE ... SET (fillfactor = N) before any row
-#  (as if create_model had made it so), to measure HOT updates of the leads in
-#  the re-sync; ROWPATH=0 leaves out the row-trigger side.
+#  Environment: LEAD_FF="100 70" adds one tracked side per fillfactor, whose
+#  model's lead table gets ALTER TABLE ... SET (fillfactor = N) before track()
+#  (which keeps a fillfactor the owner set; without one, record mode sets 50),
+#  to measure HOT updates of the leads in the re-sync; LEAD_FF=100 is the
+#  model's lead as before track() set 50.  ROWPATH=0 leaves out the
+#  row-trigger side.
 # Usage: bench/crm/run.sh [seconds-per-run] [rounds] [batch-rows]
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
