@@ -191,6 +191,48 @@ ROLLBACK;
 DROP PUBLICATION regress_lf_pub;
 SELECT count(*) AS violations FROM leadfunnel.verify_model('limp');
 
+-- Two moves of one lead at one timestamp (a CRM that saved "qualified" and
+-- "presentation scheduled" at once): each label row belongs to the move it
+-- was written with, not to the later stage of that moment.  The reference
+-- moved through the trigger; the import of the same moves, shuffled, equals
+-- it both ways.
+INSERT INTO lref.lead (lead_id, account_id, funnel, stage_label, created_at) VALUES (960, 1, 'imp_deals', 'appointmentscheduled', '2025-06-01');
+UPDATE lref.lead SET stage_label = 'qualifiedtobuy', stage_entered_at = '2025-06-10' WHERE lead_id = 960;
+UPDATE lref.lead SET stage_label = 'decisionmakerboughtin', stage_entered_at = '2025-06-10' WHERE lead_id = 960;
+TRUNCATE public.deal_export;
+INSERT INTO public.deal_export VALUES
+    (960, 'decisionmakerboughtin', '2025-06-10', 1, 'imp_deals'), (960, 'appointmentscheduled', '2025-06-01', 1, 'imp_deals'),
+    (960, 'qualifiedtobuy', '2025-06-10', 1, 'imp_deals');
+SELECT * FROM leadfunnel.import_history('limp', 'public.deal_export');
+SELECT seq, stage, label, entered_at, left_at FROM limp.lead_label_history WHERE lead_id = 960 AND superseded_at IS NULL ORDER BY seq;
+SELECT count(*) AS same_time_label_differences FROM (
+    (SELECT seq, stage, label, entered_at, left_at FROM limp.lead_label_history WHERE lead_id = 960 AND superseded_at IS NULL
+     EXCEPT ALL SELECT seq, stage, label, entered_at, left_at FROM lref.lead_label_history WHERE lead_id = 960)
+    UNION ALL
+    (SELECT seq, stage, label, entered_at, left_at FROM lref.lead_label_history WHERE lead_id = 960
+     EXCEPT ALL SELECT seq, stage, label, entered_at, left_at FROM limp.lead_label_history WHERE lead_id = 960 AND superseded_at IS NULL)) d;
+SELECT count(*) AS same_time_stage_differences FROM (
+    (SELECT seq, from_stage, to_stage, entered_at, left_at FROM limp.lead_stage_history WHERE lead_id = 960 AND superseded_at IS NULL
+     EXCEPT ALL SELECT seq, from_stage, to_stage, entered_at, left_at FROM lref.lead_stage_history WHERE lead_id = 960)
+    UNION ALL
+    (SELECT seq, from_stage, to_stage, entered_at, left_at FROM lref.lead_stage_history WHERE lead_id = 960
+     EXCEPT ALL SELECT seq, from_stage, to_stage, entered_at, left_at FROM limp.lead_stage_history WHERE lead_id = 960 AND superseded_at IS NULL)) d;
+-- (once more: nothing loaded, nothing written)
+SELECT count(*) AS label_rows_before FROM limp.lead_label_history WHERE lead_id = 960 \gset
+SELECT * FROM leadfunnel.import_history('limp', 'public.deal_export');
+SELECT count(*) - :label_rows_before AS label_rows_written FROM limp.lead_label_history WHERE lead_id = 960;
+-- The same two moves through the trigger (lead 961), then a correction after
+-- them (which rebuilds the label history from the rows there): the label
+-- rows of the two moves stay as they are, the last one closed.
+INSERT INTO limp.lead (lead_id, account_id, funnel, stage_label, created_at) VALUES (961, 1, 'imp_deals', 'appointmentscheduled', '2025-06-01');
+UPDATE limp.lead SET stage_label = 'qualifiedtobuy', stage_entered_at = '2025-06-10' WHERE lead_id = 961;
+UPDATE limp.lead SET stage_label = 'decisionmakerboughtin', stage_entered_at = '2025-06-10' WHERE lead_id = 961;
+SELECT leadfunnel.correct_history('limp', 961, ARRAY[('won', '2025-07-01')]::leadfunnel.stage_move[], 'won in July') AS superseded;
+SELECT seq, stage, label, entered_at, left_at, superseded_at IS NOT NULL AS superseded
+  FROM limp.lead_label_history WHERE lead_id = 961 ORDER BY superseded_at IS NULL, seq;
+SELECT stage, stage_label FROM limp.lead WHERE lead_id = 961;
+SELECT count(*) AS violations FROM leadfunnel.verify_model('limp');
+
 SELECT leadfunnel.untrack('limp_sync.deals');
 SET client_min_messages = warning;
 DROP SCHEMA limp, lref, limp_sync CASCADE;
