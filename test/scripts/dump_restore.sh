@@ -33,6 +33,22 @@ INSERT INTO sync.deals VALUES ('h1', 'appointmentscheduled', 10), ('h2', 'closed
 UPDATE sync.deals SET dealstage = 'qualifiedtobuy' WHERE id = 'h1';
 -- superseded rows: a correction of the history (they must survive the restore)
 SELECT leadfunnel.correct_history('crm', 100000, ARRAY[('opportunity', '2024-01-25')]::leadfunnel.stage_move[], 'dump test');
+-- superseded rows of both histories, each step its own transaction (so each
+-- has its own recorded_at): a labelled lead moved, then corrected (its stage
+-- and label rows from then on superseded), then an import that merges moves
+-- before and between its rows (the rows after them re-recorded), then a
+-- second correction of rows that the first one recorded
+INSERT INTO crm.lead (lead_id, account_id, funnel, created_at, stage_label) VALUES (100002, 1, 'deals', '2024-02-01', 'appointmentscheduled');
+UPDATE crm.lead SET stage_label = 'qualifiedtobuy', stage_entered_at = '2024-02-10' WHERE lead_id = 100002;
+UPDATE crm.lead SET stage_label = 'presentationscheduled', stage_entered_at = '2024-02-20' WHERE lead_id = 100002;
+UPDATE crm.lead SET stage_label = 'decisionmakerboughtin' WHERE lead_id = 100002;
+SELECT leadfunnel.correct_history('crm', 100002, ARRAY[('sql', '2024-02-08'), ('opportunity', '2024-02-25')]::leadfunnel.stage_move[],
+                                  'qualified earlier');
+CREATE TABLE public.dump_export (lead_id bigint, stage text, changed_at timestamptz);
+INSERT INTO public.dump_export VALUES (100002, 'appointmentscheduled', '2024-01-20'), (100002, 'contractsent', '2024-03-01'),
+                                      (100000, 'lead', '2023-12-01');
+SELECT * FROM leadfunnel.import_history('crm', 'public.dump_export');
+SELECT leadfunnel.correct_history('crm', 100002, ARRAY[('opportunity', '2024-02-22')]::leadfunnel.stage_move[], 'opportunity two days earlier');
 SQL
 "$LF_BINDIR/pg_dump" -Fc -f "$LF_TMP/dump.pgc" "$src"
 "$LF_BINDIR/pg_restore" --exit-on-error -d "$dst" "$LF_TMP/dump.pgc"
@@ -57,6 +73,54 @@ status=0
 superseded=$(lf_psql -d "$dst" -At -c "SELECT count(*) FROM crm.lead_stage_history WHERE superseded_at IS NOT NULL")
 [ "$superseded" -gt 0 ] || { echo "FAIL: the restored history has no superseded rows"; status=1; }
 echo "superseded history rows restored: $superseded"
+
+# Both histories, superseded rows and their recorded and superseded times
+# included, equal the original's: the restored rows copied next to the
+# original ones and compared, EXCEPT ALL both ways.
+for t in lead_stage_history lead_label_history; do
+    lf_psql -d "$src" -c "CREATE TABLE public.restored_$t (LIKE crm.$t)"
+    "$LF_BINDIR/psql" -X -q -v ON_ERROR_STOP=1 -d "$dst" -c "COPY crm.$t TO STDOUT" \
+        | lf_psql -d "$src" -c "COPY public.restored_$t FROM STDIN"
+    diffs=$(lf_psql -d "$src" -At -c "
+        SELECT count(*) || ' ' || (SELECT count(*) FROM crm.$t WHERE superseded_at IS NOT NULL)
+                        || ' ' || (SELECT count(*) FROM public.restored_$t WHERE superseded_at IS NOT NULL)
+          FROM ((TABLE crm.$t EXCEPT ALL TABLE public.restored_$t)
+                UNION ALL (TABLE public.restored_$t EXCEPT ALL TABLE crm.$t)) d")
+    read -r ndiff nsup nsup_restored <<< "$diffs"
+    echo "$t: $ndiff rows differ after the restore; superseded rows $nsup, restored $nsup_restored"
+    [ "$ndiff" = 0 ] || { echo "FAIL: the restored $t differs from the original"; status=1; }
+    [ "$nsup" -gt 0 ] && [ "$nsup" = "$nsup_restored" ] || { echo "FAIL: superseded rows of $t not restored ($nsup, $nsup_restored)"; status=1; }
+done
+
+# "What did we believe then" answers the same before and after: the stage
+# history as of every moment a row was recorded or superseded (and just
+# before it), and the label history as of the same moments.
+as_of_answers() {
+    lf_psql -d "$1" -At <<'SQL'
+WITH t AS (
+    SELECT DISTINCT x AS at FROM (
+        SELECT unnest(ARRAY[recorded_at, recorded_at - interval '1 microsecond', superseded_at, superseded_at - interval '1 microsecond'])
+          FROM crm.lead_stage_history
+        UNION ALL
+        SELECT unnest(ARRAY[recorded_at, recorded_at - interval '1 microsecond', superseded_at, superseded_at - interval '1 microsecond'])
+          FROM crm.lead_label_history) u(x)
+     WHERE x IS NOT NULL)
+SELECT t.at || ' stage ' || count(h.*) || ' ' || coalesce(md5(string_agg(h::text, E'\n' ORDER BY h::text)), '')
+  FROM t LEFT JOIN LATERAL crm.lead_stage_history_as_of_record(t.at) h ON true
+ GROUP BY t.at
+UNION ALL
+SELECT t.at || ' label ' || count(c.*) || ' ' || coalesce(md5(string_agg(c::text, E'\n' ORDER BY c::text)), '')
+  FROM t LEFT JOIN crm.lead_label_history c ON c.recorded_at <= t.at AND (c.superseded_at IS NULL OR c.superseded_at > t.at)
+ GROUP BY t.at
+ORDER BY 1;
+SQL
+}
+as_of_answers "$src" > "$LF_TMP/asof.src"
+as_of_answers "$dst" > "$LF_TMP/asof.dst"
+echo "as-of-record moments compared: $(grep -c ' stage ' "$LF_TMP/asof.src"), distinct answers: $(cut -d' ' -f3- "$LF_TMP/asof.src" | sort -u | wc -l)"
+[ "$(grep -c ' stage ' "$LF_TMP/asof.src")" -gt 3 ] || { echo "FAIL: too few moments to compare"; status=1; }
+cmp -s "$LF_TMP/asof.src" "$LF_TMP/asof.dst" \
+    || { diff "$LF_TMP/asof.src" "$LF_TMP/asof.dst" | head -20; echo "FAIL: as-of-record answers differ after the restore"; status=1; }
 
 # Every view of the model and of the extension (found in the catalog, so views
 # that later concerns add are compared too) gives the same answer.
