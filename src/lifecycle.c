@@ -1430,6 +1430,25 @@ lf_contact_lifecycle(PG_FUNCTION_ARGS)
  */
 
 /*
+ * The model's tables as the refresh functions take them, their first
+ * LC_NUM_TABLES arguments (none may be null); fills *key and returns the
+ * cached target.
+ */
+static LcTarget *
+lc_target_from_args(FunctionCallInfo fcinfo, LcKey *key)
+{
+	for (int i = 0; i < LC_NUM_TABLES; i++)
+	{
+		if (PG_ARGISNULL(i))
+			ereport(ERROR,
+					(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+					 errmsg("%s table of a leadfunnel model must not be null", lc_table_roles[i])));
+		key->rel[i] = PG_GETARG_OID(i);
+	}
+	return lc_get_target(key);
+}
+
+/*
  * The tables to read an account's facts from (and, if account is valid, to
  * check that it exists): the named ones, or on a Citus worker running a
  * pushed-down query, their shards that hold the account.
@@ -1634,15 +1653,7 @@ lf_lifecycle_refresh(PG_FUNCTION_ARGS)
 	uint64		naccounts;
 	MemoryContext cxt;
 
-	for (int i = 0; i < LC_NUM_TABLES; i++)
-	{
-		if (PG_ARGISNULL(i))
-			ereport(ERROR,
-					(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
-					 errmsg("%s table of a leadfunnel model must not be null", lc_table_roles[i])));
-		key.rel[i] = PG_GETARG_OID(i);
-	}
-	t = lc_get_target(&key);
+	t = lc_target_from_args(fcinfo, &key);
 
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
@@ -1797,15 +1808,7 @@ lf_lifecycle_refresh_batch(PG_FUNCTION_ARGS)
 	MemoryContext cxt;
 	StringInfoData lock;
 
-	for (int i = 0; i < LC_NUM_TABLES; i++)
-	{
-		if (PG_ARGISNULL(i))
-			ereport(ERROR,
-					(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
-					 errmsg("%s table of a leadfunnel model must not be null", lc_table_roles[i])));
-		key.rel[i] = PG_GETARG_OID(i);
-	}
-	t = lc_get_target(&key);
+	t = lc_target_from_args(fcinfo, &key);
 
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");

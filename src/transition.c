@@ -436,17 +436,19 @@ current_role_name(void)
 }
 
 /*
- * Find the current history row of a lead: the last one of the key of the
- * current truth.
+ * The last row of one lead in a history table (the stage history's current
+ * row, the value history's last change), into slot, materialized: a backward
+ * scan of an index whose leading columns are (account_id, lead_id).
  * The lead row is locked by the statement that moves it, so no other writer
  * touches this lead's history; the latest snapshot sees a move that another
- * transaction committed after our statement started (READ COMMITTED).
+ * transaction committed after our statement started (READ COMMITTED).  The
+ * index stays locked as the writer's own index inserts keep it.
  */
-static bool
-find_current_row(HistoryTable *h, Relation hrel, int64 lead_id, int64 account_id,
-				 TupleTableSlot *slot)
+bool
+lf_history_last_row(Relation hrel, Oid index, int64 account_id, int64 lead_id,
+					TupleTableSlot *slot)
 {
-	Relation	idx = index_open(h->key, RowExclusiveLock);
+	Relation	idx = index_open(index, RowExclusiveLock);
 	Snapshot	snap = RegisterSnapshot(GetLatestSnapshot());
 	ScanKeyData keys[2];
 	IndexScanDesc scan;
@@ -677,7 +679,7 @@ write_history_row(HistoryWriter *w, HistorySlots *s, HistoryTable *h, bool label
 	{
 		EPQState	epqstate;
 		bool		isnull;
-		bool		found = find_current_row(h, w->hrel, lead_id, account_id, s->current);
+		bool		found = lf_history_last_row(w->hrel, h->key, account_id, lead_id, s->current);
 
 		if (!labels &&
 			(!found ||

@@ -81,6 +81,8 @@ typedef struct LfRowWriter LfRowWriter;
 extern LfRowWriter *lf_row_writer_open(Oid relid, Oid guard_fn);
 extern Relation lf_row_writer_relation(LfRowWriter *rw);
 extern TupleTableSlot *lf_row_writer_slot(LfRowWriter *rw);
+extern bool lf_history_last_row(Relation hrel, Oid index, int64 account_id, int64 lead_id,
+								TupleTableSlot *slot);
 extern void lf_row_writer_insert(LfRowWriter *rw, TupleTableSlot *slot);
 extern void lf_row_writer_close(LfRowWriter *rw);
 

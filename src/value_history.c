@@ -301,31 +301,6 @@ keep_value(TriggerData *trigdata)
 	MemoryContextSwitchTo(oldcxt);
 }
 
-/* The lead's last change in the history (by the index of last changes), if any. */
-static bool
-last_change(Relation hrel, Oid index, AttrNumber changed_at, TupleTableSlot *slot,
-			int64 account_id, int64 lead_id, TimestampTz *last)
-{
-	Relation	idx = index_open(index, AccessShareLock);
-	Snapshot	snap = RegisterSnapshot(GetLatestSnapshot());
-	ScanKeyData keys[2];
-	IndexScanDesc scan;
-	bool		found;
-	bool		isnull;
-
-	ScanKeyInit(&keys[0], 1, BTEqualStrategyNumber, F_INT8EQ, Int64GetDatum(account_id));
-	ScanKeyInit(&keys[1], 2, BTEqualStrategyNumber, F_INT8EQ, Int64GetDatum(lead_id));
-	scan = index_beginscan(hrel, idx, snap, NULL, 2, 0);
-	index_rescan(scan, keys, 2, NULL, 0);
-	found = index_getnext_slot(scan, BackwardScanDirection, slot);
-	if (found)
-		*last = DatumGetTimestampTz(slot_getattr(slot, changed_at, &isnull));
-	index_endscan(scan);
-	UnregisterSnapshot(snap);
-	index_close(idx, AccessShareLock);
-	return found;
-}
-
 static AttrNumber
 history_column(TupleDesc desc, const char *name)
 {
@@ -407,7 +382,13 @@ lf_value_record_updated_leads(Relation rel)
 		bool		found;
 
 		if (OidIsValid(t->last_index))
-			found = last_change(hrel, t->last_index, c_changed_at, scan_slot, k->account_id, k->lead_id, &last);
+		{
+			bool		isnull;
+
+			found = lf_history_last_row(hrel, t->last_index, k->account_id, k->lead_id, scan_slot);
+			if (found)
+				last = DatumGetTimestampTz(slot_getattr(scan_slot, c_changed_at, &isnull));
+		}
 		else
 		{
 			Datum		args[2] = {Int64GetDatum(k->account_id), Int64GetDatum(k->lead_id)};
