@@ -9,7 +9,8 @@
 #   (b) copy    COPY of the same 1,000,000 rows, shaped as history rows, into a
 #               plain table with the history's indexes (btree (account_id,
 #               lead_id, seq), not unique since the rows hold the duplicates,
-#               and the partial index of wins)
+#               the partial index of wins, and pipeline_at's (account_id,
+#               lead_id, entered_at, seq) INCLUDE (to_stage) of current rows)
 # each ROUNDS times in alternating order, each in a transaction rolled back;
 # prints rows/s of both, medians and the ratio.  Usage: bench/import/run.sh [rounds]
 set -euo pipefail
@@ -49,6 +50,7 @@ ALTER TABLE public.shuffled RENAME TO crm_export;
 CREATE TABLE public.plain_history (LIKE bench.lead_stage_history);
 CREATE INDEX ON public.plain_history (account_id, lead_id, seq);
 CREATE INDEX ON public.plain_history (account_id, entered_at) WHERE to_stage = 'won';
+CREATE INDEX ON public.plain_history (account_id, lead_id, entered_at, seq) INCLUDE (to_stage) WHERE superseded_at IS NULL;
 COPY (SELECT e.lead_id, 1 + e.lead_id % 20000, row_number() OVER (PARTITION BY e.lead_id ORDER BY e.changed_at) + 1,
              NULL, e.stage, e.changed_at, NULL, e.changed_by, NULL, now(), NULL, NULL, NULL, NULL
         FROM public.crm_export e) TO '$LF_TMP/history.copy';
