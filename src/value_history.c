@@ -226,6 +226,13 @@ static int	nkept = 0;
 static int	maxkept = 0;
 static Oid	kept_tgoid = InvalidOid;
 
+/* the lead table's columns keep_value() reads, found by name once per batch (one trigger per batch) */
+enum
+{
+	KEPT_ACCOUNT_ID, KEPT_LEAD_ID, KEPT_STAGE_ENTERED_AT, KEPT_AMOUNT, KEPT_CLOSE_DATE, KEPT_NCOLS
+};
+static AttrNumber kept_cols[KEPT_NCOLS];
+
 /* the batch's memory is gone: forget what it held */
 static void
 kept_reset(void *arg)
@@ -270,8 +277,6 @@ keep_value(TriggerData *trigdata)
 	bool		isnull;
 	AttrNumber	cols[4];
 
-	cols[0] = cols[1] = lead_column(rel, "amount");
-	cols[2] = cols[3] = lead_column(rel, "expected_close_date");
 	oldcxt = MemoryContextSwitchTo(cxt);
 	if (kept == NULL)
 	{
@@ -279,7 +284,14 @@ keep_value(TriggerData *trigdata)
 
 		cb->func = kept_reset;
 		MemoryContextRegisterResetCallback(cxt, cb);
+		kept_cols[KEPT_ACCOUNT_ID] = lead_column(rel, "account_id");
+		kept_cols[KEPT_LEAD_ID] = lead_column(rel, "lead_id");
+		kept_cols[KEPT_STAGE_ENTERED_AT] = lead_column(rel, "stage_entered_at");
+		kept_cols[KEPT_AMOUNT] = lead_column(rel, "amount");
+		kept_cols[KEPT_CLOSE_DATE] = lead_column(rel, "expected_close_date");
 	}
+	cols[0] = cols[1] = kept_cols[KEPT_AMOUNT];
+	cols[2] = cols[3] = kept_cols[KEPT_CLOSE_DATE];
 	if (nkept == maxkept)
 	{
 		maxkept = maxkept == 0 ? 1024 : maxkept * 2;
@@ -288,9 +300,9 @@ keep_value(TriggerData *trigdata)
 	}
 	kept_tgoid = trigdata->tg_trigger->tgoid;
 	k = &kept[nkept++];
-	k->account_id = DatumGetInt64(heap_getattr(newtup, lead_column(rel, "account_id"), desc, &isnull));
-	k->lead_id = DatumGetInt64(heap_getattr(newtup, lead_column(rel, "lead_id"), desc, &isnull));
-	k->at = change_time(oldtup, newtup, desc, lead_column(rel, "stage_entered_at"), &k->at_null);
+	k->account_id = DatumGetInt64(heap_getattr(newtup, kept_cols[KEPT_ACCOUNT_ID], desc, &isnull));
+	k->lead_id = DatumGetInt64(heap_getattr(newtup, kept_cols[KEPT_LEAD_ID], desc, &isnull));
+	k->at = change_time(oldtup, newtup, desc, kept_cols[KEPT_STAGE_ENTERED_AT], &k->at_null);
 	for (int i = 0; i < 4; i++)
 	{
 		Datum		d = heap_getattr(i % 2 == 0 ? oldtup : newtup, cols[i], desc, &k->nulls[i]);
