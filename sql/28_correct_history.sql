@@ -102,6 +102,17 @@ SELECT leadfunnel.refresh_lifecycle('cor', true) AS changed_by_refresh;
 SELECT count(*) AS violations FROM leadfunnel.verify_model('cor');
 DELETE FROM leadfunnel.setting WHERE name = 'customer_term';
 
+-- A correction's moves at one time stay in the order given (a lead lost
+-- and reopened at once), whatever the stages' order.
+INSERT INTO leadfunnel.funnel (name, stages) VALUES ('regress_reopen', '{lead,mql,won}');
+INSERT INTO leadfunnel.funnel_transition (funnel, from_stage, to_stage) VALUES ('regress_reopen', 'lost', 'lead');
+INSERT INTO cor.lead (lead_id, account_id, funnel, created_at) VALUES (3, 1, 'regress_reopen', '2026-02-01');
+SELECT leadfunnel.correct_history('cor', 3, ARRAY[('mql', '2026-02-10'), ('lost', '2026-02-20'), ('lead', '2026-02-20')]::leadfunnel.stage_move[],
+                                  'reopened the day it was lost') AS superseded;
+SELECT seq, from_stage, to_stage, entered_at, flag FROM cor.lead_stage_history WHERE lead_id = 3 AND superseded_at IS NULL ORDER BY seq;
+SELECT stage, stage_entered_at, closed_at FROM cor.lead WHERE lead_id = 3;
+SELECT count(*) AS violations FROM leadfunnel.verify_model('cor');
+
 -- Bad corrections change nothing.
 SELECT count(*) AS rows_before FROM cor.lead_stage_history \gset
 SELECT try($$SELECT leadfunnel.correct_history('cor', 1, ARRAY[]::leadfunnel.stage_move[], 'x')$$);
@@ -119,6 +130,7 @@ SELECT count(*) = :rows_before AS nothing_written FROM cor.lead_stage_history;
 
 SET client_min_messages = warning;
 DROP SCHEMA cor CASCADE;
+DELETE FROM leadfunnel.funnel WHERE name = 'regress_reopen';
 RESET client_min_messages;
 REVOKE ALL ON FUNCTION leadfunnel.correct_history(name, bigint, leadfunnel.stage_move[], text) FROM regress_lf_ops;
 DROP ROLE regress_lf_rep;

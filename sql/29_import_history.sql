@@ -140,6 +140,25 @@ SELECT seq, to_stage, entered_at = timestamptz :'mql_at' - interval '1 hour' AS 
   FROM imp.lead_stage_history WHERE lead_id = :lead_id AND seq <= 2 ORDER BY superseded_at IS NULL, seq, superseded_at, to_stage;
 SELECT count(*) AS violations FROM leadfunnel.verify_model('imp');
 
+-- Moves that share a time keep their order.  A move that waited for a
+-- concurrent one enters at that one's time (stage_entered_at never goes
+-- back); here both are made in one transaction, so they share now().  The
+-- lead is lost, then reopened: in stage order "lost" would come after
+-- "lead", the reopening would be dropped as no move and the lead left lost.
+INSERT INTO leadfunnel.funnel (name, stages) VALUES ('regress_reopen', '{visitor,lead,mql,won}');
+INSERT INTO leadfunnel.funnel_transition (funnel, from_stage, to_stage) VALUES ('regress_reopen', 'lost', 'lead');
+INSERT INTO imp.lead (lead_id, account_id, funnel, created_at) VALUES (9100, 5, 'regress_reopen', '2025-01-01');
+BEGIN;
+UPDATE imp.lead SET stage = 'lost' WHERE lead_id = 9100;
+UPDATE imp.lead SET stage = 'lead' WHERE lead_id = 9100;
+COMMIT;
+CREATE TABLE public.tie_export AS SELECT 9100 AS lead_id, 'visitor' AS stage, timestamptz '2024-06-01' AS changed_at;
+SELECT * FROM leadfunnel.import_history('imp', 'public.tie_export');
+SELECT seq, from_stage, to_stage, entered_at > '2026-01-01' AS moved_lately
+  FROM imp.lead_stage_history WHERE lead_id = 9100 AND superseded_at IS NULL ORDER BY seq;
+SELECT stage FROM imp.lead WHERE lead_id = 9100;
+SELECT count(*) AS violations FROM leadfunnel.verify_model('imp');
+
 -- A source lacking a column, a source the caller cannot read, a role
 -- without the privileges.
 CREATE TABLE public.bad_export (lead_id bigint, changed_at timestamptz);
@@ -173,7 +192,8 @@ SELECT count(*) AS violations FROM leadfunnel.verify_model('imp');
 
 SET client_min_messages = warning;
 DROP SCHEMA imp, ref CASCADE;
-DROP TABLE public.crm_export, public.bad_export;
+DROP TABLE public.crm_export, public.bad_export, public.tie_export;
+DELETE FROM leadfunnel.funnel WHERE name = 'regress_reopen';
 RESET client_min_messages;
 DROP OWNED BY regress_lf_loader;
 DROP ROLE regress_lf_loader;

@@ -464,8 +464,12 @@ BEGIN
     ANALYZE pg_temp.lf_hist_lead;
 
     -- The merged history of each lead (M): its rows before the cut (all of
-    -- them for an import) and the new moves, in time order (at the same
-    -- time: rows already there first, then by stage); a row that enters the
+    -- them for an import) and the new moves, in time order.  At the same
+    -- time, rows already there come first and keep their order (seq: moves
+    -- that waited for a concurrent one share its time, and the stage order
+    -- could put "lost" after its own reopening and drop the latter), then
+    -- the new ones: a correction's in the order given, an import's (from a
+    -- source without order) by stage.  A row that enters the
     -- stage the row before it entered is no move and is dropped (a new one
     -- is a duplicate, one there is superseded by the earlier entry).  What
     -- happens to each row:
@@ -481,12 +485,14 @@ BEGIN
         CREATE TEMP TABLE lf_hist_m ON COMMIT DROP AS
         WITH u AS (
             SELECT o.lead_id, o.account_id, l.funnel, o.to_stage, o.entered_at, 0 AS kind, o.seq AS old_seq,
-                   o.from_stage AS old_from, o.left_at AS old_left, o.changed_by, o.reason, o.flag AS old_flag, 0::bigint AS rn
+                   NULL::bigint AS given, o.from_stage AS old_from, o.left_at AS old_left, o.changed_by, o.reason,
+                   o.flag AS old_flag, 0::bigint AS rn
               FROM pg_temp.lf_hist_old o JOIN pg_temp.lf_hist_lead l ON l.lead_id OPERATOR(pg_catalog.=) o.lead_id
              WHERE l.cut IS NULL OR o.entered_at OPERATOR(pg_catalog.<) l.cut
             UNION ALL
             -- (an import's new rows that are there already are duplicates)
-            SELECT n.lead_id, n.account_id, l.funnel, n.to_stage, n.entered_at, 1, NULL, NULL, NULL, n.changed_by, n.reason, NULL, n.rn
+            SELECT n.lead_id, n.account_id, l.funnel, n.to_stage, n.entered_at, 1, NULL,
+                   CASE WHEN l.cut IS NOT NULL THEN n.rn END, NULL, NULL, n.changed_by, n.reason, NULL, n.rn
               FROM pg_temp.lf_hist_new n JOIN pg_temp.lf_hist_lead l ON l.lead_id OPERATOR(pg_catalog.=) n.lead_id
               LEFT JOIN pg_temp.lf_hist_old o
                      ON l.cut IS NULL AND o.lead_id OPERATOR(pg_catalog.=) n.lead_id
@@ -494,7 +500,7 @@ BEGIN
              WHERE o.lead_id IS NULL
         ), c AS (
             SELECT u.*, u.to_stage IS NOT DISTINCT FROM lag(u.to_stage) OVER w AS dropped
-              FROM u WINDOW w AS (PARTITION BY u.lead_id ORDER BY u.entered_at, u.kind, u.to_stage, u.rn)
+              FROM u WINDOW w AS (PARTITION BY u.lead_id ORDER BY u.entered_at, u.kind, u.old_seq, u.given, u.to_stage, u.rn)
         ), m AS (
             -- in the same order (one sort): the rows not dropped numbered, each
             -- one's from_stage the stage before it (a dropped row repeats the
@@ -505,7 +511,7 @@ BEGIN
                    min(c.entered_at) FILTER (WHERE NOT c.dropped)
                        OVER (w ROWS BETWEEN 1 FOLLOWING AND UNBOUNDED FOLLOWING) AS left_at
               FROM c
-            WINDOW w AS (PARTITION BY c.lead_id ORDER BY c.entered_at, c.kind, c.to_stage, c.rn)
+            WINDOW w AS (PARTITION BY c.lead_id ORDER BY c.entered_at, c.kind, c.old_seq, c.given, c.to_stage, c.rn)
         ), allowed AS (
             SELECT f.name AS funnel, fs.s AS from_stage, unnest(@extschema@.allowed_next(f.name, fs.s)) AS to_stage
               FROM @extschema@.funnel f CROSS JOIN unnest(enum_range(NULL::@extschema@.lead_stage)) fs(s)
