@@ -233,6 +233,34 @@ SELECT seq, stage, label, entered_at, left_at, superseded_at IS NOT NULL AS supe
 SELECT stage, stage_label FROM limp.lead WHERE lead_id = 961;
 SELECT count(*) AS violations FROM leadfunnel.verify_model('limp');
 
+-- A stage entered twice at one time (lead 962: sql, sal, sql in one
+-- transaction, so at one now()) and a move between labels made in the
+-- transaction that entered its stage (lead 963): history imported before
+-- them keeps every label row, each after its own stage entry, and the lead
+-- its last label.
+INSERT INTO limp.lead (lead_id, account_id, funnel, stage_label, created_at)
+VALUES (962, 1, 'imp_deals', 'appointmentscheduled', '2025-06-01'), (963, 1, 'imp_deals', 'appointmentscheduled', '2025-06-01');
+BEGIN;
+UPDATE limp.lead SET stage_label = 'qualifiedtobuy' WHERE lead_id = 962;
+UPDATE limp.lead SET stage_label = 'appointmentscheduled' WHERE lead_id = 962;
+UPDATE limp.lead SET stage_label = 'qualifiedtobuy' WHERE lead_id = 962;
+UPDATE limp.lead SET stage_label = 'presentationscheduled' WHERE lead_id = 963;
+UPDATE limp.lead SET stage_label = 'contractsent' WHERE lead_id = 963;
+COMMIT;
+CREATE TEMP TABLE labels_before AS
+SELECT lead_id, stage, label, entered_at FROM limp.lead_label_history WHERE lead_id IN (962, 963) AND superseded_at IS NULL;
+TRUNCATE public.deal_export;
+INSERT INTO public.deal_export VALUES (962, 'qualifiedtobuy', '2025-05-01', 1, 'imp_deals'), (963, 'qualifiedtobuy', '2025-05-01', 1, 'imp_deals');
+SELECT * FROM leadfunnel.import_history('limp', 'public.deal_export');
+SELECT lead_id, seq, stage, label, entered_at > '2026-01-01' AS moved_lately
+  FROM limp.lead_label_history WHERE lead_id IN (962, 963) AND superseded_at IS NULL ORDER BY lead_id, seq;
+SELECT count(*) AS label_rows_lost FROM (
+    SELECT * FROM labels_before
+    EXCEPT ALL
+    SELECT lead_id, stage, label, entered_at FROM limp.lead_label_history WHERE lead_id IN (962, 963) AND superseded_at IS NULL) d;
+SELECT lead_id, stage, stage_label FROM limp.lead WHERE lead_id IN (962, 963) ORDER BY lead_id;
+SELECT count(*) AS violations FROM leadfunnel.verify_model('limp');
+
 SELECT leadfunnel.untrack('limp_sync.deals');
 SET client_min_messages = warning;
 DROP SCHEMA limp, lref, limp_sync CASCADE;

@@ -622,30 +622,44 @@ BEGIN
               FROM st JOIN pg_temp.lf_hist_lead l ON l.lead_id OPERATOR(pg_catalog.=) st.lead_id
               JOIN since ON since.lead_id OPERATOR(pg_catalog.=) st.lead_id AND st.entered_at OPERATOR(pg_catalog.>=) since.first_at
               LEFT JOIN first_label fl ON fl.funnel OPERATOR(pg_catalog.=) l.funnel AND fl.stage OPERATOR(pg_catalog.=) st.to_stage
+        ), ev_occ AS (
+            -- the k-th event of a lead, time and stage from its source (a
+            -- stage entered twice at one time, a move between labels made
+            -- in the transaction that entered the stage)
+            SELECT ev.*, row_number() OVER (PARTITION BY ev.lead_id, ev.entered_at, ev.stage, ev.prio ORDER BY ev.rn) AS occ
+              FROM ev
         ), one AS (
-            -- one label per lead, time and stage: two moves at one time each keep their own
-            SELECT DISTINCT ON (ev.lead_id, ev.entered_at, ev.stage) ev.*
-              FROM ev ORDER BY ev.lead_id, ev.entered_at, ev.stage, ev.prio, ev.rn
+            -- one label per lead, time, stage and k: two moves at one time each keep their own
+            SELECT DISTINCT ON (e.lead_id, e.entered_at, e.stage, e.occ) e.*
+              FROM ev_occ e ORDER BY e.lead_id, e.entered_at, e.stage, e.occ, e.prio, e.rn
         ), st_at AS (
-            SELECT st.lead_id, st.entered_at, st.to_stage, max(st.seq) AS seq
-              FROM st GROUP BY st.lead_id, st.entered_at, st.to_stage
+            -- the k-th entry of a lead's stage at one time, and the last
+            SELECT st.lead_id, st.entered_at, st.to_stage, st.seq,
+                   row_number() OVER (PARTITION BY st.lead_id, st.entered_at, st.to_stage ORDER BY st.seq) AS occ,
+                   max(st.seq) OVER (PARTITION BY st.lead_id, st.entered_at, st.to_stage) AS last_seq
+              FROM st
         ), timeline AS (
             -- the stage entries (marker) and the events in time order: an
             -- event's stage then is the marker of its group.  An event right
-            -- after the entry of its stage at its time (the move it was
-            -- written with), else before the entries of its time (a move
+            -- after the entry of its stage at its time (the k-th event after
+            -- the k-th entry: the move it was written with; one more than
+            -- the entries, after the last: a move between labels made just
+            -- after the move), else before the entries of its time (a move
             -- between labels of the stage the lead was in until then).
-            SELECT x.*, count(x.marker) OVER (PARTITION BY x.lead_id ORDER BY x.entered_at, x.mseq, x.ord
+            SELECT x.*, count(x.marker) OVER (PARTITION BY x.lead_id ORDER BY x.entered_at, x.mseq, x.ord, x.occ
                                               ROWS UNBOUNDED PRECEDING) AS grp
-              FROM (SELECT st.lead_id, st.account_id, st.entered_at, 0 AS ord, st.seq AS mseq, st.to_stage AS marker,
-                           NULL::@extschema@.lead_stage AS stage, NULL::text AS label, NULL::int AS prio, NULL::name AS changed_by
+              FROM (SELECT st.lead_id, st.account_id, st.entered_at, 0 AS ord, st.seq AS mseq, 0::bigint AS occ,
+                           st.to_stage AS marker, NULL::@extschema@.lead_stage AS stage, NULL::text AS label,
+                           NULL::int AS prio, NULL::name AS changed_by
                       FROM st
                     UNION ALL
-                    SELECT one.lead_id, one.account_id, one.entered_at, 1, coalesce(sa.seq, 0), NULL, one.stage, one.label,
-                           one.prio, one.changed_by
+                    SELECT one.lead_id, one.account_id, one.entered_at, 1, coalesce(sa.seq, sl.seq, 0), one.occ, NULL,
+                           one.stage, one.label, one.prio, one.changed_by
                       FROM one
                       LEFT JOIN st_at sa ON sa.lead_id OPERATOR(pg_catalog.=) one.lead_id AND sa.entered_at OPERATOR(pg_catalog.=) one.entered_at
-                                        AND sa.to_stage OPERATOR(pg_catalog.=) one.stage) x
+                                        AND sa.to_stage OPERATOR(pg_catalog.=) one.stage AND sa.occ OPERATOR(pg_catalog.=) one.occ
+                      LEFT JOIN st_at sl ON sl.lead_id OPERATOR(pg_catalog.=) one.lead_id AND sl.entered_at OPERATOR(pg_catalog.=) one.entered_at
+                                        AND sl.to_stage OPERATOR(pg_catalog.=) one.stage AND sl.seq OPERATOR(pg_catalog.=) sl.last_seq) x
         ), judged AS (
             SELECT t.*, first_value(t.marker) OVER (PARTITION BY t.lead_id, t.grp ORDER BY t.ord, t.mseq DESC) AS stage_then
               FROM timeline t
@@ -654,7 +668,7 @@ BEGIN
                    row_number() OVER w OPERATOR(pg_catalog.=) 1 AS first_event
               FROM judged j
              WHERE j.ord OPERATOR(pg_catalog.=) 1 AND j.stage OPERATOR(pg_catalog.=) j.stage_then
-            WINDOW w AS (PARTITION BY j.lead_id ORDER BY j.entered_at, j.mseq, j.stage)
+            WINDOW w AS (PARTITION BY j.lead_id ORDER BY j.entered_at, j.mseq, j.stage, j.occ)
         ), written AS (
             SELECT k.lead_id, k.account_id, k.stage, k.label, k.entered_at, k.prio, k.changed_by,
                    row_number() OVER w AS seq, lead(k.entered_at) OVER w AS left_at
@@ -662,7 +676,7 @@ BEGIN
              WHERE CASE WHEN k.first_event THEN k.label IS NOT NULL
                         ELSE (k.stage, k.label) IS DISTINCT FROM (k.prev_stage, k.prev_label)
                              AND NOT (k.label IS NULL AND k.prev_label IS NULL) END
-            WINDOW w AS (PARTITION BY k.lead_id ORDER BY k.entered_at, k.mseq, k.stage)
+            WINDOW w AS (PARTITION BY k.lead_id ORDER BY k.entered_at, k.mseq, k.stage, k.occ)
         )
         SELECT coalesce(w.lead_id, o.lead_id) AS lead_id, coalesce(w.account_id, o.account_id) AS account_id,
                w.seq::int AS seq, w.stage, w.label, w.entered_at, w.left_at, w.changed_by, w.prio, o.seq AS old_seq,
