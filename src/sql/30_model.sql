@@ -457,7 +457,8 @@ BEGIN
                    max(h.to_stage) FILTER (WHERE h.to_stage <= 'won') AS max_reached,
                    bool_and(h.seq = h.rn) AS gapless,
                    bool_and(h.seq = 1 OR (h.from_stage = h.prev_to AND h.entered_at = h.prev_left)) AS chained,
-                   bool_and(h.left_at IS NULL OR h.left_at >= h.entered_at) AS ordered
+                   bool_and(h.left_at IS NULL OR h.left_at >= h.entered_at) AS ordered,
+                   min(h.entered_at) AS first_at
               FROM h GROUP BY h.account_id, h.lead_id
         )
         -- one array element per check, NULL when it passes (no VALUES list of
@@ -471,6 +472,7 @@ BEGIN
                     CASE WHEN NOT pl.gapless THEN 'history seq has gaps' END,
                     CASE WHEN NOT pl.chained THEN 'history intervals do not follow each other' END,
                     CASE WHEN NOT pl.ordered THEN 'a history interval ends before it starts' END,
+                    CASE WHEN pl.first_at < l.created_at THEN 'history starts before created_at' END,
                     CASE WHEN pl.max_reached IS DISTINCT FROM l.max_stage THEN format('max_stage %%s but history reached %%s', l.max_stage, pl.max_reached) END,
                     CASE WHEN (l.closed_at IS NULL) <> (l.stage < 'won') THEN 'closed_at does not match the stage' END
                 ]) AS problem
@@ -530,4 +532,4 @@ BEGIN
 END
 $fn$;
 COMMENT ON FUNCTION @extschema@.verify_model(name) IS
-'Checks the invariants of a model''s leads and the current truth of its history (rows with superseded_at IS NULL: one current history row per lead matching its stage, gapless seq, intervals that follow each other, max_stage, closed_at; the same for the label history, whose current row matches the lead''s stage and stage_label) and returns one row per violation, plus one row per open issue flagged by the sync of a tracked table (problem ''tracked <table>: <kind> ...''); no rows means the model is consistent.';
+'Checks the invariants of a model''s leads and the current truth of its history (rows with superseded_at IS NULL: one current history row per lead matching its stage, gapless seq, intervals that follow each other, a history that starts at or after the lead''s created_at, max_stage, closed_at; the same for the label history, whose current row matches the lead''s stage and stage_label) and returns one row per violation, plus one row per open issue flagged by the sync of a tracked table (problem ''tracked <table>: <kind> ...''); no rows means the model is consistent.';

@@ -408,14 +408,17 @@ BEGIN
             -- A lead's stage at that moment is its current stage if it entered
             -- that at or before then (stage_entered_at is the lead's "moved
             -- since" marker), else the history row open then, looked up only
-            -- for the leads that moved since: two scans of lead, no per-lead
-            -- work for the others.  The row open then is the last of the
-            -- lead's current rows entered by then (its rows follow each
-            -- other: each is entered when the one before is left, as
-            -- verify_model() checks), one descent of lead_stage_history_lead_entered
-            -- without reading the heap.  Its amount then is the old amount of
-            -- its first value change after then, else its amount; its label
-            -- then is looked up only for the leads whose label changed since.
+            -- for the leads that moved since and were created by then: one
+            -- scan of lead, no per-lead work for the others (a lead created
+            -- after then has no history row entered by then: its history
+            -- starts at its created_at or later, as verify_model() checks).
+            -- The row open then is the last of the lead's current rows
+            -- entered by then (its rows follow each other: each is entered
+            -- when the one before is left, as verify_model() checks), one
+            -- descent of lead_stage_history_lead_entered without reading the
+            -- heap.  Its amount then is the old amount of its first value
+            -- change after then, else its amount; its label then is looked up
+            -- only for the leads whose label changed since.
             RETURN QUERY EXECUTE format($q$
                 SELECT p.funnel, p.stage, p.stage_label,
                        coalesce(sl.forecast_category, o.forecast_category, d.forecast_category),
@@ -427,20 +430,20 @@ BEGIN
                                count(*) AS leads,
                                sum(CASE WHEN v.lead_id IS NULL THEN a.amount ELSE v.old_amount END) AS amount,
                                @extschema@.cycle_time(a.entered_at, %%1$L::timestamptz) AS t
-                          FROM (SELECT l.funnel, l.account_id, l.lead_id, l.amount, l.stage_label, l.stage,
-                                       l.stage_entered_at AS entered_at
+                          FROM (SELECT l.funnel, l.account_id, l.lead_id, l.amount, l.stage_label,
+                                       CASE WHEN l.stage_entered_at <= %%1$L THEN l.stage ELSE x.to_stage END AS stage,
+                                       CASE WHEN l.stage_entered_at <= %%1$L THEN l.stage_entered_at ELSE x.entered_at END AS entered_at
                                   FROM %1$s.lead l
-                                 WHERE l.stage_entered_at <= %%1$L AND l.stage <= 'opportunity'
-                                UNION ALL
-                                SELECT l.funnel, l.account_id, l.lead_id, l.amount, l.stage_label, x.to_stage, x.entered_at
-                                  FROM %1$s.lead l
-                                 CROSS JOIN LATERAL (
+                                  LEFT JOIN LATERAL (
                                         SELECT h.to_stage, h.entered_at
                                           FROM %1$s.lead_stage_history h
-                                         WHERE h.account_id = l.account_id AND h.lead_id = l.lead_id
+                                         WHERE l.stage_entered_at > %%1$L
+                                           AND h.account_id = l.account_id AND h.lead_id = l.lead_id
                                            AND h.entered_at <= %%1$L AND h.superseded_at IS NULL
-                                         ORDER BY h.entered_at DESC, h.seq DESC LIMIT 1) x
-                                 WHERE l.stage_entered_at > %%1$L AND x.to_stage <= 'opportunity') a
+                                         ORDER BY h.entered_at DESC, h.seq DESC LIMIT 1) x ON true
+                                 WHERE ((l.stage_entered_at <= %%1$L AND l.stage <= 'opportunity')
+                                        OR (l.stage_entered_at > %%1$L AND l.created_at <= %%1$L))
+                                   AND (l.stage_entered_at <= %%1$L OR x.to_stage <= 'opportunity')) a
                           LEFT JOIN (SELECT DISTINCT ON (v.account_id, v.lead_id) v.account_id, v.lead_id, v.old_amount
                                        FROM %1$s.lead_value_history v
                                       WHERE v.changed_at > %%1$L
@@ -484,54 +487,83 @@ BEGIN
             -- Open at t: a history row of an open stage with entered_at <= t <
             -- left_at; events in (from_at, to_at].  A lead's amount at t: the
             -- old amount of its first value change after t, else its amount.
-            -- Points at which a lead's amount (and close date) is read:
+            -- A quiet lead -- stage entered at or before from_at
+            -- (stage_entered_at, the lead's "moved since" marker) and no
+            -- value change after from_at -- is in the same stage with the same
+            -- amount and close date at both ends, so it counts in start and
+            -- end when open and in nothing else: those are counted per funnel
+            -- from lead alone.  Only the other leads' history rows are read
+            -- (by the history key, per lead):
             --   start/end: open at from_at/to_at; created: an opening (creation
             --   or reopening) in the window; won/lost: a close in the window;
             --   lo/hi: each open stretch's ends within the window, whose
             --   amounts differ by the changes made while open (amount_up/down)
             --   -- read only for the leads with a value change after from_at:
             --   for the others both ends read the same amount, the lead's.
-            -- The history rows: those open in the window and the closes in it,
-            -- each marked when its lead has a value change after from_at (a
-            -- hash join with the few changed leads, before the join with lead,
-            -- whose two-column key the planner cannot estimate for a CTE).
             RETURN QUERY EXECUTE format($q$
                 WITH changed AS (
                     SELECT DISTINCT v.account_id, v.lead_id
                       FROM %1$s.lead_value_history v WHERE v.changed_at > %%1$L
-                ), h AS (
-                    SELECT h.account_id, h.lead_id, h.from_stage, h.to_stage, h.entered_at, h.left_at,
+                ), moved AS (
+                    SELECT l.funnel, l.account_id, l.lead_id, l.amount, l.expected_close_date,
                            c.lead_id IS NOT NULL AS changed
-                      FROM %1$s.lead_stage_history h
-                      LEFT JOIN changed c ON c.account_id = h.account_id AND c.lead_id = h.lead_id
-                     WHERE h.entered_at <= %%2$L AND (h.left_at IS NULL OR h.left_at > %%1$L)
-                       AND (h.to_stage <= 'opportunity' OR h.entered_at > %%1$L)
-                       AND h.superseded_at IS NULL
+                      FROM %1$s.lead l
+                      LEFT JOIN changed c ON c.account_id = l.account_id AND c.lead_id = l.lead_id
+                     WHERE l.stage_entered_at > %%1$L OR l.stage_entered_at IS NULL
+                    UNION ALL
+                    SELECT l.funnel, l.account_id, l.lead_id, l.amount, l.expected_close_date, true
+                      FROM changed c
+                     CROSS JOIN LATERAL (
+                            SELECT l.funnel, l.account_id, l.lead_id, l.amount, l.expected_close_date
+                              FROM %1$s.lead l
+                             WHERE l.account_id = c.account_id AND l.lead_id = c.lead_id
+                               AND l.stage_entered_at <= %%1$L
+                            OFFSET 0) l
+                ), quiet AS (
+                    SELECT l.funnel, count(*) AS n, sum(coalesce(l.amount, 0)) AS amount
+                      FROM %1$s.lead l
+                     WHERE l.stage_entered_at <= %%1$L AND l.stage <= 'opportunity'
+                       AND NOT EXISTS (SELECT FROM changed c WHERE c.account_id = l.account_id AND c.lead_id = l.lead_id)
+                     GROUP BY l.funnel
+                ), h AS (
+                    -- (OFFSET 0: by the history key, lead by lead, rather
+                    -- than a hash join with all of the history, whose join
+                    -- with the moved leads the planner cannot estimate)
+                    SELECT m.funnel, m.account_id, m.lead_id, m.amount AS lead_amount, m.expected_close_date AS lead_close,
+                           m.changed, h.from_stage, h.to_stage, h.entered_at, h.left_at
+                      FROM moved m
+                     CROSS JOIN LATERAL (
+                            SELECT h.from_stage, h.to_stage, h.entered_at, h.left_at
+                              FROM %1$s.lead_stage_history h
+                             WHERE h.account_id = m.account_id AND h.lead_id = m.lead_id
+                               AND h.entered_at <= %%2$L AND (h.left_at IS NULL OR h.left_at > %%1$L)
+                               AND (h.to_stage <= 'opportunity' OR h.entered_at > %%1$L)
+                               AND h.superseded_at IS NULL
+                            OFFSET 0) h
                 ), pt AS (
-                    SELECT account_id, lead_id, changed, 'start' AS kind, %%1$L::timestamptz AS t, to_stage AS stage
+                    SELECT funnel, account_id, lead_id, lead_amount, lead_close, changed, 'start' AS kind, %%1$L::timestamptz AS t, to_stage AS stage
                       FROM h WHERE to_stage <= 'opportunity' AND entered_at <= %%1$L
                     UNION ALL
-                    SELECT account_id, lead_id, changed, 'end', %%2$L::timestamptz, to_stage
+                    SELECT funnel, account_id, lead_id, lead_amount, lead_close, changed, 'end', %%2$L::timestamptz, to_stage
                       FROM h WHERE to_stage <= 'opportunity' AND (left_at IS NULL OR left_at > %%2$L)
                     UNION ALL
-                    SELECT account_id, lead_id, changed, 'created', entered_at, to_stage
+                    SELECT funnel, account_id, lead_id, lead_amount, lead_close, changed, 'created', entered_at, to_stage
                       FROM h WHERE to_stage <= 'opportunity' AND entered_at > %%1$L
                                AND (from_stage IS NULL OR from_stage > 'opportunity')
                     UNION ALL
-                    SELECT account_id, lead_id, changed, 'lo', greatest(entered_at, %%1$L::timestamptz), to_stage
+                    SELECT funnel, account_id, lead_id, lead_amount, lead_close, changed, 'lo', greatest(entered_at, %%1$L::timestamptz), to_stage
                       FROM h WHERE to_stage <= 'opportunity' AND changed
                     UNION ALL
-                    SELECT account_id, lead_id, changed, 'hi', least(coalesce(left_at, %%2$L::timestamptz), %%2$L::timestamptz), to_stage
+                    SELECT funnel, account_id, lead_id, lead_amount, lead_close, changed, 'hi', least(coalesce(left_at, %%2$L::timestamptz), %%2$L::timestamptz), to_stage
                       FROM h WHERE to_stage <= 'opportunity' AND changed
                     UNION ALL
-                    SELECT account_id, lead_id, changed, CASE WHEN to_stage = 'won' THEN 'won' ELSE 'lost' END, entered_at, to_stage
+                    SELECT funnel, account_id, lead_id, lead_amount, lead_close, changed, CASE WHEN to_stage = 'won' THEN 'won' ELSE 'lost' END, entered_at, to_stage
                       FROM h WHERE to_stage > 'opportunity' AND from_stage <= 'opportunity' AND entered_at > %%1$L
                 ), val AS (
-                    SELECT l.funnel, pt.account_id, pt.lead_id, pt.kind, pt.stage,
-                           coalesce(CASE WHEN v.found THEN v.old_amount ELSE l.amount END, 0) AS amount,
-                           CASE WHEN v.found THEN v.old_close ELSE l.expected_close_date END AS close_date
+                    SELECT pt.funnel, pt.account_id, pt.lead_id, pt.kind, pt.stage,
+                           coalesce(CASE WHEN v.found THEN v.old_amount ELSE pt.lead_amount END, 0) AS amount,
+                           CASE WHEN v.found THEN v.old_close ELSE pt.lead_close END AS close_date
                       FROM pt
-                      JOIN %1$s.lead l ON l.account_id = pt.account_id AND l.lead_id = pt.lead_id
                       LEFT JOIN LATERAL (
                             SELECT true AS found, v.old_amount, v.old_expected_close_date AS old_close
                               FROM %1$s.lead_value_history v
@@ -539,7 +571,9 @@ BEGIN
                                AND v.account_id = pt.account_id AND v.lead_id = pt.lead_id AND v.changed_at > pt.t
                              ORDER BY v.changed_at, v.recorded_at LIMIT 1) v ON true
                 ), per_lead AS (
-                    SELECT val.funnel, val.account_id, val.lead_id,
+                    -- (by the lead's key alone: its funnel is one value, and
+                    -- sorting or hashing the text per point cost more)
+                    SELECT min(val.funnel) AS funnel, val.account_id, val.lead_id,
                            count(*) FILTER (WHERE val.kind = 'start') AS s_n,
                            sum(val.amount) FILTER (WHERE val.kind = 'start') AS s_amount,
                            min(val.stage) FILTER (WHERE val.kind = 'start') AS s_stage,
@@ -557,7 +591,7 @@ BEGIN
                            coalesce(sum(val.amount) FILTER (WHERE val.kind = 'hi'), 0)
                              - coalesce(sum(val.amount) FILTER (WHERE val.kind = 'lo'), 0) AS delta
                       FROM val
-                     GROUP BY 1, 2, 3
+                     GROUP BY val.account_id, val.lead_id
                 ), per_funnel AS (
                     SELECT p.funnel,
                            sum(s_n) AS s_n, sum(coalesce(s_amount, 0)) AS s_amount,
@@ -575,7 +609,17 @@ BEGIN
                      GROUP BY p.funnel
                 )
                 SELECT f.funnel, m.movement, m.leads::bigint, m.amount
-                  FROM per_funnel f
+                  FROM (SELECT coalesce(p.funnel, q.funnel) AS funnel,
+                               coalesce(p.s_n, 0) + coalesce(q.n, 0) AS s_n, coalesce(p.s_amount, 0) + coalesce(q.amount, 0) AS s_amount,
+                               coalesce(p.c_n, 0) AS c_n, coalesce(p.c_amount, 0) AS c_amount,
+                               coalesce(p.adv_n, 0) AS adv_n, coalesce(p.back_n, 0) AS back_n,
+                               coalesce(p.in_n, 0) AS in_n, coalesce(p.out_n, 0) AS out_n,
+                               coalesce(p.up_n, 0) AS up_n, coalesce(p.up_amount, 0) AS up_amount,
+                               coalesce(p.down_n, 0) AS down_n, coalesce(p.down_amount, 0) AS down_amount,
+                               coalesce(p.w_n, 0) AS w_n, coalesce(p.w_amount, 0) AS w_amount,
+                               coalesce(p.x_n, 0) AS x_n, coalesce(p.x_amount, 0) AS x_amount,
+                               coalesce(p.e_n, 0) + coalesce(q.n, 0) AS e_n, coalesce(p.e_amount, 0) + coalesce(q.amount, 0) AS e_amount
+                          FROM per_funnel p FULL JOIN quiet q ON q.funnel = p.funnel) f
                  CROSS JOIN LATERAL (VALUES
                         (1, 'start', f.s_n, f.s_amount),
                         (2, 'created', f.c_n, f.c_amount),
