@@ -15,7 +15,8 @@
 # replica), shaped as the trigger writes it: paths through each funnel's stages, some leads
 # starting at lead (no visitor row), 60 % of the short paths closed, a fifth of the leads with one
 # or two amount / close-date changes.  Serial (no parallel workers), warm, ROUNDS rounds in
-# rotating order; prints medians and ratios.
+# rotating order; each query in a new session, the pipeline answers then again in that session
+# (see run() below); prints medians and ratios of both.
 # With PIPELINE_ONLY=1 only pipeline, pipeline_at and pipeline_movement are checked and timed (with
 # their plain SQL): the plain waterfall and cohort SQL run for many minutes at 1M leads.
 # Usage: [PIPELINE_ONLY=1] bench/funnel_analytics/pipeline.sh [rounds] [leads]
