@@ -190,9 +190,21 @@ RESET ROLE;
 SELECT lead_id, to_stage, changed_by FROM imp.lead_stage_history WHERE lead_id = 9005;
 SELECT count(*) AS violations FROM leadfunnel.verify_model('imp');
 
+-- The history's constraints hold for the rows an import appends (in batches,
+-- as COPY writes them): a CHECK its owner added refuses a row, and the whole
+-- import with it.
+ALTER TABLE imp.lead_stage_history ADD CONSTRAINT regress_no_robots CHECK (changed_by <> 'robot');
+CREATE TABLE public.robot_export AS
+SELECT 9005::bigint AS lead_id, 'mql'::text AS stage, timestamptz '2025-07-02' AS changed_at, 'robot'::name AS changed_by;
+SELECT split_part(try($$SELECT * FROM leadfunnel.import_history('imp', 'public.robot_export')$$), E'\n', 1) AS refused;  -- (DETAIL has now())
+SELECT count(*) AS robot_rows FROM imp.lead_stage_history WHERE lead_id = 9005 AND changed_by = 'robot';
+ALTER TABLE imp.lead_stage_history DROP CONSTRAINT regress_no_robots;
+SELECT * FROM leadfunnel.import_history('imp', 'public.robot_export');
+SELECT count(*) AS robot_rows FROM imp.lead_stage_history WHERE lead_id = 9005 AND changed_by = 'robot';
+
 SET client_min_messages = warning;
 DROP SCHEMA imp, ref CASCADE;
-DROP TABLE public.crm_export, public.bad_export, public.tie_export;
+DROP TABLE public.crm_export, public.bad_export, public.tie_export, public.robot_export;
 DELETE FROM leadfunnel.funnel WHERE name = 'regress_reopen';
 RESET client_min_messages;
 DROP OWNED BY regress_lf_loader;

@@ -54,6 +54,12 @@
 	((void) (unpruned_relids), ExecInitRangeTable(estate, rangeTable, permInfos))
 #endif
 
+/* PostgreSQL 16 added onlySummarizing (false: every index, as before). */
+#if PG_VERSION_NUM < 160000
+#define ExecInsertIndexTuples(resultRelInfo, slot, estate, update, noDupErr, specConflict, arbiterIndexes, onlySummarizing) \
+	((void) (onlySummarizing), ExecInsertIndexTuples(resultRelInfo, slot, estate, update, noDupErr, specConflict, arbiterIndexes))
+#endif
+
 /* PostgreSQL 16 added the result relations an EPQ recheck may touch. */
 #if PG_VERSION_NUM < 160000
 #define EvalPlanQualInit(epqstate, parentestate, subplan, auxrowmarks, epqParam, resultRelations) \

@@ -32,14 +32,20 @@
 #include "executor/spi.h"
 #include "funcapi.h"
 #include "miscadmin.h"
+#include "storage/bufmgr.h"
 #include "utils/acl.h"
 #include "utils/builtins.h"
+#include "utils/guc.h"
 #include "utils/lsyscache.h"
 #include "utils/syscache.h"
 
 #include "compat.h"
 #include "vocabulary.h"
 #include "transition.h"
+
+/* local buffers for an import's temporary tables (see lf_import_history) */
+#define IMPORT_TEMP_BUFFERS_MB 256
+#define IMPORT_TEMP_BUFFERS (IMPORT_TEMP_BUFFERS_MB * 1024L * 1024L)
 
 /* The model's lead table; model_schema() raises the errors of a bad schema. */
 static Oid
@@ -156,6 +162,18 @@ lf_import_history(PG_FUNCTION_ARGS)
 	lead_relid = model_lead_table(PG_GETARG_DATUM(0), PG_ARGISNULL(0));
 	require_privilege(lead_relid, "import_history", PG_GETARG_NAME(0));
 	owner = rel_owner(lead_relid);
+
+	/*
+	 * The import's working tables are temporary; a large import's outgrow the
+	 * default 8MB of local buffers many times over, and each page is then
+	 * written to and read back from the kernel.  While the session has not
+	 * used a temporary table yet (only then may temp_buffers change), it is
+	 * raised to IMPORT_TEMP_BUFFERS for this transaction; the buffers are
+	 * allocated as they are used and kept by the session.
+	 */
+	if (NLocBuffer == 0 && num_temp_buffers < IMPORT_TEMP_BUFFERS / BLCKSZ)
+		(void) set_config_option("temp_buffers", CppAsString2(IMPORT_TEMP_BUFFERS_MB) "MB",
+								 PGC_USERSET, PGC_S_SESSION, GUC_ACTION_LOCAL, true, WARNING, false);
 
 	/* the source, read as the caller */
 	{

@@ -27,6 +27,7 @@
 #include "postgres.h"
 
 #include "access/genam.h"
+#include "access/heapam.h"
 #include "access/htup_details.h"
 #include "access/table.h"
 #include "access/tableam.h"
@@ -1663,8 +1664,35 @@ lf_history_rewrite_check(PG_FUNCTION_ARGS)
  * the append-only guard and the foreign-key check of the new rows skipped,
  * since the merge holds the locks of their leads -- in batches read from a
  * cursor.  Only within import_history() or correct_history().
+ *
+ * When no other row trigger of the history fires on INSERT, it has no
+ * generated column and is no partition (the model as created), the rows go
+ * to the table in batches as COPY writes them (table_multi_insert(), then
+ * the index entries of each row), each row checked against the table's
+ * constraints (NOT NULL, CHECK) first, as ExecSimpleRelationInsert() checks
+ * it; else one by one through ExecSimpleRelationInsert(), which fires those
+ * triggers.
  */
 #define APPEND_BATCH 10000
+#define APPEND_MULTI 1000
+
+static void
+append_flush(HistoryWriter *w, TupleTableSlot **slots, int nslots, BulkInsertState bistate)
+{
+	if (nslots == 0)
+		return;
+	table_multi_insert(w->hrel, slots, nslots, w->estate->es_output_cid, 0, bistate);
+	for (int i = 0; i < nslots; i++)
+	{
+		List	   *recheck = NIL;
+
+		if (w->rri->ri_NumIndices > 0)
+			recheck = ExecInsertIndexTuples(w->rri, slots[i], w->estate, false, false, NULL, NIL, false);
+		list_free(recheck);
+		ExecClearTuple(slots[i]);
+	}
+	ResetPerTupleExprContext(w->estate);
+}
 
 PG_FUNCTION_INFO_V1(lf_history_append_rows);
 Datum
@@ -1673,11 +1701,15 @@ lf_history_append_rows(PG_FUNCTION_ARGS)
 	Oid			history_relid;
 	HistoryWriter w;
 	TupleTableSlot *slot;
+	TupleTableSlot **slots = NULL;
+	BulkInsertState bistate = NULL;
+	int			nslots = 0;
 	TupleDesc	hdesc;
 	SPIPlanPtr	plan;
 	Portal		portal;
 	AttrNumber *map = NULL;
 	int64		n = 0;
+	bool		multi;
 
 	require_rewrite("history_append_rows");
 	if (PG_ARGISNULL(0) || PG_ARGISNULL(1))
@@ -1690,6 +1722,18 @@ lf_history_append_rows(PG_FUNCTION_ARGS)
 									   0, NULL, false));
 	hdesc = RelationGetDescr(w.hrel);
 	slot = table_slot_create(w.hrel, &w.estate->es_tupleTable);
+	multi = w.hrel->rd_rel->relkind == RELKIND_RELATION && !w.hrel->rd_rel->relispartition &&
+		(w.rri->ri_TrigDesc == NULL ||
+		 (!w.rri->ri_TrigDesc->trig_insert_before_row && !w.rri->ri_TrigDesc->trig_insert_after_row &&
+		  !w.rri->ri_TrigDesc->trig_insert_instead_row)) &&
+		(hdesc->constr == NULL || !hdesc->constr->has_generated_stored);
+	if (multi)
+	{
+		slots = palloc(sizeof(TupleTableSlot *) * APPEND_MULTI);
+		for (int i = 0; i < APPEND_MULTI; i++)
+			slots[i] = table_slot_create(w.hrel, &w.estate->es_tupleTable);
+		bistate = GetBulkInsertState();
+	}
 
 	SPI_connect();
 	plan = SPI_prepare(text_to_cstring(PG_GETARG_TEXT_PP(1)), 0, NULL);
@@ -1720,17 +1764,38 @@ lf_history_append_rows(PG_FUNCTION_ARGS)
 		for (uint64 r = 0; r < SPI_processed; r++)
 		{
 			HeapTuple	tup = SPI_tuptable->vals[r];
+			TupleTableSlot *s = multi ? slots[nslots] : slot;
 
-			ExecClearTuple(slot);
-			memset(slot->tts_isnull, true, sizeof(bool) * hdesc->natts);
+			ExecClearTuple(s);
+			memset(s->tts_isnull, true, sizeof(bool) * hdesc->natts);
 			for (int i = 0; i < rdesc->natts; i++)
-				slot->tts_values[map[i] - 1] = SPI_getbinval(tup, rdesc, i + 1, &slot->tts_isnull[map[i] - 1]);
-			ExecStoreVirtualTuple(slot);
-			ExecSimpleRelationInsert(w.rri, w.estate, slot);
-			ResetPerTupleExprContext(w.estate);
+				s->tts_values[map[i] - 1] = SPI_getbinval(tup, rdesc, i + 1, &s->tts_isnull[map[i] - 1]);
+			ExecStoreVirtualTuple(s);
+			if (multi)
+			{
+				if (hdesc->constr)
+					ExecConstraints(w.rri, s, w.estate);
+				/* (its own copy: the batch outlives the SPI rows it was read from) */
+				ExecMaterializeSlot(s);
+				if (++nslots == APPEND_MULTI)
+				{
+					append_flush(&w, slots, nslots, bistate);
+					nslots = 0;
+				}
+			}
+			else
+			{
+				ExecSimpleRelationInsert(w.rri, w.estate, s);
+				ResetPerTupleExprContext(w.estate);
+			}
 			n++;
 		}
 		SPI_freetuptable(SPI_tuptable);
+	}
+	if (multi)
+	{
+		append_flush(&w, slots, nslots, bistate);
+		FreeBulkInsertState(bistate);
 	}
 	SPI_cursor_close(portal);
 	SPI_finish();

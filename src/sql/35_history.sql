@@ -237,13 +237,11 @@ CREATE FUNCTION @extschema@.import_history_load(target_schema name, source regcl
     SET search_path = pg_catalog, pg_temp
     SET client_min_messages = warning
     SET jit = off
-    SET work_mem = '128MB'
+    SET work_mem = '256MB'
 AS $fn$
 DECLARE
     s text := @extschema@.model_schema(target_schema);
     merged record;
-    valid bigint;
-    distinct_rows bigint;
 BEGIN
     PERFORM @extschema@.history_rewrite_check();
     DROP TABLE IF EXISTS pg_temp.lf_import_row, pg_temp.lf_hist_new, pg_temp.lf_hist_lead;
@@ -259,7 +257,13 @@ BEGIN
               FROM %1$s.lead l
              WHERE l.external_id IN (SELECT s.lead_key FROM pg_temp.lf_import_source s WHERE s.lead_key IS NOT NULL)
              GROUP BY l.external_id
-        ), keyed AS (
+        ), names AS (
+            -- each stage name of the source resolved once per funnel, not once per row
+            SELECT f.name AS funnel, n.stage_text, st.stage, st.label
+              FROM (SELECT DISTINCT s.stage_text FROM pg_temp.lf_import_source s WHERE s.stage_text IS NOT NULL) n
+             CROSS JOIN @extschema@.funnel f
+             CROSS JOIN LATERAL @extschema@.resolve_stage(f.name, n.stage_text) st
+        ), keyed AS NOT MATERIALIZED (
             SELECT s.rn, s.lead_key,
                    CASE WHEN e.n OPERATOR(pg_catalog.=) 1 THEN e.lead_id WHEN e.n IS NULL THEN s.lead_id END AS lead_id,
                    coalesce(e.n OPERATOR(pg_catalog.>) 1, false) AS ambiguous,
@@ -299,11 +303,13 @@ BEGIN
                END AS problem
           FROM src
           LEFT JOIN created c ON c.lead_id OPERATOR(pg_catalog.=) src.lead_id AND src.known_id IS NULL
-          LEFT JOIN LATERAL @extschema@.resolve_stage(
-                    CASE WHEN src.known_id IS NOT NULL THEN src.lead_funnel WHEN c.funnel_known THEN c.funnel END,
-                    src.stage_text) st ON true
+          LEFT JOIN names st
+                 ON st.funnel OPERATOR(pg_catalog.=) CASE WHEN src.known_id IS NOT NULL THEN src.lead_funnel WHEN c.funnel_known THEN c.funnel END
+                AND st.stage_text OPERATOR(pg_catalog.=) src.stage_text
     $q$, s) USING clock_timestamp();
 
+    -- (the temporary tables analyzed, or the planner takes them for small)
+    ANALYZE pg_temp.lf_import_row;
     IF EXISTS (SELECT 1 FROM pg_temp.lf_import_row WHERE is_new AND problem IS NULL)
        AND NOT has_table_privilege(caller, format('%s.lead', s), 'INSERT') THEN
         RAISE EXCEPTION 'permission denied to create leads in model "%"', target_schema
@@ -321,23 +327,35 @@ BEGIN
     $q$, s) USING caller, source::text;
     GET DIAGNOSTICS rejected = ROW_COUNT;
 
-    -- the distinct moves (a lead in one stage, with one label, at one time, once)
+    -- The moves, duplicates and all: history_merge drops a move that enters
+    -- the stage the move before it entered, and so the second of two equal
+    -- rows, in the one ordering it sorts the merged history in (no sort of
+    -- its own for the duplicates).
     CREATE TEMP TABLE lf_hist_new ON COMMIT DROP AS
-    SELECT DISTINCT ON (r.lead_id, r.stage, r.changed_at, r.label)
-           r.lead_id, r.account_id, r.stage AS to_stage, r.changed_at AS entered_at,
+    SELECT r.lead_id, r.account_id, r.stage AS to_stage, r.changed_at AS entered_at,
            coalesce(r.changed_by, caller) AS changed_by, r.reason, r.rn, r.label
-      FROM pg_temp.lf_import_row r WHERE r.problem IS NULL
-     ORDER BY r.lead_id, r.stage, r.changed_at, r.label, r.rn;
-    GET DIAGNOSTICS distinct_rows = ROW_COUNT;
-    SELECT count(*) INTO valid FROM pg_temp.lf_import_row WHERE problem IS NULL;
-    CREATE TEMP TABLE lf_hist_lead ON COMMIT DROP AS
-    SELECT r.lead_id, min(r.account_id) AS account_id, min(r.funnel) AS funnel, NULL::timestamptz AS cut, bool_or(r.is_new) AS is_new
-      FROM pg_temp.lf_import_row r WHERE r.problem IS NULL GROUP BY r.lead_id;
+      FROM pg_temp.lf_import_row r WHERE r.problem IS NULL;
+    -- The leads there, locked in lead_id order (as every import and
+    -- correction takes them, so they cannot deadlock each other; a move
+    -- locks its one lead the same way) and read in the same statement;
+    -- history_merge reads their history after the locks, with a fresh
+    -- snapshot.  Then the leads the import creates.
+    EXECUTE format($q$
+        CREATE TEMP TABLE lf_hist_lead ON COMMIT DROP AS
+        SELECT l.lead_id, l.account_id, l.funnel, NULL::timestamptz AS cut, false AS is_new
+          FROM %1$s.lead l
+         WHERE l.lead_id IN (SELECT r.lead_id FROM pg_temp.lf_import_row r WHERE r.problem IS NULL AND NOT r.is_new)
+         ORDER BY l.lead_id
+           FOR NO KEY UPDATE OF l
+    $q$, s);
+    INSERT INTO pg_temp.lf_hist_lead
+    SELECT r.lead_id, min(r.account_id), min(r.funnel), NULL::timestamptz, true
+      FROM pg_temp.lf_import_row r WHERE r.problem IS NULL AND r.is_new GROUP BY r.lead_id;
 
     SELECT * INTO merged FROM @extschema@.history_merge(target_schema, caller, format('import_history from %s', source));
     loaded := merged.loaded;
     flagged := merged.flagged;
-    duplicates := valid - distinct_rows + merged.duplicates;
+    duplicates := merged.duplicates;
     DROP TABLE pg_temp.lf_import_row;
 END
 $fn$;
@@ -398,7 +416,8 @@ BEGIN
                   DETAIL = 'Each move enters another stage than the move before it.';
     END IF;
 
-    EXECUTE format('SELECT account_id, funnel FROM %s.lead WHERE lead_id OPERATOR(pg_catalog.=) $1', s)
+    -- (the lead locked, as an import locks its leads, before history_merge reads its history)
+    EXECUTE format('SELECT account_id, funnel FROM %s.lead WHERE lead_id OPERATOR(pg_catalog.=) $1 FOR NO KEY UPDATE', s)
        INTO acc, fun USING lead_id;
     IF acc IS NULL THEN
         RAISE EXCEPTION 'lead % does not exist in model "%"', lead_id, target_schema
@@ -428,7 +447,7 @@ CREATE FUNCTION @extschema@.history_merge(target_schema name, caller name, why t
     SET search_path = pg_catalog, pg_temp
     SET client_min_messages = warning
     SET jit = off
-    SET work_mem = '128MB'
+    SET work_mem = '256MB'
 AS $fn$
 DECLARE
     s text := @extschema@.model_schema(target_schema);
@@ -440,16 +459,8 @@ BEGIN
     PERFORM @extschema@.history_rewrite_check();
     DROP TABLE IF EXISTS pg_temp.lf_hist_old, pg_temp.lf_hist_m, pg_temp.lf_hist_sum, pg_temp.lf_hist_accounts,
                          pg_temp.lf_label_old, pg_temp.lf_label_m, pg_temp.lf_label_sum;
-    -- The leads' rows first, in lead_id order (as every import and
-    -- correction takes them, so they cannot deadlock each other; a move
-    -- locks its one lead the same way), then their history, read after the
-    -- locks with a fresh snapshot.
-    EXECUTE format($q$
-        SELECT count(*) FROM (
-            SELECT 1 FROM %1$s.lead l
-             WHERE l.lead_id IN (SELECT x.lead_id FROM pg_temp.lf_hist_lead x WHERE NOT x.is_new)
-             ORDER BY l.lead_id FOR NO KEY UPDATE OF l) locked
-    $q$, s);
+    -- The callers have locked the leads' rows (in lead_id order); their
+    -- history is read after the locks, with a fresh snapshot.
     EXECUTE format($q$
         CREATE TEMP TABLE lf_hist_old ON COMMIT DROP AS
         SELECT h.lead_id, h.account_id, h.seq, h.from_stage, h.to_stage, h.entered_at, h.left_at,
@@ -484,15 +495,16 @@ BEGIN
     EXECUTE $q$
         CREATE TEMP TABLE lf_hist_m ON COMMIT DROP AS
         WITH u AS (
+            -- (changed_by as text: name is 64 bytes wide, and the sort below holds every row)
             SELECT o.lead_id, o.account_id, l.funnel, o.to_stage, o.entered_at, 0 AS kind, o.seq AS old_seq,
-                   NULL::bigint AS given, o.from_stage AS old_from, o.left_at AS old_left, o.changed_by, o.reason,
+                   NULL::bigint AS given, o.from_stage AS old_from, o.left_at AS old_left, o.changed_by::text AS changed_by, o.reason,
                    o.flag AS old_flag, 0::bigint AS rn
               FROM pg_temp.lf_hist_old o JOIN pg_temp.lf_hist_lead l ON l.lead_id OPERATOR(pg_catalog.=) o.lead_id
              WHERE l.cut IS NULL OR o.entered_at OPERATOR(pg_catalog.<) l.cut
             UNION ALL
             -- (an import's new rows that are there already are duplicates)
             SELECT n.lead_id, n.account_id, l.funnel, n.to_stage, n.entered_at, 1, NULL,
-                   CASE WHEN l.cut IS NOT NULL THEN n.rn END, NULL, NULL, n.changed_by, n.reason, NULL, n.rn
+                   CASE WHEN l.cut IS NOT NULL THEN n.rn END, NULL, NULL, n.changed_by::text, n.reason, NULL, n.rn
               FROM pg_temp.lf_hist_new n JOIN pg_temp.lf_hist_lead l ON l.lead_id OPERATOR(pg_catalog.=) n.lead_id
               LEFT JOIN pg_temp.lf_hist_old o
                      ON l.cut IS NULL AND o.lead_id OPERATOR(pg_catalog.=) n.lead_id
@@ -509,9 +521,14 @@ BEGIN
                    count(*) FILTER (WHERE NOT c.dropped) OVER (w ROWS UNBOUNDED PRECEDING) AS seq,
                    lag(c.to_stage) OVER w AS from_stage,
                    min(c.entered_at) FILTER (WHERE NOT c.dropped)
-                       OVER (w ROWS BETWEEN 1 FOLLOWING AND UNBOUNDED FOLLOWING) AS left_at
+                       OVER (w ROWS BETWEEN 1 FOLLOWING AND UNBOUNDED FOLLOWING) AS left_at,
+                   -- and what the lead's row takes from its whole merged history
+                   min(c.entered_at) FILTER (WHERE NOT c.dropped) OVER wall AS first_at,
+                   max(c.to_stage) FILTER (WHERE NOT c.dropped AND c.to_stage OPERATOR(pg_catalog.<=) 'won'::@extschema@.lead_stage)
+                       OVER wall AS max_stage
               FROM c
-            WINDOW w AS (PARTITION BY c.lead_id ORDER BY c.entered_at, c.kind, c.old_seq, c.given, c.to_stage, c.rn)
+            WINDOW w AS (PARTITION BY c.lead_id ORDER BY c.entered_at, c.kind, c.old_seq, c.given, c.to_stage, c.rn),
+                   wall AS (w ROWS BETWEEN UNBOUNDED PRECEDING AND UNBOUNDED FOLLOWING)
         ), allowed AS (
             SELECT f.name AS funnel, fs.s AS from_stage, unnest(@extschema@.allowed_next(f.name, fs.s)) AS to_stage
               FROM @extschema@.funnel f CROSS JOIN unnest(enum_range(NULL::@extschema@.lead_stage)) fs(s)
@@ -533,7 +550,7 @@ BEGIN
         SELECT a.lead_id, a.account_id, CASE WHEN NOT a.dropped THEN a.seq::int END AS seq,
                CASE WHEN NOT a.dropped THEN a.from_stage END AS from_stage, a.to_stage, a.entered_at,
                CASE WHEN NOT a.dropped THEN a.left_at END AS left_at,
-               a.changed_by, a.reason, a.old_seq, a.action,
+               a.changed_by::name AS changed_by, a.reason, a.old_seq, a.action, a.first_at, a.max_stage,
                CASE WHEN a.action IN ('keep', 'close') THEN a.old_flag
                     WHEN a.action NOT IN ('insert', 'rerecord') THEN NULL
                     WHEN a.seq OPERATOR(pg_catalog.=) 1 AND e.stage IS NULL
@@ -546,7 +563,8 @@ BEGIN
           LEFT JOIN allowed al ON al.funnel OPERATOR(pg_catalog.=) a.funnel
                               AND al.from_stage OPERATOR(pg_catalog.=) a.from_stage AND al.to_stage OPERATOR(pg_catalog.=) a.to_stage
         UNION ALL
-        SELECT o.lead_id, o.account_id, NULL, NULL, o.to_stage, o.entered_at, NULL, o.changed_by, o.reason, o.seq, 'supersede', NULL
+        SELECT o.lead_id, o.account_id, NULL, NULL, o.to_stage, o.entered_at, NULL, o.changed_by, o.reason, o.seq, 'supersede',
+               NULL, NULL, NULL
           FROM pg_temp.lf_hist_old o JOIN pg_temp.lf_hist_lead l ON l.lead_id OPERATOR(pg_catalog.=) o.lead_id
          WHERE o.entered_at OPERATOR(pg_catalog.>=) l.cut
     $q$;
@@ -722,17 +740,14 @@ BEGIN
                               AND m.entered_at OPERATOR(pg_catalog.=) lm.entered_at AND m.to_stage OPERATOR(pg_catalog.=) lm.stage);
     END IF;
 
-    -- each lead as its merged history says
+    -- each lead as its merged history says: its last row (the one kept that
+    -- no later row closes), and the first entry and highest stage up to won
+    -- that the merge computed over all its rows
     CREATE TEMP TABLE lf_hist_sum ON COMMIT DROP AS
-    SELECT m.lead_id, m.account_id,
-           (array_agg(m.to_stage ORDER BY m.seq DESC))[1] AS stage,
-           max(m.entered_at) AS stage_entered_at,
-           (array_agg(m.reason ORDER BY m.seq DESC))[1] AS last_reason,
-           min(m.entered_at) AS first_at,
-           max(m.to_stage) FILTER (WHERE m.to_stage OPERATOR(pg_catalog.<=) 'won'::@extschema@.lead_stage) AS max_stage
+    SELECT m.lead_id, m.account_id, m.to_stage AS stage, m.entered_at AS stage_entered_at, m.reason AS last_reason,
+           m.first_at, m.max_stage
       FROM pg_temp.lf_hist_m m
-     WHERE m.action IN ('keep', 'close', 'rerecord', 'insert')
-     GROUP BY m.lead_id, m.account_id;
+     WHERE m.action IN ('keep', 'close', 'rerecord', 'insert') AND m.left_at IS NULL;
 
     -- accounts whose lifecycle facts change: wins recorded or superseded,
     -- new leads (their motion), leads that open or close (their contact's
