@@ -175,6 +175,22 @@ CREATE FUNCTION @extschema@.history_append_rows(history regclass, rows_query tex
 COMMENT ON FUNCTION @extschema@.history_append_rows(regclass, text) IS
 'Internal, within import_history or correct_history only (42501 otherwise): appends the rows of a query (columns named as the history''s) to a model''s history through the executor, as the transition trigger does; returns how many.';
 
+CREATE FUNCTION @extschema@.history_drop_new() RETURNS void
+    LANGUAGE plpgsql
+    SET search_path = pg_catalog, pg_temp
+AS $fn$
+BEGIN
+    PERFORM @extschema@.history_rewrite_check();
+    CASE (SELECT c.relkind FROM pg_class c WHERE c.oid OPERATOR(pg_catalog.=) to_regclass('pg_temp.lf_hist_new'))
+        WHEN 'v' THEN DROP VIEW pg_temp.lf_hist_new;
+        WHEN 'r' THEN DROP TABLE pg_temp.lf_hist_new;
+        ELSE NULL;
+    END CASE;
+END
+$fn$;
+COMMENT ON FUNCTION @extschema@.history_drop_new() IS
+'Internal, part of import_history and correct_history: drops the new moves a merge reads (pg_temp.lf_hist_new: a view of the classified rows for an import, a table for a correction), if a session left them.';
+
 CREATE FUNCTION @extschema@.import_history_read(source regclass, model_owner name) RETURNS bigint
     LANGUAGE plpgsql
     SET search_path = pg_catalog, pg_temp
@@ -244,7 +260,8 @@ DECLARE
     merged record;
 BEGIN
     PERFORM @extschema@.history_rewrite_check();
-    DROP TABLE IF EXISTS pg_temp.lf_import_row, pg_temp.lf_hist_new, pg_temp.lf_hist_lead;
+    PERFORM @extschema@.history_drop_new();
+    DROP TABLE IF EXISTS pg_temp.lf_import_row, pg_temp.lf_hist_lead;
     -- Each row with its lead (known -- by lead_id, or for the text and uuid
     -- keys of a tracked table by lead.external_id -- or created from the
     -- earliest row that names account_id and funnel), its stage and label
@@ -330,11 +347,16 @@ BEGIN
     -- The moves, duplicates and all: history_merge drops a move that enters
     -- the stage the move before it entered, and so the second of two equal
     -- rows, in the one ordering it sorts the merged history in (no sort of
-    -- its own for the duplicates).
-    CREATE TEMP TABLE lf_hist_new ON COMMIT DROP AS
-    SELECT r.lead_id, r.account_id, r.stage AS to_stage, r.changed_at AS entered_at,
-           coalesce(r.changed_by, caller) AS changed_by, r.reason, r.rn, r.label
-      FROM pg_temp.lf_import_row r WHERE r.problem IS NULL;
+    -- its own for the duplicates).  A view of the classified rows, not a
+    -- copy of them: the merge reads them once or twice, and writing a
+    -- million rows to one more temporary table costs more than that.  (It
+    -- goes with lf_import_row, whose ON COMMIT DROP cascades to it.)
+    EXECUTE format($q$
+        CREATE TEMP VIEW lf_hist_new AS
+        SELECT r.lead_id, r.account_id, r.stage AS to_stage, r.changed_at AS entered_at,
+               coalesce(r.changed_by, %L::name) AS changed_by, r.reason, r.rn, r.label
+          FROM pg_temp.lf_import_row r WHERE r.problem IS NULL
+    $q$, caller);
     -- The leads there, locked in lead_id order (as every import and
     -- correction takes them, so they cannot deadlock each other; a move
     -- locks its one lead the same way) and read in the same statement;
@@ -356,6 +378,7 @@ BEGIN
     loaded := merged.loaded;
     flagged := merged.flagged;
     duplicates := merged.duplicates;
+    DROP VIEW pg_temp.lf_hist_new;
     DROP TABLE pg_temp.lf_import_row;
 END
 $fn$;
@@ -423,7 +446,8 @@ BEGIN
         RAISE EXCEPTION 'lead % does not exist in model "%"', lead_id, target_schema
             USING ERRCODE = 'undefined_object';
     END IF;
-    DROP TABLE IF EXISTS pg_temp.lf_hist_new, pg_temp.lf_hist_lead;
+    PERFORM @extschema@.history_drop_new();
+    DROP TABLE IF EXISTS pg_temp.lf_hist_lead;
     CREATE TEMP TABLE lf_hist_lead ON COMMIT DROP AS
     SELECT correct_history_apply.lead_id, acc AS account_id, fun AS funnel, moves[1].entered_at AS cut, false AS is_new;
     -- (each move with its stage's first label, as a move that writes only the stage gets)
@@ -435,6 +459,7 @@ BEGIN
              ORDER BY sl.position, sl.label COLLATE "C" LIMIT 1) AS label
       FROM unnest(moves) WITH ORDINALITY m(stage, entered_at, ord);
     SELECT * INTO merged FROM @extschema@.history_merge(target_schema, caller, correct_history_apply.reason);
+    DROP TABLE pg_temp.lf_hist_new;
     RETURN merged.superseded;
 END
 $fn$;
@@ -471,7 +496,9 @@ BEGIN
          WHERE h.superseded_at IS NULL AND NOT l.is_new
     $q$, h);
     ANALYZE pg_temp.lf_hist_old;
-    ANALYZE pg_temp.lf_hist_new;
+    IF (SELECT c.relkind FROM pg_class c WHERE c.oid OPERATOR(pg_catalog.=) 'pg_temp.lf_hist_new'::regclass) OPERATOR(pg_catalog.=) 'r' THEN
+        ANALYZE pg_temp.lf_hist_new;
+    END IF;
     ANALYZE pg_temp.lf_hist_lead;
 
     -- The merged history of each lead (M): its rows before the cut (all of
@@ -824,9 +851,9 @@ BEGIN
     loaded := loaded + label_moves;
     duplicates := (SELECT count(*) FROM pg_temp.lf_hist_new) - loaded;
     DROP TABLE pg_temp.lf_hist_old, pg_temp.lf_hist_m, pg_temp.lf_hist_sum, pg_temp.lf_hist_accounts,
-               pg_temp.lf_hist_new, pg_temp.lf_hist_lead;
+               pg_temp.lf_hist_lead;
     DROP TABLE IF EXISTS pg_temp.lf_label_old, pg_temp.lf_label_m, pg_temp.lf_label_sum;
 END
 $fn$;
 COMMENT ON FUNCTION @extschema@.history_merge(name, name, text) IS
-'Internal, the merge of import_history and correct_history (as the model''s owner): locks the leads, merges their current history with the new moves in time order, supersedes the rows replaced, appends the rest (refused moves flagged), brings the leads and the lifecycle of the accounts concerned in line. Returns loaded, duplicates, flagged and superseded rows.';
+'Internal, the merge of import_history and correct_history (as the model''s owner, the leads locked by its caller in lead_id order): merges their current history with the new moves in time order, supersedes the rows replaced, appends the rest (refused moves flagged), brings the leads and the lifecycle of the accounts concerned in line. Returns loaded, duplicates, flagged and superseded rows.';
