@@ -12,7 +12,8 @@
 #               the partial index of wins, and pipeline_at's (account_id,
 #               lead_id, entered_at, seq) INCLUDE (to_stage) of current rows)
 # each ROUNDS times in alternating order, each in a transaction rolled back;
-# prints rows/s of both, medians and the ratio.  Usage: bench/import/run.sh [rounds]
+# prints rows/s of both, medians and the ratio, and the same ratio by the CPU
+# time of each side's backend.  Usage: bench/import/run.sh [rounds]
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 . "$here/../../tools/lib.sh"
@@ -60,12 +61,17 @@ SQL
 rows=$(lf_psql -d "$db" -At -c "SELECT count(*) FROM public.crm_export")
 echo "export: $rows rows" >&2
 
-time_sql() {   # milliseconds of the one timed statement in a rolled-back transaction
-    lf_psql -d "$db" -At <<SQL2 | sed -n 's/^Time: \([0-9.]*\) ms.*/\1/p' | tail -1
+# the backend's CPU time so far (utime + stime of /proc/self/stat, in clock ticks)
+cpu_sql="SELECT 'cpu ' || (split_part(s, ' ', 14)::bigint + split_part(s, ' ', 15)::bigint) FROM pg_read_file('/proc/self/stat') s;"
+tck=$(getconf CLK_TCK)
+time_sql() {   # milliseconds and backend CPU seconds of the one timed statement in a rolled-back transaction
+    lf_psql -d "$db" -At <<SQL2 | awk -v t="$tck" '/^Time: / {ms = $2} /^cpu / {c[++n] = $2} END {printf "%s %.2f\n", ms, (c[2] - c[1]) / t}'
 BEGIN;
+$cpu_sql
 \timing on
 $1
 \timing off
+$cpu_sql
 ROLLBACK;
 CHECKPOINT;
 SQL2
@@ -75,12 +81,14 @@ for round in $(seq 1 "$ROUNDS"); do
     order="import copy"; [ $((round % 2)) = 0 ] && order="copy import"
     for what in $order; do
         if [ "$what" = import ]; then
-            ms=$(time_sql "SELECT * FROM leadfunnel.import_history('bench', 'public.crm_export');")
+            out=$(time_sql "SELECT * FROM leadfunnel.import_history('bench', 'public.crm_export');")
         else
-            ms=$(time_sql "COPY public.plain_history FROM '$LF_TMP/history.copy';")
+            out=$(time_sql "COPY public.plain_history FROM '$LF_TMP/history.copy';")
         fi
+        ms=${out% *}; cpu=${out#* }
         echo "$what $ms" >> "$results"
-        echo "round $round $what: $ms ms, $(awk -v r="$rows" -v m="$ms" 'BEGIN {printf "%.0f", r / (m / 1000)}') rows/s" >&2
+        echo "cpu_$what $cpu" >> "$results"
+        echo "round $round $what: $ms ms, $(awk -v r="$rows" -v m="$ms" 'BEGIN {printf "%.0f", r / (m / 1000)}') rows/s, backend CPU $cpu s (load $(cut -d' ' -f1 /proc/loadavg))" >&2
     done
 done
 # the answer of one import and one COPY, kept, and whether they agree: every
@@ -106,3 +114,8 @@ echo
 echo "| rows | (a) import_history | (b) COPY, plain table | (a)/(b) speed |"
 echo "|---|---|---|---|"
 awk -v r="$rows" -v a="$a" -v b="$b" 'BEGIN {printf "| %d | %.1f s, %.0f rows/s | %.1f s, %.0f rows/s | %.2fx |\n", r, a/1000, r/(a/1000), b/1000, r/(b/1000), b/a}'
+# the same by the CPU time of each side's backend, which a busy machine
+# disturbs less than wall time (it waits for a core without counting)
+ca=$(med cpu_import); cb=$(med cpu_copy)
+echo
+echo "backend CPU, medians: import $ca s, COPY $cb s, ratio $(awk -v a="$ca" -v b="$cb" 'BEGIN {printf "%.2fx", b/a}')"
