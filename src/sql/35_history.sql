@@ -225,7 +225,9 @@ BEGIN
                       $e$CASE WHEN lead_id::text OPERATOR(pg_catalog.~) '^\s*-?[0-9]{1,18}\s*$' THEN lead_id::text::bigint END$e$];
     END IF;
     expr := expr || ARRAY['stage::text', 'changed_at::timestamptz'];
-    FOREACH c IN ARRAY ARRAY['account_id:bigint', 'funnel:text', 'changed_by:name', 'reason:text'] LOOP
+    -- (changed_by as text until it is written: a name is 64 bytes in each of
+    -- the million rows of the working tables, a CRM's user name a few)
+    FOREACH c IN ARRAY ARRAY['account_id:bigint', 'funnel:text', 'changed_by:text', 'reason:text'] LOOP
         expr := expr || CASE WHEN split_part(c, ':', 1) OPERATOR(pg_catalog.=) ANY (cols)
                              THEN format('%I::%s', split_part(c, ':', 1), split_part(c, ':', 2))
                              ELSE format('NULL::%s', split_part(c, ':', 2)) END;
@@ -354,7 +356,7 @@ BEGIN
     EXECUTE format($q$
         CREATE TEMP VIEW lf_hist_new AS
         SELECT r.lead_id, r.account_id, r.stage AS to_stage, r.changed_at AS entered_at,
-               coalesce(r.changed_by, %L::name) AS changed_by, r.reason, r.rn, r.label
+               coalesce(r.changed_by::name, %L::name) AS changed_by, r.reason, r.rn, r.label
           FROM pg_temp.lf_import_row r WHERE r.problem IS NULL
     $q$, caller);
     -- The leads there, locked in lead_id order (as every import and
