@@ -524,7 +524,8 @@ BEGIN
     EXECUTE $q$
         CREATE TEMP TABLE lf_hist_m ON COMMIT DROP AS
         WITH u AS (
-            -- (changed_by as text: name is 64 bytes wide, and the sort below holds every row)
+            -- (changed_by as text: name is 64 bytes wide, and the sort below
+            -- and lf_hist_m hold every row; it is a name again where written)
             SELECT o.lead_id, o.account_id, l.funnel, o.to_stage, o.entered_at, 0 AS kind, o.seq AS old_seq,
                    NULL::bigint AS given, o.from_stage AS old_from, o.left_at AS old_left, o.changed_by::text AS changed_by, o.reason,
                    o.flag AS old_flag, 0::bigint AS rn
@@ -579,7 +580,7 @@ BEGIN
         SELECT a.lead_id, a.account_id, CASE WHEN NOT a.dropped THEN a.seq::int END AS seq,
                CASE WHEN NOT a.dropped THEN a.from_stage END AS from_stage, a.to_stage, a.entered_at,
                CASE WHEN NOT a.dropped THEN a.left_at END AS left_at,
-               a.changed_by::name AS changed_by, a.reason, a.old_seq, a.action, a.first_at, a.max_stage,
+               a.changed_by, a.reason, a.old_seq, a.action, a.first_at, a.max_stage,
                CASE WHEN a.action IN ('keep', 'close') THEN a.old_flag
                     WHEN a.action NOT IN ('insert', 'rerecord') THEN NULL
                     WHEN a.seq OPERATOR(pg_catalog.=) 1 AND e.stage IS NULL
@@ -592,7 +593,7 @@ BEGIN
           LEFT JOIN allowed al ON al.funnel OPERATOR(pg_catalog.=) a.funnel
                               AND al.from_stage OPERATOR(pg_catalog.=) a.from_stage AND al.to_stage OPERATOR(pg_catalog.=) a.to_stage
         UNION ALL
-        SELECT o.lead_id, o.account_id, NULL, NULL, o.to_stage, o.entered_at, NULL, o.changed_by, o.reason, o.seq, 'supersede',
+        SELECT o.lead_id, o.account_id, NULL, NULL, o.to_stage, o.entered_at, NULL, o.changed_by::text, o.reason, o.seq, 'supersede',
                NULL, NULL, NULL
           FROM pg_temp.lf_hist_old o JOIN pg_temp.lf_hist_lead l ON l.lead_id OPERATOR(pg_catalog.=) o.lead_id
          WHERE o.entered_at OPERATOR(pg_catalog.>=) l.cut
@@ -646,7 +647,7 @@ BEGIN
         ANALYZE pg_temp.lf_label_old;
         CREATE TEMP TABLE lf_label_m ON COMMIT DROP AS
         WITH st AS (
-            SELECT m.lead_id, m.account_id, m.seq, m.to_stage, m.entered_at, m.changed_by
+            SELECT m.lead_id, m.account_id, m.seq, m.to_stage, m.entered_at, m.changed_by::name AS changed_by
               FROM pg_temp.lf_hist_m m WHERE m.action IN ('keep', 'close', 'rerecord', 'insert')
         ), first_label AS (
             SELECT DISTINCT ON (sl.funnel, sl.stage) sl.funnel, sl.stage, sl.label
@@ -806,7 +807,7 @@ BEGIN
     $q$, s, CASE WHEN has_labels THEN ', stage_label' ELSE '' END, CASE WHEN has_labels THEN ', lb.label' ELSE '' END,
           CASE WHEN has_labels THEN 'JOIN pg_temp.lf_label_sum lb ON lb.lead_id OPERATOR(pg_catalog.=) x.lead_id' ELSE '' END);
     PERFORM @extschema@.history_append_rows(h::regclass, $q$
-        SELECT lead_id, account_id, seq, from_stage, to_stage, entered_at, left_at, changed_by, reason,
+        SELECT lead_id, account_id, seq, from_stage, to_stage, entered_at, left_at, changed_by::name AS changed_by, reason,
                now() AS recorded_at, flag
           FROM pg_temp.lf_hist_m WHERE action IN ('insert', 'rerecord')
          ORDER BY account_id, lead_id, seq
