@@ -16,6 +16,12 @@
  * the accounts concerned once).  The flag is backend-local, raised only
  * here, and put back however the merge ends.
  *
+ * history_merge_walk() is the one pass of the merge over each lead's rows in
+ * merge order (src/sql/35_history.sql says which order and why): which rows
+ * are dropped, and each one's seq, from_stage and left_at, and the lead's
+ * first entry and highest stage up to won.  Window functions computed the
+ * same in four passes over the sorted rows, each keeping a lead's rows.
+ *
  * Privileges: EXECUTE on the function (revoked from PUBLIC; the DBA grants
  * it to the roles that may rewrite history) and UPDATE on the model's lead
  * table (INSERT too for an import that creates leads), so a role that may
@@ -35,9 +41,13 @@
 #include "storage/bufmgr.h"
 #include "utils/acl.h"
 #include "utils/builtins.h"
+#include "utils/datum.h"
 #include "utils/guc.h"
 #include "utils/lsyscache.h"
+#include "utils/memutils.h"
 #include "utils/syscache.h"
+#include "utils/timestamp.h"
+#include "utils/tuplestore.h"
 
 #include "compat.h"
 #include "vocabulary.h"
@@ -242,4 +252,198 @@ lf_correct_history(PG_FUNCTION_ARGS)
 	superseded = get_int8_col(tup, desc, 1);
 	SPI_finish();
 	PG_RETURN_INT64(superseded);
+}
+
+/*
+ * history_merge_walk(rows_query text) returns setof record: walks the rows
+ * of rows_query -- the merged history of the leads, ordered by lead_id and
+ * then in merge order, with the columns WALK_IN_COLS below -- one lead at a
+ * time and returns each row with, appended:
+ *   dropped     it enters the stage the row before it entered (no move);
+ *   seq         the rows not dropped so far, itself included;
+ *   from_stage  the stage of the row before it (NULL for the first);
+ *   left_at     the entered_at of the next row not dropped (NULL: none);
+ *   first_at    the earliest entered_at of the lead's rows not dropped;
+ *   max_stage   the highest stage up to won of those rows (NULL: none).
+ * Only within import_history() or correct_history().
+ */
+#define WALK_IN_COLS 14			/* lead_id, account_id, funnel, to_stage,
+								 * entered_at, kind, old_seq, given, old_from,
+								 * old_left, changed_by, reason, old_flag, rn */
+#define WALK_OUT_COLS (WALK_IN_COLS + 6)
+#define WALK_BATCH 10000
+
+typedef struct WalkRow
+{
+	Datum		values[WALK_OUT_COLS];
+	bool		nulls[WALK_OUT_COLS];
+} WalkRow;
+
+/* The computed columns of one lead's rows, then the rows into ts. */
+static void
+walk_lead(Tuplestorestate *ts, TupleDesc outdesc, WalkRow *rows, int n)
+{
+	int64		seq = 0;
+	int			max_stage = -1;
+	bool		have_first = false;
+	TimestampTz first_at = 0;
+	bool		have_next = false;
+	TimestampTz next_at = 0;
+
+	for (int i = 0; i < n; i++)
+	{
+		WalkRow    *r = &rows[i];
+		bool		dropped;
+
+		/* to_stage IS NOT DISTINCT FROM the row before's */
+		dropped = i > 0 && r->nulls[3] == rows[i - 1].nulls[3] &&
+			(r->nulls[3] || DatumGetObjectId(r->values[3]) == DatumGetObjectId(rows[i - 1].values[3]));
+		r->values[WALK_IN_COLS] = BoolGetDatum(dropped);
+		r->nulls[WALK_IN_COLS] = false;
+		if (!dropped)
+		{
+			seq++;
+			if (!r->nulls[4] && (!have_first || DatumGetTimestampTz(r->values[4]) < first_at))
+			{
+				first_at = DatumGetTimestampTz(r->values[4]);
+				have_first = true;
+			}
+			if (!r->nulls[3])
+			{
+				int			st = lf_stage_from_oid(DatumGetObjectId(r->values[3]));
+
+				if (st <= LF_STAGE_WON && st > max_stage)
+					max_stage = st;
+			}
+		}
+		r->values[WALK_IN_COLS + 1] = Int64GetDatum(seq);
+		r->nulls[WALK_IN_COLS + 1] = false;
+		r->values[WALK_IN_COLS + 2] = i > 0 ? rows[i - 1].values[3] : (Datum) 0;
+		r->nulls[WALK_IN_COLS + 2] = i == 0 || rows[i - 1].nulls[3];
+	}
+	/* left_at: the earliest entered_at of the rows not dropped after it */
+	for (int i = n - 1; i >= 0; i--)
+	{
+		WalkRow    *r = &rows[i];
+
+		r->values[WALK_IN_COLS + 3] = TimestampTzGetDatum(next_at);
+		r->nulls[WALK_IN_COLS + 3] = !have_next;
+		if (!DatumGetBool(r->values[WALK_IN_COLS]) && !r->nulls[4] &&
+			(!have_next || DatumGetTimestampTz(r->values[4]) < next_at))
+		{
+			next_at = DatumGetTimestampTz(r->values[4]);
+			have_next = true;
+		}
+	}
+	for (int i = 0; i < n; i++)
+	{
+		WalkRow    *r = &rows[i];
+
+		r->values[WALK_IN_COLS + 4] = TimestampTzGetDatum(first_at);
+		r->nulls[WALK_IN_COLS + 4] = !have_first;
+		r->values[WALK_IN_COLS + 5] = max_stage >= 0 ? ObjectIdGetDatum(lf_stage_to_oid(max_stage)) : (Datum) 0;
+		r->nulls[WALK_IN_COLS + 5] = max_stage < 0;
+		tuplestore_putvalues(ts, outdesc, r->values, r->nulls);
+	}
+}
+
+PG_FUNCTION_INFO_V1(lf_history_merge_walk);
+Datum
+lf_history_merge_walk(PG_FUNCTION_ARGS)
+{
+	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
+	Tuplestorestate *ts;
+	TupleDesc	outdesc;
+	MemoryContext leadcxt;
+	SPIPlanPtr	plan;
+	Portal		portal;
+	WalkRow    *rows;
+	int			nrows = 0;
+	int			maxrows = 16;
+	int64		lead = 0;
+
+	if (!lf_history_rewrite)
+		ereport(ERROR,
+				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+				 errmsg("function \"%s\" can only run within import_history() or correct_history()",
+						"history_merge_walk"),
+				 errhint("Call leadfunnel.import_history() or leadfunnel.correct_history().")));
+	if (PG_ARGISNULL(0))
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("argument of history_merge_walk must not be null")));
+	InitMaterializedSRF(fcinfo, 0);
+	ts = rsinfo->setResult;
+	outdesc = rsinfo->setDesc;
+	if (outdesc->natts != WALK_OUT_COLS)
+		elog(ERROR, "history_merge_walk must return %d columns", WALK_OUT_COLS);
+
+	/* a lead's rows, their values copied, live until the next lead */
+	leadcxt = AllocSetContextCreate(CurrentMemoryContext, "history_merge_walk lead", ALLOCSET_DEFAULT_SIZES);
+	rows = palloc(sizeof(WalkRow) * maxrows);
+
+	SPI_connect();
+	plan = SPI_prepare(text_to_cstring(PG_GETARG_TEXT_PP(0)), 0, NULL);
+	if (plan == NULL)
+		elog(ERROR, "could not prepare the rows to walk: %s", SPI_result_code_string(SPI_result));
+	portal = SPI_cursor_open(NULL, plan, NULL, NULL, true);
+	for (;;)
+	{
+		TupleDesc	indesc;
+
+		SPI_cursor_fetch(portal, true, WALK_BATCH);
+		if (SPI_processed == 0)
+			break;
+		indesc = SPI_tuptable->tupdesc;
+		if (indesc->natts != WALK_IN_COLS)
+			elog(ERROR, "the rows to walk must have %d columns", WALK_IN_COLS);
+		for (int i = 0; i < WALK_IN_COLS; i++)
+			if (TupleDescAttr(indesc, i)->atttypid != TupleDescAttr(outdesc, i)->atttypid)
+				elog(ERROR, "column %d of the rows to walk does not match the result", i + 1);
+		for (uint64 t = 0; t < SPI_processed; t++)
+		{
+			HeapTuple	tup = SPI_tuptable->vals[t];
+			WalkRow    *r;
+			bool		isnull;
+			int64		lead_id = DatumGetInt64(SPI_getbinval(tup, indesc, 1, &isnull));
+
+			if (isnull)
+				elog(ERROR, "a row to walk has no lead_id");
+			if (nrows > 0 && lead_id != lead)
+			{
+				walk_lead(ts, outdesc, rows, nrows);
+				MemoryContextReset(leadcxt);
+				nrows = 0;
+			}
+			lead = lead_id;
+			if (nrows == maxrows)
+			{
+				maxrows *= 2;
+				rows = repalloc(rows, sizeof(WalkRow) * maxrows);
+			}
+			r = &rows[nrows++];
+			for (int i = 0; i < WALK_IN_COLS; i++)
+			{
+				Form_pg_attribute att = TupleDescAttr(indesc, i);
+				Datum		d = SPI_getbinval(tup, indesc, i + 1, &r->nulls[i]);
+
+				if (r->nulls[i] || att->attbyval)
+					r->values[i] = d;
+				else
+				{
+					MemoryContext oldcxt = MemoryContextSwitchTo(leadcxt);
+
+					r->values[i] = datumCopy(d, false, att->attlen);
+					MemoryContextSwitchTo(oldcxt);
+				}
+			}
+		}
+		SPI_freetuptable(SPI_tuptable);
+	}
+	if (nrows > 0)
+		walk_lead(ts, outdesc, rows, nrows);
+	SPI_cursor_close(portal);
+	SPI_finish();
+	MemoryContextDelete(leadcxt);
+	return (Datum) 0;
 }

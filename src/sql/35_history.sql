@@ -191,6 +191,18 @@ $fn$;
 COMMENT ON FUNCTION @extschema@.history_drop_new() IS
 'Internal, part of import_history and correct_history: drops the new moves a merge reads (pg_temp.lf_hist_new: a view of the classified rows for an import, a table for a correction), if a session left them.';
 
+CREATE FUNCTION @extschema@.history_merge_walk(rows_query text,
+        OUT lead_id bigint, OUT account_id bigint, OUT funnel text, OUT to_stage @extschema@.lead_stage,
+        OUT entered_at timestamptz, OUT kind integer, OUT old_seq integer, OUT given bigint,
+        OUT old_from @extschema@.lead_stage, OUT old_left timestamptz, OUT changed_by text, OUT reason text,
+        OUT old_flag text, OUT rn bigint,
+        OUT dropped boolean, OUT seq bigint, OUT from_stage @extschema@.lead_stage, OUT left_at timestamptz,
+        OUT first_at timestamptz, OUT max_stage @extschema@.lead_stage)
+    RETURNS SETOF record
+    AS 'MODULE_PATHNAME', 'lf_history_merge_walk' LANGUAGE C VOLATILE;
+COMMENT ON FUNCTION @extschema@.history_merge_walk(text) IS
+'Internal, within import_history or correct_history only (42501 otherwise): walks the merged history of the leads (the rows of a query, ordered by lead_id and then in merge order, with the columns lead_id .. rn) once and returns each row with dropped (it enters the stage of the row before it), seq (rows not dropped so far), from_stage (stage of the row before), left_at (entered_at of the next row not dropped), first_at and max_stage (first entry and highest stage up to won of the lead''s rows not dropped).';
+
 CREATE FUNCTION @extschema@.import_history_read(source regclass, model_owner name) RETURNS bigint
     LANGUAGE plpgsql
     SET search_path = pg_catalog, pg_temp
@@ -523,42 +535,33 @@ BEGIN
     -- refuse is appended with the reason in flag.
     EXECUTE $q$
         CREATE TEMP TABLE lf_hist_m ON COMMIT DROP AS
-        WITH u AS (
-            -- (changed_by as text: name is 64 bytes wide, and the sort below
-            -- and lf_hist_m hold every row; it is a name again where written)
-            SELECT o.lead_id, o.account_id, l.funnel, o.to_stage, o.entered_at, 0 AS kind, o.seq AS old_seq,
-                   NULL::bigint AS given, o.from_stage AS old_from, o.left_at AS old_left, o.changed_by::text AS changed_by, o.reason,
-                   o.flag AS old_flag, 0::bigint AS rn
-              FROM pg_temp.lf_hist_old o JOIN pg_temp.lf_hist_lead l ON l.lead_id OPERATOR(pg_catalog.=) o.lead_id
-             WHERE l.cut IS NULL OR o.entered_at OPERATOR(pg_catalog.<) l.cut
-            UNION ALL
-            -- (an import's new rows that are there already are duplicates)
-            SELECT n.lead_id, n.account_id, l.funnel, n.to_stage, n.entered_at, 1, NULL,
-                   CASE WHEN l.cut IS NOT NULL THEN n.rn END, NULL, NULL, n.changed_by::text, n.reason, NULL, n.rn
-              FROM pg_temp.lf_hist_new n JOIN pg_temp.lf_hist_lead l ON l.lead_id OPERATOR(pg_catalog.=) n.lead_id
-              LEFT JOIN pg_temp.lf_hist_old o
-                     ON l.cut IS NULL AND o.lead_id OPERATOR(pg_catalog.=) n.lead_id
-                    AND o.to_stage OPERATOR(pg_catalog.=) n.to_stage AND o.entered_at OPERATOR(pg_catalog.=) n.entered_at
-             WHERE o.lead_id IS NULL
-        ), c AS (
-            SELECT u.*, u.to_stage IS NOT DISTINCT FROM lag(u.to_stage) OVER w AS dropped
-              FROM u WINDOW w AS (PARTITION BY u.lead_id ORDER BY u.entered_at, u.kind, u.old_seq, u.given, u.to_stage, u.rn)
-        ), m AS (
-            -- in the same order (one sort): the rows not dropped numbered, each
-            -- one's from_stage the stage before it (a dropped row repeats the
-            -- stage of the row it follows), its left_at the next kept entry
-            SELECT c.*,
-                   count(*) FILTER (WHERE NOT c.dropped) OVER (w ROWS UNBOUNDED PRECEDING) AS seq,
-                   lag(c.to_stage) OVER w AS from_stage,
-                   min(c.entered_at) FILTER (WHERE NOT c.dropped)
-                       OVER (w ROWS BETWEEN 1 FOLLOWING AND UNBOUNDED FOLLOWING) AS left_at,
-                   -- and what the lead's row takes from its whole merged history
-                   min(c.entered_at) FILTER (WHERE NOT c.dropped) OVER wall AS first_at,
-                   max(c.to_stage) FILTER (WHERE NOT c.dropped AND c.to_stage OPERATOR(pg_catalog.<=) 'won'::@extschema@.lead_stage)
-                       OVER wall AS max_stage
-              FROM c
-            WINDOW w AS (PARTITION BY c.lead_id ORDER BY c.entered_at, c.kind, c.old_seq, c.given, c.to_stage, c.rn),
-                   wall AS (w ROWS BETWEEN UNBOUNDED PRECEDING AND UNBOUNDED FOLLOWING)
+        WITH m AS (
+            -- The rows in merge order, walked once by history_merge_walk():
+            -- whether each is dropped (it enters the stage of the row
+            -- before it), the rows not dropped numbered, each one's
+            -- from_stage the stage before it (a dropped row repeats the
+            -- stage of the row it follows), its left_at the next entry not
+            -- dropped, and what the lead's row takes from its whole merged
+            -- history (first entry, highest stage up to won).
+            SELECT * FROM @extschema@.history_merge_walk($w$
+                -- (changed_by as text: name is 64 bytes wide, and the sort
+                -- and lf_hist_m hold every row; it is a name again where written)
+                SELECT o.lead_id, o.account_id, l.funnel, o.to_stage, o.entered_at, 0 AS kind, o.seq AS old_seq,
+                       NULL::bigint AS given, o.from_stage AS old_from, o.left_at AS old_left, o.changed_by::text AS changed_by,
+                       o.reason, o.flag AS old_flag, 0::bigint AS rn
+                  FROM pg_temp.lf_hist_old o JOIN pg_temp.lf_hist_lead l ON l.lead_id OPERATOR(pg_catalog.=) o.lead_id
+                 WHERE l.cut IS NULL OR o.entered_at OPERATOR(pg_catalog.<) l.cut
+                UNION ALL
+                -- (an import's new rows that are there already are duplicates)
+                SELECT n.lead_id, n.account_id, l.funnel, n.to_stage, n.entered_at, 1, NULL,
+                       CASE WHEN l.cut IS NOT NULL THEN n.rn END, NULL, NULL, n.changed_by::text, n.reason, NULL, n.rn
+                  FROM pg_temp.lf_hist_new n JOIN pg_temp.lf_hist_lead l ON l.lead_id OPERATOR(pg_catalog.=) n.lead_id
+                  LEFT JOIN pg_temp.lf_hist_old o
+                         ON l.cut IS NULL AND o.lead_id OPERATOR(pg_catalog.=) n.lead_id
+                        AND o.to_stage OPERATOR(pg_catalog.=) n.to_stage AND o.entered_at OPERATOR(pg_catalog.=) n.entered_at
+                 WHERE o.lead_id IS NULL
+                 ORDER BY lead_id, entered_at, kind, old_seq, given, to_stage, rn
+            $w$)
         ), allowed AS (
             SELECT f.name AS funnel, fs.s AS from_stage, unnest(@extschema@.allowed_next(f.name, fs.s)) AS to_stage
               FROM @extschema@.funnel f CROSS JOIN unnest(enum_range(NULL::@extschema@.lead_stage)) fs(s)
