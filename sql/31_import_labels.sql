@@ -261,6 +261,21 @@ SELECT count(*) AS label_rows_lost FROM (
 SELECT lead_id, stage, stage_label FROM limp.lead WHERE lead_id IN (962, 963) ORDER BY lead_id;
 SELECT count(*) AS violations FROM leadfunnel.verify_model('limp');
 
+-- Two moves between labels of one stage at one time from the source (lead
+-- 964: presentationscheduled, then contractsent), the first one also sent
+-- twice (an exact copy, read last): the copy is a duplicate, not a third
+-- label event, so the lead ends in contractsent as without the copy.
+TRUNCATE public.deal_export;
+INSERT INTO public.deal_export VALUES
+    (964, 'appointmentscheduled', '2025-07-01', 1, 'imp_deals'),
+    (964, 'presentationscheduled', '2025-07-02', 1, 'imp_deals'),
+    (964, 'contractsent', '2025-07-02', 1, 'imp_deals');
+INSERT INTO public.deal_export VALUES (964, 'presentationscheduled', '2025-07-02', 1, 'imp_deals');
+SELECT * FROM leadfunnel.import_history('limp', 'public.deal_export');
+SELECT seq, stage, label, entered_at FROM limp.lead_label_history WHERE lead_id = 964 AND superseded_at IS NULL ORDER BY seq;
+SELECT stage, stage_label FROM limp.lead WHERE lead_id = 964;
+SELECT count(*) AS violations FROM leadfunnel.verify_model('limp');
+
 SELECT leadfunnel.untrack('limp_sync.deals');
 SET client_min_messages = warning;
 DROP SCHEMA limp, lref, limp_sync CASCADE;

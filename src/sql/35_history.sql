@@ -658,8 +658,12 @@ BEGIN
              WHERE sl.funnel IN (SELECT x.funnel FROM pg_temp.lf_hist_lead x)
              ORDER BY sl.funnel, sl.stage, sl.position, sl.label COLLATE "C"
         ), entered AS (
-            SELECT n.lead_id, n.account_id, n.to_stage AS stage, n.label, n.entered_at, 0 AS prio, n.rn, n.changed_by
-              FROM pg_temp.lf_hist_new n
+            -- (the new moves without their exact copies: an import's come
+            -- with them, and a copy would count as one more label event)
+            (SELECT DISTINCT ON (n.lead_id, n.to_stage, n.entered_at, n.label)
+                    n.lead_id, n.account_id, n.to_stage AS stage, n.label, n.entered_at, 0 AS prio, n.rn, n.changed_by
+               FROM pg_temp.lf_hist_new n
+              ORDER BY n.lead_id, n.to_stage, n.entered_at, n.label, n.rn)
             UNION ALL
             SELECT o.lead_id, o.account_id, o.stage, o.label, o.entered_at, 1, o.seq, o.changed_by
               FROM pg_temp.lf_label_old o JOIN pg_temp.lf_hist_lead l ON l.lead_id OPERATOR(pg_catalog.=) o.lead_id
