@@ -46,18 +46,28 @@
 #include "access/table.h"
 #include "access/xact.h"
 #include "catalog/namespace.h"
+#include "catalog/pg_constraint.h"
+#include "catalog/pg_trigger.h"
 #include "catalog/pg_type.h"
 #include "commands/trigger.h"
 #include "executor/spi.h"
 #include "miscadmin.h"
+#include "parser/parse_func.h"
+#include "rewrite/rewriteHandler.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
+#include "utils/fmgroids.h"
 #include "utils/guc.h"
 #include "utils/hsearch.h"
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
+#include "utils/plancache.h"
+#include "utils/rel.h"
+#include "utils/snapmgr.h"
+#include "utils/syscache.h"
 #include "utils/tuplestore.h"
 
+#include "compat.h"
 #include "invalidation.h"
 #include "lifecycle.h"
 #include "tracking.h"
@@ -75,7 +85,16 @@ typedef struct SyncStatements
 	bool		batch;			/* the last statement returns the new leads */
 	int			n;
 	char	   *sql[MAX_SYNC_STATEMENTS];
+	char	   *new_leads;		/* the new leads' rows (batch), or NULL */
+	char	   *new_accounts;	/* their accounts created, or NULL */
 } SyncStatements;
+
+/* The new leads' SELECT and their accounts' INSERT, prepared (tracking_statements()). */
+typedef struct NewLeadPlans
+{
+	SPIPlanPtr	leads;
+	SPIPlanPtr	accounts;
+} NewLeadPlans;
 
 typedef struct TrackPlans
 {
@@ -88,6 +107,7 @@ typedef struct TrackPlans
 	bool		batch;
 	int			n;
 	SPIPlanPtr	plans[MAX_SYNC_STATEMENTS];
+	NewLeadPlans new_leads;		/* prepared new_leads, new_accounts, or NULLs */
 } TrackPlans;
 
 static HTAB *track_plans = NULL;
@@ -164,7 +184,7 @@ load_statements(Oid source, const char *from_relation, SyncStatements *out)
 		args[1] = CStringGetTextDatum(from_relation);
 	else
 		nulls[1] = 'n';
-	if (SPI_execute_with_args("SELECT model_owner, record_mode, statements, lead_table, batch_insert FROM "
+	if (SPI_execute_with_args("SELECT model_owner, record_mode, statements, lead_table, batch_insert, new_leads, new_accounts FROM "
 							  LF_SCHEMA ".tracking_statements($1, $2)",
 							  2, argtypes, args, nulls, false, 1) != SPI_OK_SELECT || SPI_processed != 1)
 		elog(ERROR, "could not read the tracking statements");
@@ -174,6 +194,8 @@ load_statements(Oid source, const char *from_relation, SyncStatements *out)
 	out->record = DatumGetBool(SPI_getbinval(tup, desc, 2, &isnull));
 	out->lead = DatumGetObjectId(SPI_getbinval(tup, desc, 4, &isnull));
 	out->batch = DatumGetBool(SPI_getbinval(tup, desc, 5, &isnull));
+	out->new_leads = SPI_getvalue(tup, desc, 6);
+	out->new_accounts = SPI_getvalue(tup, desc, 7);
 	arr = DatumGetArrayTypeP(SPI_getbinval(tup, desc, 3, &isnull));
 	deconstruct_array(arr, TEXTOID, -1, false, TYPALIGN_INT, &elems, &elem_nulls, &n);
 	if (n > MAX_SYNC_STATEMENTS)
@@ -181,6 +203,450 @@ load_statements(Oid source, const char *from_relation, SyncStatements *out)
 	out->n = n;
 	for (int i = 0; i < n; i++)
 		out->sql[i] = TextDatumGetCString(elems[i]);
+}
+
+/*
+ * Inserting the new leads without a statement.
+ *
+ * The last statement of the sync (INSERT INTO lead ... SELECT ... RETURNING)
+ * spends a third of its time on the AFTER INSERT row events of the new
+ * leads, queued and fired one by one although none of them does anything
+ * the sync could not do once for the batch: lead_stage_record and
+ * lead_lifecycle return at once for a lead of the batch (the sync writes
+ * their rows set-based afterwards), the foreign-key checks of columns the
+ * sync leaves NULL (contact, campaign) find a NULL and return, and the
+ * check of the account, one query per lead, locks an account row that
+ * the batch's other leads lock again.  So where the lead table allows it
+ * (no statement-level INSERT triggers or transition tables, no rules, the
+ * SELECT's columns of the lead's own types) the sync runs the SELECT
+ * (new_leads of tracking_statements()) and inserts its rows through the
+ * executor as the INSERT would -- column defaults, BEFORE triggers,
+ * constraints, unique indexes, the other AFTER triggers as before -- but:
+ *
+ * - the two triggers above are not queued for these rows;
+ * - a foreign-key check whose key has a NULL (MATCH SIMPLE; all NULL for
+ *   MATCH FULL) is not queued for that row, decided after the BEFORE
+ *   triggers, on the row as stored: the check would return without a look;
+ * - the immediate single-column bigint keys (the account) are checked once
+ *   for the batch after the inserts, as the checks would run at the end of
+ *   the statement: one SELECT ... FOR KEY SHARE of the distinct keys, as
+ *   the referenced table's owner, with the snapshot an RI check takes, so
+ *   a concurrent delete of an account blocks on, or fails, the batch as
+ *   it did; a missing key raises the check's own error (23503) for the
+ *   first lead that has it.
+ */
+
+/* An AFTER INSERT foreign-key check of the lead table, handled per batch or per row. */
+typedef struct LeadFkey
+{
+	int			trigger;		/* index into the trigger descriptor */
+	char		enabled;		/* its tgenabled */
+	bool		batch;			/* checked once for the batch */
+	bool		match_full;
+	int			nkeys;
+	AttrNumber	keys[INDEX_MAX_KEYS];	/* in lead */
+	/* batch: the referenced table, its key column, the constraint */
+	Oid			pkrel;
+	AttrNumber	pkattnum;
+	char	   *conname;
+	int64	   *values;
+	int			nvalues;
+} LeadFkey;
+
+typedef struct LeadInserter
+{
+	Relation	rel;
+	EState	   *estate;
+	ResultRelInfo *rri;
+	TupleTableSlot *slot;
+	TriggerDesc *trigdesc;		/* our copy, in ri_TrigDesc */
+	bool		before_row;
+	int			nfkeys;
+	LeadFkey   *fkeys;
+	AttrNumber *from_select;	/* per lead column: column of the SELECT, or 0 */
+	ExprState **defaults;		/* per lead column not selected: its default, or NULL */
+} LeadInserter;
+
+/* As the trigger manager decides whether a trigger fires in this session. */
+static bool
+trigger_fires(const Trigger *trig)
+{
+	if (SessionReplicationRole == SESSION_REPLICATION_ROLE_REPLICA)
+		return trig->tgenabled == TRIGGER_FIRES_ON_REPLICA || trig->tgenabled == TRIGGER_FIRES_ALWAYS;
+	return trig->tgenabled == TRIGGER_FIRES_ON_ORIGIN || trig->tgenabled == TRIGGER_FIRES_ALWAYS;
+}
+
+/* The trigger function leadfunnel.<fn>() (no arguments). */
+static Oid
+lf_function_oid(const char *fn)
+{
+	return LookupFuncName(list_make2(makeString(LF_SCHEMA), makeString(pstrdup(fn))), 0, NULL, false);
+}
+
+/*
+ * Can the sync insert the SELECT's rows (columns sel) into the lead table
+ * itself, with the INSERT's effects?  Not when the table has statement
+ * triggers or transition tables for INSERT (the INSERT fires them), rules,
+ * a selected column the table lacks or has with another type, or an
+ * unselected column of a domain type without a default (the INSERT checks
+ * the domain on its NULL).
+ */
+static bool
+can_insert_leads(Relation rel, TupleDesc sel)
+{
+	TriggerDesc *td = rel->trigdesc;
+	TupleDesc	desc = RelationGetDescr(rel);
+	bool	   *selected = palloc0(sizeof(bool) * desc->natts);
+
+	if (rel->rd_rel->relkind != RELKIND_RELATION || rel->rd_rules != NULL)
+		return false;
+	if (td && (td->trig_insert_before_statement || td->trig_insert_after_statement ||
+			   td->trig_insert_instead_row || td->trig_insert_new_table))
+		return false;
+	for (int i = 0; i < sel->natts; i++)
+	{
+		Form_pg_attribute s = TupleDescAttr(sel, i);
+		int			attnum = SPI_fnumber(desc, NameStr(s->attname));
+		Form_pg_attribute a;
+
+		if (attnum <= 0)
+			return false;
+		a = TupleDescAttr(desc, attnum - 1);
+		if (a->attisdropped || a->attgenerated || a->atttypid != s->atttypid ||
+			(a->atttypmod != -1 && a->atttypmod != s->atttypmod) || selected[attnum - 1])
+			return false;
+		selected[attnum - 1] = true;
+	}
+	for (int i = 0; i < desc->natts; i++)
+	{
+		Form_pg_attribute a = TupleDescAttr(desc, i);
+
+		if (!selected[i] && !a->attisdropped && !a->attgenerated &&
+			get_typtype(a->atttypid) == TYPTYPE_DOMAIN && build_column_default(rel, i + 1) == NULL)
+			return false;
+	}
+	return true;
+}
+
+/* The AFTER INSERT foreign-key checks of the lead table in our trigger descriptor. */
+static void
+lead_fkeys(LeadInserter *li)
+{
+	TriggerDesc *td = li->trigdesc;
+
+	li->fkeys = palloc0(sizeof(LeadFkey) * Max(td->numtriggers, 1));
+	for (int i = 0; i < td->numtriggers; i++)
+	{
+		Trigger    *trig = &td->triggers[i];
+		LeadFkey   *fk = &li->fkeys[li->nfkeys];
+		HeapTuple	tup;
+		Form_pg_constraint con;
+		Datum		d;
+		bool		isnull;
+		ArrayType  *arr;
+
+		if (trig->tgfoid != F_RI_FKEY_CHECK_INS || !trigger_fires(trig) ||
+			!TRIGGER_TYPE_MATCHES(trig->tgtype, TRIGGER_TYPE_ROW, TRIGGER_TYPE_AFTER, TRIGGER_TYPE_INSERT))
+			continue;
+		tup = SearchSysCache1(CONSTROID, ObjectIdGetDatum(trig->tgconstraint));
+		if (!HeapTupleIsValid(tup))
+			elog(ERROR, "cache lookup failed for constraint %u", trig->tgconstraint);
+		con = (Form_pg_constraint) GETSTRUCT(tup);
+		d = SysCacheGetAttr(CONSTROID, tup, Anum_pg_constraint_conkey, &isnull);
+		arr = isnull ? NULL : DatumGetArrayTypeP(d);
+		if (arr == NULL || ARR_NDIM(arr) != 1 || ARR_DIMS(arr)[0] < 1 || ARR_DIMS(arr)[0] > INDEX_MAX_KEYS ||
+			con->confmatchtype == FKCONSTR_MATCH_PARTIAL)
+		{
+			ReleaseSysCache(tup);
+			continue;			/* left to the trigger */
+		}
+		fk->nkeys = ARR_DIMS(arr)[0];
+		for (int k = 0; k < fk->nkeys; k++)
+			fk->keys[k] = ((int16 *) ARR_DATA_PTR(arr))[k];
+		fk->trigger = i;
+		fk->enabled = trig->tgenabled;
+		fk->match_full = con->confmatchtype == FKCONSTR_MATCH_FULL;
+		if (fk->nkeys == 1 && !trig->tgdeferrable && !trig->tginitdeferred &&
+			get_rel_relkind(con->confrelid) == RELKIND_RELATION &&
+			TupleDescAttr(RelationGetDescr(li->rel), fk->keys[0] - 1)->atttypid == INT8OID)
+		{
+			ArrayType  *pk = DatumGetArrayTypeP(SysCacheGetAttr(CONSTROID, tup, Anum_pg_constraint_confkey, &isnull));
+			ArrayType  *ops = DatumGetArrayTypeP(SysCacheGetAttr(CONSTROID, tup, Anum_pg_constraint_conpfeqop, &isnull));
+
+			fk->pkattnum = ((int16 *) ARR_DATA_PTR(pk))[0];
+			if (get_atttype(con->confrelid, fk->pkattnum) == INT8OID &&
+				get_opcode(((Oid *) ARR_DATA_PTR(ops))[0]) == F_INT8EQ)
+			{
+				fk->batch = true;
+				fk->pkrel = con->confrelid;
+				fk->conname = pstrdup(NameStr(con->conname));
+				/* checked for the batch: never queued */
+				trig->tgenabled = TRIGGER_DISABLED;
+			}
+		}
+		ReleaseSysCache(tup);
+		li->nfkeys++;
+	}
+}
+
+static void
+lead_inserter_open(LeadInserter *li, Relation rel, TupleDesc sel, uint64 nrows)
+{
+	RangeTblEntry *rte = makeNode(RangeTblEntry);
+	List	   *perminfos = NIL;
+	TupleDesc	desc = RelationGetDescr(rel);
+
+	memset(li, 0, sizeof(LeadInserter));
+	li->rel = rel;
+	li->estate = CreateExecutorState();
+	li->rri = makeNode(ResultRelInfo);
+	rte->rtekind = RTE_RELATION;
+	rte->relid = RelationGetRelid(rel);
+	rte->relkind = RELKIND_RELATION;
+	rte->rellockmode = RowExclusiveLock;
+	addRTEPermissionInfo(&perminfos, rte);
+	ExecInitRangeTable(li->estate, list_make1(rte), perminfos, bms_make_singleton(1));
+	InitResultRelInfo(li->rri, rel, 1, NULL, 0);
+	if (rel->trigdesc)
+	{
+		/* a copy with the same triggers in the same places, some disabled */
+		li->trigdesc = CopyTriggerDesc(rel->trigdesc);
+		li->rri->ri_TrigDesc = li->trigdesc;
+		li->before_row = li->trigdesc->trig_insert_before_row;
+		/* they return at once for a lead of the batch (lf_tracking_batch_lead) */
+		for (int i = 0; i < li->trigdesc->numtriggers; i++)
+		{
+			Trigger    *trig = &li->trigdesc->triggers[i];
+
+			if ((trig->tgfoid == lf_function_oid("lead_stage_record") ||
+				 trig->tgfoid == lf_function_oid("lead_lifecycle")) &&
+				TRIGGER_TYPE_MATCHES(trig->tgtype, TRIGGER_TYPE_ROW, TRIGGER_TYPE_AFTER, TRIGGER_TYPE_INSERT))
+				trig->tgenabled = TRIGGER_DISABLED;
+		}
+		lead_fkeys(li);
+		for (int f = 0; f < li->nfkeys; f++)
+			if (li->fkeys[f].batch)
+				li->fkeys[f].values = palloc(sizeof(int64) * Max(nrows, 1));
+	}
+	li->estate->es_output_cid = GetCurrentCommandId(true);
+	li->estate->es_snapshot = GetActiveSnapshot();
+	ExecOpenIndices(li->rri, false);
+	li->slot = table_slot_create(rel, &li->estate->es_tupleTable);
+
+	li->from_select = palloc0(sizeof(AttrNumber) * desc->natts);
+	li->defaults = palloc0(sizeof(ExprState *) * desc->natts);
+	for (int i = 0; i < sel->natts; i++)
+		li->from_select[SPI_fnumber(desc, NameStr(TupleDescAttr(sel, i)->attname)) - 1] = i + 1;
+	for (int i = 0; i < desc->natts; i++)
+	{
+		Form_pg_attribute a = TupleDescAttr(desc, i);
+		Node	   *def;
+
+		if (li->from_select[i] || a->attisdropped || a->attgenerated)
+			continue;
+		def = build_column_default(rel, i + 1);
+		if (def)
+			li->defaults[i] = ExecPrepareExpr((Expr *) def, li->estate);
+	}
+	AfterTriggerBeginQuery();
+}
+
+/*
+ * Insert one row of the SELECT; returns the row as stored (in the caller's
+ * memory context), or NULL when a BEFORE trigger skipped it.
+ */
+static HeapTuple
+lead_inserter_insert(LeadInserter *li, HeapTuple row, TupleDesc sel)
+{
+	TupleTableSlot *slot = li->slot;
+	TupleDesc	desc = RelationGetDescr(li->rel);
+	ExprContext *econtext = GetPerTupleExprContext(li->estate);
+	MemoryContext caller = CurrentMemoryContext;
+	HeapTuple	stored = NULL;
+	bool		any_after = false;
+
+	MemoryContextSwitchTo(GetPerTupleMemoryContext(li->estate));
+	ExecClearTuple(slot);
+	for (int i = 0; i < desc->natts; i++)
+	{
+		if (li->from_select[i])
+			slot->tts_values[i] = heap_getattr(row, li->from_select[i], sel, &slot->tts_isnull[i]);
+		else if (li->defaults[i])
+			slot->tts_values[i] = ExecEvalExpr(li->defaults[i], econtext, &slot->tts_isnull[i]);
+		else
+		{
+			slot->tts_values[i] = (Datum) 0;
+			slot->tts_isnull[i] = true;
+		}
+	}
+	ExecStoreVirtualTuple(slot);
+
+	/* the BEFORE triggers ourselves, to see the row as it will be stored */
+	if (li->before_row && !ExecBRInsertTriggers(li->estate, li->rri, slot))
+		goto done;
+	for (int f = 0; f < li->nfkeys; f++)
+	{
+		LeadFkey   *fk = &li->fkeys[f];
+		int			nnull = 0;
+
+		for (int k = 0; k < fk->nkeys; k++)
+			nnull += slot_attisnull(slot, fk->keys[k]) ? 1 : 0;
+		if (fk->batch)
+			continue;
+		/* the check would pass without a look (ri_NullCheck) */
+		li->trigdesc->triggers[fk->trigger].tgenabled =
+			(nnull == fk->nkeys || (nnull > 0 && !fk->match_full)) ? TRIGGER_DISABLED : fk->enabled;
+	}
+	if (li->trigdesc)
+	{
+		for (int i = 0; i < li->trigdesc->numtriggers && !any_after; i++)
+			any_after = trigger_fires(&li->trigdesc->triggers[i]) &&
+				TRIGGER_TYPE_MATCHES(li->trigdesc->triggers[i].tgtype, TRIGGER_TYPE_ROW,
+									 TRIGGER_TYPE_AFTER, TRIGGER_TYPE_INSERT);
+		li->trigdesc->trig_insert_before_row = false;
+		li->trigdesc->trig_insert_after_row = any_after;
+	}
+	ItemPointerSetInvalid(&slot->tts_tid);
+	ExecSimpleRelationInsert(li->rri, li->estate, slot);
+	if (li->trigdesc)
+		li->trigdesc->trig_insert_before_row = li->before_row;
+	if (!ItemPointerIsValid(&slot->tts_tid))
+		elog(ERROR, "lead row was not stored");
+	for (int f = 0; f < li->nfkeys; f++)
+	{
+		LeadFkey   *fk = &li->fkeys[f];
+		bool		isnull;
+		Datum		v;
+
+		if (!fk->batch)
+			continue;
+		v = slot_getattr(slot, fk->keys[0], &isnull);
+		if (!isnull)
+			fk->values[fk->nvalues++] = DatumGetInt64(v);
+	}
+	MemoryContextSwitchTo(caller);
+	stored = ExecCopySlotHeapTuple(slot);
+done:
+	MemoryContextSwitchTo(caller);
+	ResetPerTupleExprContext(li->estate);
+	return stored;
+}
+
+static int
+int64_cmp(const void *a, const void *b)
+{
+	int64		x = *(const int64 *) a;
+	int64		y = *(const int64 *) b;
+
+	return x < y ? -1 : x > y ? 1 : 0;
+}
+
+/*
+ * The batch's check of a single-column key: the distinct keys locked FOR
+ * KEY SHARE as the referenced table's owner, as ri_triggers.c checks each
+ * row; the first lead (in rows) whose key is missing fails as its check
+ * would have.
+ */
+static void
+check_fkey_batch(LeadInserter *li, LeadFkey *fk, HeapTuple *rows, uint64 nrows)
+{
+	Relation	pk = table_open(fk->pkrel, RowShareLock);
+	char	   *pkatt = get_attname(fk->pkrel, fk->pkattnum, false);
+	Oid			argtype = INT8ARRAYOID;
+	Datum		arg;
+	Datum	   *elems;
+	int			n = 0;
+	Oid			save_userid;
+	int			save_sec_context;
+	int64	   *found;
+	uint64		nfound;
+	char	   *sql;
+
+	qsort(fk->values, fk->nvalues, sizeof(int64), int64_cmp);
+	for (int i = 0; i < fk->nvalues; i++)
+		if (n == 0 || fk->values[n - 1] != fk->values[i])
+			fk->values[n++] = fk->values[i];
+	elems = palloc(sizeof(Datum) * n);
+	for (int i = 0; i < n; i++)
+		elems[i] = Int64GetDatum(fk->values[i]);
+	arg = PointerGetDatum(construct_array(elems, n, INT8OID, sizeof(int64), FLOAT8PASSBYVAL, TYPALIGN_DOUBLE));
+	sql = psprintf("SELECT x.%s FROM ONLY %s.%s x WHERE x.%s OPERATOR(pg_catalog.=) ANY ($1) ORDER BY 1 FOR KEY SHARE OF x",
+				   quote_identifier(pkatt), quote_identifier(get_namespace_name(RelationGetNamespace(pk))),
+				   quote_identifier(RelationGetRelationName(pk)), quote_identifier(pkatt));
+
+	GetUserIdAndSecContext(&save_userid, &save_sec_context);
+	SetUserIdAndSecContext(pk->rd_rel->relowner, save_sec_context | SECURITY_LOCAL_USERID_CHANGE | SECURITY_NOFORCE_RLS);
+	if (SPI_execute_with_args(sql, 1, &argtype, &arg, NULL, false, 0) != SPI_OK_SELECT)
+		elog(ERROR, "could not lock the referenced rows of constraint \"%s\"", fk->conname);
+	SetUserIdAndSecContext(save_userid, save_sec_context);
+	nfound = SPI_processed;
+	found = palloc(sizeof(int64) * Max(nfound, 1));
+	for (uint64 i = 0; i < nfound; i++)
+	{
+		bool		isnull;
+
+		found[i] = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 1, &isnull));
+	}
+	SPI_freetuptable(SPI_tuptable);
+	if (nfound < (uint64) n)
+	{
+		TupleDesc	desc = RelationGetDescr(li->rel);
+
+		for (uint64 r = 0; r < nrows; r++)
+		{
+			bool		isnull;
+			int64		key = DatumGetInt64(heap_getattr(rows[r], fk->keys[0], desc, &isnull));
+
+			if (!isnull && bsearch(&key, found, nfound, sizeof(int64), int64_cmp) == NULL)
+				ereport(ERROR,
+						(errcode(ERRCODE_FOREIGN_KEY_VIOLATION),
+						 errmsg("insert or update on table \"%s\" violates foreign key constraint \"%s\"",
+								RelationGetRelationName(li->rel), fk->conname),
+						 errdetail("Key (%s)=(%lld) is not present in table \"%s\".",
+								   NameStr(TupleDescAttr(desc, fk->keys[0] - 1)->attname), (long long) key,
+								   RelationGetRelationName(pk)),
+						 errtableconstraint(li->rel, fk->conname)));
+		}
+	}
+	table_close(pk, NoLock);
+}
+
+static void
+lead_inserter_close(LeadInserter *li)
+{
+	AfterTriggerEndQuery(li->estate);
+	ExecCloseIndices(li->rri);
+	ExecCloseResultRelations(li->estate);
+	ExecCloseRangeTableRelations(li->estate);
+	ExecResetTupleTable(li->estate->es_tupleTable, false);
+	FreeExecutorState(li->estate);
+}
+
+/*
+ * Insert the rows of the new leads' SELECT (rows, its SPI result) into the
+ * lead table; *stored gets the rows as stored, in a table shaped like the
+ * INSERT's RETURNING rows (lead's own columns).
+ */
+static void
+insert_new_leads(Relation rel, SPITupleTable *rows, uint64 nrows, SPITupleTable *stored)
+{
+	LeadInserter li;
+
+	memset(stored, 0, sizeof(SPITupleTable));
+	stored->tupdesc = CreateTupleDescCopy(RelationGetDescr(rel));
+	stored->vals = palloc(sizeof(HeapTuple) * Max(nrows, 1));
+	lead_inserter_open(&li, rel, rows->tupdesc, nrows);
+	for (uint64 r = 0; r < nrows; r++)
+	{
+		HeapTuple	tup = lead_inserter_insert(&li, rows->vals[r], rows->tupdesc);
+
+		if (tup)
+			stored->vals[stored->numvals++] = tup;
+	}
+	for (int f = 0; f < li.nfkeys; f++)
+		if (li.fkeys[f].batch && li.fkeys[f].nvalues > 0)
+			check_fkey_batch(&li, &li.fkeys[f], stored->vals, stored->numvals);
+	lead_inserter_close(&li);
 }
 
 /*
@@ -220,12 +686,103 @@ record_updates(Oid lead)
 }
 
 /*
+ * Can the sync insert the batch's new leads itself (insert_new_leads())?
+ * The lead table is locked from here on, so the answer holds for the sync.
+ */
+static bool
+can_insert_directly(Oid lead, NewLeadPlans *plans)
+{
+	CachedPlanSource *ps;
+	Relation	rel;
+	bool		ok;
+
+	if (plans->leads == NULL || plans->accounts == NULL ||
+		list_length(SPI_plan_get_plan_sources(plans->leads)) != 1)
+		return false;
+	ps = linitial(SPI_plan_get_plan_sources(plans->leads));
+	rel = table_open(lead, RowExclusiveLock);
+	ok = ps->resultDesc != NULL && can_insert_leads(rel, ps->resultDesc);
+	table_close(rel, NoLock);
+	return ok;
+}
+
+/*
+ * The new leads of the batch inserted by the sync itself: their rows
+ * selected, their missing accounts created (as the second statement would
+ * have, which the sync skipped), the leads inserted, then their history
+ * and lifecycle.  Returns the number of leads inserted.
+ */
+static uint64
+insert_leads_directly(Oid lead, NewLeadPlans *plans)
+{
+	Relation	rel;
+	SPITupleTable *rows;
+	uint64		nrows;
+	SPITupleTable stored;
+	int			rc;
+
+	rc = SPI_execute_plan(plans->leads, NULL, NULL, false, 0);
+	if (rc != SPI_OK_SELECT)
+		elog(ERROR, "the new leads' statement failed: %s", SPI_result_code_string(rc));
+	rows = SPI_tuptable;
+	nrows = SPI_processed;
+	if (nrows == 0)
+		return 0;
+	rel = table_open(lead, RowExclusiveLock);
+	/* (the plan may have been revalidated by the run: the rows' columns decide) */
+	if (!can_insert_leads(rel, rows->tupdesc))
+		elog(ERROR, "the columns of the new leads changed during the sync");
+
+	/* their accounts, distinct, in order */
+	{
+		int			c = SPI_fnumber(rows->tupdesc, "account_id");
+		int64	   *ids = palloc(sizeof(int64) * nrows);
+		Datum	   *elems;
+		int			n = 0;
+		uint64		m = 0;
+		Datum		arg;
+
+		if (c <= 0)
+			elog(ERROR, "the new leads lack account_id");
+		for (uint64 r = 0; r < nrows; r++)
+		{
+			bool		isnull;
+			Datum		d = SPI_getbinval(rows->vals[r], rows->tupdesc, c, &isnull);
+
+			if (!isnull)
+				ids[m++] = DatumGetInt64(d);
+		}
+		qsort(ids, m, sizeof(int64), int64_cmp);
+		elems = palloc(sizeof(Datum) * Max(m, 1));
+		for (uint64 i = 0; i < m; i++)
+			if (n == 0 || ids[i] != DatumGetInt64(elems[n - 1]))
+				elems[n++] = Int64GetDatum(ids[i]);
+		arg = PointerGetDatum(construct_array(elems, n, INT8OID, sizeof(int64), FLOAT8PASSBYVAL, TYPALIGN_DOUBLE));
+		rc = SPI_execute_plan(plans->accounts, &arg, NULL, false, 0);
+		if (rc < 0)
+			elog(ERROR, "the new leads' accounts statement failed: %s", SPI_result_code_string(rc));
+		pfree(ids);
+		pfree(elems);
+	}
+
+	insert_new_leads(rel, rows, nrows, &stored);
+	SPI_freetuptable(rows);
+	table_close(rel, NoLock);
+	if (stored.numvals > 0)
+		record_batch(lead, &stored, stored.numvals);
+	return stored.numvals;
+}
+
+/*
  * Run the sync: as the model's owner, with record mode raised in record
  * mode.  Either the kept plans (plans != NULL) or the statements' text.
+ * new_leads: the plans of the new leads inserted by the sync itself, or
+ * NULL (then prepared from st, if it has them).
  * Returns the number of leads written (the last two statements).
  */
 static uint64
-run_sync(SyncStatements *st, SPIPlanPtr *plans, int n, Oid owner, bool record, Oid lead, bool batch)
+run_sync(SyncStatements *st, SPIPlanPtr *plans, int n, Oid owner, bool record, Oid lead, bool batch,
+		 NewLeadPlans *new_leads)
 {
 	Oid			save_userid;
 	int			save_sec_context;
@@ -234,6 +791,8 @@ run_sync(SyncStatements *st, SPIPlanPtr *plans, int n, Oid owner, bool record, O
 	Oid			save_batch_update = lf_tracking_batch_update;
 	volatile bool began = false;
 	uint64		written = 0;
+	NewLeadPlans prepared = {NULL, NULL};
+	bool		direct = false;
 
 	int			nest;
 
@@ -243,6 +802,19 @@ run_sync(SyncStatements *st, SPIPlanPtr *plans, int n, Oid owner, bool record, O
 	lf_tracking_record_mode = record;
 	PG_TRY();
 	{
+		/* the text is prepared here, as the owner */
+		if (new_leads == NULL && st != NULL && st->new_leads != NULL && st->new_accounts != NULL &&
+			batch && tracking_batch_insert)
+		{
+			Oid			argtype = INT8ARRAYOID;
+
+			prepared.leads = SPI_prepare(st->new_leads, 0, NULL);
+			prepared.accounts = SPI_prepare(st->new_accounts, 1, &argtype);
+			new_leads = &prepared;
+		}
+		/* the statements: [flags,] accounts, update, insert */
+		direct = n >= 3 && batch && tracking_batch_insert && new_leads != NULL &&
+			can_insert_directly(lead, new_leads);
 		for (int i = 0; i < n; i++)
 		{
 			bool		batch_now = batch && tracking_batch_insert && i == n - 1;
@@ -251,8 +823,17 @@ run_sync(SyncStatements *st, SPIPlanPtr *plans, int n, Oid owner, bool record, O
 				lf_batch_update_context() == NULL;
 			int			rc;
 
+			/* the new leads' accounts are created with them */
+			if (direct && i == n - 3)
+				continue;
 			if (batch_now)
 				lf_tracking_batch_lead = lead;
+			if (direct && batch_now)
+			{
+				written += insert_leads_directly(lead, new_leads);
+				lf_tracking_batch_lead = save_batch_lead;
+				continue;
+			}
 			if (batch_update)
 			{
 				lf_batch_update_begin();
@@ -317,9 +898,17 @@ get_plans(TriggerData *trigdata)
 	if (found && p->valid)
 		return p;
 	if (found)
+	{
 		for (int i = 0; i < p->n; i++)
 			SPI_freeplan(p->plans[i]);
+		if (p->new_leads.leads)
+			SPI_freeplan(p->new_leads.leads);
+		if (p->new_leads.accounts)
+			SPI_freeplan(p->new_leads.accounts);
+	}
 	p->n = 0;
+	p->new_leads.leads = NULL;
+	p->new_leads.accounts = NULL;
 	p->valid = false;
 	p->source = RelationGetRelid(trigdata->tg_relation);
 
@@ -341,6 +930,20 @@ get_plans(TriggerData *trigdata)
 					 SPI_result_code_string(SPI_result));
 			SPI_keepplan(plan);
 			p->plans[p->n++] = plan;
+		}
+		if (st.new_leads != NULL && st.new_accounts != NULL)
+		{
+			Oid			argtype = INT8ARRAYOID;
+			SPIPlanPtr	leads = SPI_prepare(st.new_leads, 0, NULL);
+			SPIPlanPtr	accounts = SPI_prepare(st.new_accounts, 1, &argtype);
+
+			if (leads == NULL || accounts == NULL)
+				elog(ERROR, "could not prepare the new leads' statements: %s",
+					 SPI_result_code_string(SPI_result));
+			SPI_keepplan(leads);
+			SPI_keepplan(accounts);
+			p->new_leads.leads = leads;
+			p->new_leads.accounts = accounts;
 		}
 		AtEOXact_GUC(true, nest);
 	}
@@ -387,7 +990,7 @@ lf_track_sync(PG_FUNCTION_ARGS)
 	if (SPI_register_trigger_data(trigdata) != SPI_OK_TD_REGISTER)
 		elog(ERROR, "could not register the transition table");
 	p = get_plans(trigdata);
-	run_sync(NULL, p->plans, p->n, p->owner, p->record, p->lead, p->batch);
+	run_sync(NULL, p->plans, p->n, p->owner, p->record, p->lead, p->batch, &p->new_leads);
 	SPI_finish();
 	return PointerGetDatum(NULL);
 }
@@ -408,7 +1011,7 @@ lf_track_resync(PG_FUNCTION_ARGS)
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
 	load_statements(source, NULL, &st);
-	written = run_sync(&st, NULL, st.n, st.owner, st.record, st.lead, st.batch);
+	written = run_sync(&st, NULL, st.n, st.owner, st.record, st.lead, st.batch, NULL);
 	SPI_finish();
 	PG_RETURN_INT64((int64) written);
 }

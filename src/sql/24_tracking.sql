@@ -47,7 +47,8 @@ COMMENT ON FUNCTION @extschema@.track_resync(regclass) IS
 
 CREATE FUNCTION @extschema@.tracking_statements(source regclass, from_relation text,
                                                 OUT model_owner oid, OUT record_mode boolean, OUT statements text[],
-                                                OUT lead_table regclass, OUT batch_insert boolean)
+                                                OUT lead_table regclass, OUT batch_insert boolean,
+                                                OUT new_leads text, OUT new_accounts text)
     LANGUAGE plpgsql STABLE
     SET search_path = pg_catalog, pg_temp
 AS $fn$
@@ -65,7 +66,6 @@ DECLARE
     created text;
     amount_set text := '';
     amount_cols text := '';
-    amount_vals text := '';
     amount_diff text := '';
     known text := '';
     resolved text;
@@ -116,10 +116,13 @@ BEGIN
     IF t.amount_column IS NOT NULL THEN
         amount_set := format(', amount = n.%I::numeric', t.amount_column);
         amount_cols := ', amount';
-        amount_vals := format(', n.%I::numeric', t.amount_column);
         amount_diff := format(' OR l.amount IS DISTINCT FROM n.%I::numeric', t.amount_column);
     END IF;
-    resolved := format('%s n LEFT JOIN LATERAL @extschema@.resolve_stage(%L, %s::text) r ON true',
+    -- (resolve_stage() in a subquery's target list, not as a function scan,
+    -- which would build a tuplestore per row; a batch holds few distinct
+    -- stage values, which the planner may then resolve once each)
+    resolved := format('%s n LEFT JOIN LATERAL (SELECT (q.rs).stage, (q.rs).label
+                              FROM (SELECT @extschema@.resolve_stage(%L, %s::text) AS rs OFFSET 0) q) r ON true',
                        r, t.funnel, format('n.%I', t.stage_column));
 
     IF record_mode THEN
@@ -139,10 +142,10 @@ BEGIN
     IF record_mode THEN
         statements := statements || format($q$
             INSERT INTO %1$s.tracking_issue (source, external_key, lead_id, account_id, kind, stage_value, from_stage, to_stage, changed_at)
-            SELECT %2$L, %3$s::text, l.lead_id, coalesce(l.account_id, %4$s), k.kind, n.%5$I::text, l.stage, r.stage, %6$s
-              FROM %7$s
-              LEFT JOIN %1$s.lead l ON %8$s
-             CROSS JOIN LATERAL unnest(ARRAY[
+            SELECT %2$L, i.external_key, i.lead_id, i.account_id, k.kind, i.stage_value, i.from_stage, i.to_stage, i.changed_at
+              FROM (SELECT %3$s::text AS external_key, l.lead_id, coalesce(l.account_id, %4$s) AS account_id,
+                           n.%5$I::text AS stage_value, l.stage AS from_stage, r.stage AS to_stage, %6$s AS changed_at,
+                           ARRAY[
                    CASE WHEN r.stage IS NULL THEN 'unknown_label' END,
                    CASE WHEN r.stage IS NOT NULL AND l.lead_id IS NULL
                              AND r.stage <> ALL (@extschema@.entry_stages(%9$L)) THEN 'refused_start' END,
@@ -151,8 +154,13 @@ BEGIN
                    CASE WHEN r.stage IS NOT NULL AND l.stage <> r.stage AND %6$s < l.stage_entered_at THEN 'backdated' END,
                    CASE WHEN r.stage IS NOT NULL AND (l.lead_id IS NULL OR l.stage <> r.stage) AND %6$s > now() THEN 'future_dated' END,
                    CASE WHEN %10$s AND l.account_id <> %4$s THEN 'account_changed' END
-               ]) AS k(kind)
-             WHERE k.kind IS NOT NULL$q$,
+                           ]::text[] AS kinds
+                      FROM %7$s
+                      LEFT JOIN %1$s.lead l ON %8$s
+                    OFFSET 0) i
+             CROSS JOIN LATERAL pg_catalog.unnest(i.kinds) AS k(kind)
+             -- (most rows have no issue: they are not expanded)
+             WHERE pg_catalog.num_nonnulls(VARIADIC i.kinds) > 0 AND k.kind IS NOT NULL$q$,
             s, t.source_name, key, acct, t.stage_column, coalesce(chg, 'NULL::timestamptz'), resolved, match, t.funnel,
             CASE WHEN t.account_column IS NOT NULL THEN 'true' ELSE 'false' END);
     END IF;
@@ -174,28 +182,46 @@ BEGIN
     -- (with batch_insert: the motion where the account has no win, which
     -- makes it new business, NULL else for the motion trigger to derive; and
     -- the rows as stored, whose history and lifecycle the sync writes)
-    statements := statements || format($q$
-        INSERT INTO %1$s.lead (lead_id, account_id, funnel, stage, stage_label%2$s, created_at, stage_entered_at, external_source, external_id%14$s)
-        SELECT %3$s, x.account_id, %5$L, r.stage, %6$s%7$s, %8$s, %8$s, %9$L, %10$s%15$s
-          FROM %11$s
-         CROSS JOIN LATERAL (SELECT %4$s AS account_id) x
-          LEFT JOIN %1$s.lead l ON %12$s
-         WHERE l.lead_id IS NULL%13$s%16$s$q$,
-        s, amount_cols,
+    new_leads := format($q$
+        SELECT %2$s AS lead_id, x.account_id AS account_id, %4$L::text AS funnel, r.stage AS stage,
+               (%5$s)::text AS stage_label%6$s, %7$s AS created_at, %7$s AS stage_entered_at,
+               %8$L::text AS external_source, (%9$s)::text AS external_id%13$s
+          FROM %10$s
+         CROSS JOIN LATERAL (SELECT %3$s AS account_id) x
+          LEFT JOIN %1$s.lead l ON %11$s
+         WHERE l.lead_id IS NULL%12$s$q$,
+        s,
         CASE WHEN id_int THEN key || '::bigint' ELSE format('nextval(%L)', s || '.lead_external_id_seq') END,
-        acct, t.funnel, label_expr, amount_vals, created, t.source_name,
-        CASE WHEN id_int THEN 'NULL' ELSE key || '::text' END,
+        acct, t.funnel, label_expr,
+        CASE WHEN t.amount_column IS NOT NULL THEN format(', n.%I::numeric AS amount', t.amount_column) ELSE '' END,
+        created, t.source_name,
+        CASE WHEN id_int THEN 'NULL' ELSE key END,
         resolved, match, known,
-        CASE WHEN batch_insert THEN ', motion' ELSE '' END,
-        CASE WHEN batch_insert THEN format($m$, CASE WHEN NOT EXISTS (SELECT 1 FROM %s.lead_stage_history w
-                                                                    WHERE w.account_id = x.account_id AND w.to_stage = 'won')
-                                                 THEN 'new_business'::@extschema@.lead_motion END$m$, s) ELSE '' END,
+        CASE WHEN batch_insert THEN format($m$,
+               CASE WHEN NOT EXISTS (SELECT 1 FROM %s.lead_stage_history w
+                                      WHERE w.account_id = x.account_id AND w.to_stage = 'won')
+                    THEN 'new_business'::@extschema@.lead_motion END AS motion$m$, s) ELSE '' END);
+    -- the same rows inserted by one statement: where the sync cannot insert
+    -- the new leads itself (new_leads NULL below, or tracking.c declines)
+    statements := statements || format($q$
+        INSERT INTO %1$s.lead (lead_id, account_id, funnel, stage, stage_label%2$s, created_at, stage_entered_at, external_source, external_id%3$s)%4$s%5$s$q$,
+        s, amount_cols, CASE WHEN batch_insert THEN ', motion' ELSE '' END, new_leads,
         CASE WHEN batch_insert THEN '
          RETURNING lead_id, account_id, contact_id, funnel, stage, stage_entered_at, close_reason, stage_label' ELSE '' END);
+    -- with new_leads, in place of the second statement: the accounts of the
+    -- new leads ($1, from new_leads' rows) that do not exist yet
+    new_accounts := format($q$
+        INSERT INTO %1$s.account (account_id)
+        SELECT a FROM pg_catalog.unnest($1::pg_catalog.int8[]) a
+        ON CONFLICT (account_id) DO NOTHING$q$, s);
+    IF NOT batch_insert THEN
+        new_leads := NULL;
+        new_accounts := NULL;
+    END IF;
 END
 $fn$;
 COMMENT ON FUNCTION @extschema@.tracking_statements(regclass, text) IS
-'The set-based statements that mirror rows of a tracked table (read from from_relation, the trigger''s transition table; NULL: the table itself, for its owner only) into its model: in record mode first the flags, then missing accounts, updates of existing leads, inserts of new ones. Used by track_sync() and track_resync().';
+'The set-based statements that mirror rows of a tracked table (read from from_relation, the trigger''s transition table; NULL: the table itself, for its owner only) into its model: in record mode first the flags, then missing accounts, updates of existing leads, inserts of new ones. new_leads (where batch_insert): the new leads'' rows as the last statement inserts them, for the sync to insert itself, and new_accounts, which then creates their accounts (an int8[] parameter) in place of the second statement. Used by track_sync() and track_resync().';
 
 CREATE FUNCTION @extschema@.model_add_tracking(target_schema name) RETURNS void
     LANGUAGE plpgsql

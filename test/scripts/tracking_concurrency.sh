@@ -11,7 +11,9 @@
 # Checks: no client fails (record mode refuses nothing: no 23514, no 23503,
 # no deadlock); afterwards the model mirrors the table exactly (plain SQL
 # over the table and resolve_stage() against the leads), every invariant
-# holds, every unknown label is listed by tracking_check().
+# holds, every unknown label is listed by tracking_check().  Then, in two
+# sessions: a batch's new leads keep their account locked against a DELETE
+# until the batch commits.
 set -euo pipefail
 . "$(dirname "$0")/../../tools/lib.sh"
 db=leadfunnel_tracking_conc
@@ -62,6 +64,38 @@ echo "$checks"
 case "$checks" in
     *" mirror_differences=0 violations=0 snapshot_violations=0 unknown_listed=true refused_recorded=true") ;;
     *) echo "FAIL: model and table disagree, or invariants broken"; status=1 ;;
+esac
+
+# The sync checks the accounts of a batch's new leads with one locking read
+# (FOR KEY SHARE) instead of a foreign-key check per lead: the lock must hold
+# until the batch commits, as the per-row check's does.  Session 1 syncs two
+# new leads of an existing account and stays open; session 2's DELETE of that
+# account must wait for it (here: time out), and once session 1 committed,
+# fail on the leads (23503) -- it must never leave leads without an account.
+lf_psql -d "$db" >/dev/null <<'SQL'
+CREATE TABLE public.opps (id text PRIMARY KEY, account_id bigint, stage text);
+SELECT leadfunnel.track('public.opps', 'conc', 'deals', 'id', 'stage', account_column => 'account_id');
+INSERT INTO conc.account (account_id) VALUES (900001);
+SQL
+lf_psql -d "$db" > "$LF_TMP/batch.out" 2>&1 <<'SQL' &
+BEGIN;
+INSERT INTO public.opps VALUES ('O1', 900001, 'appointmentscheduled'), ('O2', 900001, 'qualifiedtobuy');
+SELECT pg_sleep(6);
+COMMIT;
+SQL
+batch=$!
+for _ in $(seq 1 100); do
+    [ "$(lf_psql -d "$db" -At -c "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND query LIKE 'SELECT pg_sleep(6)%' AND state = 'active'")" = 1 ] && break
+    sleep 0.2
+done
+held=$(lf_psql -d "$db" -v ON_ERROR_STOP=0 -c "SET lock_timeout = '1s'" -c "DELETE FROM conc.account WHERE account_id = 900001" 2>&1 || true)
+wait $batch || { cat "$LF_TMP/batch.out"; echo "FAIL: the batch failed"; status=1; }
+after=$(lf_psql -d "$db" -v ON_ERROR_STOP=0 -c "DELETE FROM conc.account WHERE account_id = 900001" 2>&1 || true)
+leads=$(lf_psql -d "$db" -At -c "SELECT count(*) FROM conc.lead l JOIN conc.account a USING (account_id) WHERE l.external_id IN ('O1', 'O2')")
+echo "delete during the batch: $(echo "$held" | grep -o 'lock timeout' || echo "$held"); after it: $(echo "$after" | grep -o 'violates foreign key constraint "lead_account_id_fkey"' || echo "$after"); leads with their account: $leads"
+case "$held|$after|$leads" in
+    *"canceling statement due to lock timeout"*"|"*'violates foreign key constraint "lead_account_id_fkey" on table "lead"'*"|2") ;;
+    *) echo "FAIL: the batch's new leads did not keep their account locked"; status=1 ;;
 esac
 [ -n "${LF_KEEP_DB:-}" ] || lf_psql -d postgres -c "DROP DATABASE $db" >/dev/null
 [ "$status" = 0 ] && echo "tracking concurrency: ok"
