@@ -23,12 +23,14 @@
  * that a CRM's batch is never refused.
  *
  * New leads (the last statement, an INSERT ... RETURNING) are the bulk of an
- * initial load.  Their lead rows go through the model's row triggers as any
- * insert (validation, dating, foreign keys), but with lf_tracking_batch_lead
- * raised the AFTER INSERT triggers leave their history and lifecycle to the
- * sync, which writes them set-based from the returned rows
- * (lf_record_inserted_leads, lf_lifecycle_inserted_leads): the same rows as
- * the row triggers write, in less time (bench/README.md).  The
+ * initial load.  Where the lead table allows it the sync inserts them itself
+ * instead (insert_new_leads(): their SELECT, their accounts, the rows through
+ * the executor with the BEFORE triggers, constraints and indexes of any
+ * insert, the account's foreign key checked once for the batch); either way,
+ * with lf_tracking_batch_lead raised, the AFTER INSERT triggers leave their
+ * history and lifecycle to the sync, which writes them set-based from the
+ * rows as stored (lf_record_inserted_leads, lf_lifecycle_inserted_leads): the
+ * same rows as the row triggers write, in less time (bench/README.md).  The
  * statement also states each lead's motion where it is new business (its
  * account has no win), so the motion trigger reads no facts per row.
  * leadfunnel.tracking_batch_insert = off makes the sync leave everything to
@@ -209,8 +211,9 @@ load_statements(Oid source, const char *from_relation, SyncStatements *out)
  * Inserting the new leads without a statement.
  *
  * The last statement of the sync (INSERT INTO lead ... SELECT ... RETURNING)
- * spends a third of its time on the AFTER INSERT row events of the new
- * leads, queued and fired one by one although none of them does anything
+ * spent about an eighth of an initial load's time (bench/README.md) on the
+ * AFTER INSERT row events of the new leads, queued and fired one by one,
+ * five per lead, although none of them does anything
  * the sync could not do once for the batch: lead_stage_record and
  * lead_lifecycle return at once for a lead of the batch (the sync writes
  * their rows set-based afterwards), the foreign-key checks of columns the
