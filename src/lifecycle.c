@@ -75,10 +75,9 @@
 #include "invalidation.h"
 #include "lifecycle.h"
 #include "lifecycle_rule.h"
-#include "transition.h"
-#include "vocabulary.h"
 #include "settings.h"
 #include "transition.h"
+#include "vocabulary.h"
 
 #define LC_CHRONOLOGY_CONSTRAINT	"account_lifecycle_chronology"
 
@@ -1098,15 +1097,6 @@ typedef struct LcBatch
 	int			ncontacts;
 } LcBatch;
 
-static int
-int64_cmp(const void *a, const void *b)
-{
-	int64		x = *(const int64 *) a;
-	int64		y = *(const int64 *) b;
-
-	return x < y ? -1 : x > y ? 1 : 0;
-}
-
 static void
 work_batch(void *arg)
 {
@@ -1184,7 +1174,7 @@ lf_lifecycle_inserted_leads(Relation rel, SPITupleTable *rows, uint64 nrows)
 	}
 	if (b.nwon == 0 && b.ncontacts == 0)
 		return;
-	qsort(b.won, b.nwon, sizeof(int64), int64_cmp);
+	qsort(b.won, b.nwon, sizeof(int64), lf_int64_cmp);
 	n = 0;
 	for (int i = 0; i < b.nwon; i++)
 		if (n == 0 || b.won[n - 1] != b.won[i])
@@ -1225,7 +1215,7 @@ lf_lifecycle_updated_leads(Relation rel)
 	td.tg_event = TRIGGER_EVENT_UPDATE | TRIGGER_EVENT_ROW | TRIGGER_EVENT_AFTER;
 	td.tg_relation = rel;
 
-	qsort(kept_won, nkept_won, sizeof(int64), int64_cmp);
+	qsort(kept_won, nkept_won, sizeof(int64), lf_int64_cmp);
 	for (int i = 0; i < nkept_won; i++)
 		if (n == 0 || kept_won[n - 1] != kept_won[i])
 			kept_won[n++] = kept_won[i];

@@ -535,15 +535,6 @@ done:
 	return stored;
 }
 
-static int
-int64_cmp(const void *a, const void *b)
-{
-	int64		x = *(const int64 *) a;
-	int64		y = *(const int64 *) b;
-
-	return x < y ? -1 : x > y ? 1 : 0;
-}
-
 /*
  * The batch's check of a single-column key: the distinct keys locked FOR
  * KEY SHARE as the referenced table's owner, as ri_triggers.c checks each
@@ -565,7 +556,7 @@ check_fkey_batch(LeadInserter *li, LeadFkey *fk, HeapTuple *rows, uint64 nrows)
 	uint64		nfound;
 	char	   *sql;
 
-	qsort(fk->values, fk->nvalues, sizeof(int64), int64_cmp);
+	qsort(fk->values, fk->nvalues, sizeof(int64), lf_int64_cmp);
 	for (int i = 0; i < fk->nvalues; i++)
 		if (n == 0 || fk->values[n - 1] != fk->values[i])
 			fk->values[n++] = fk->values[i];
@@ -600,7 +591,7 @@ check_fkey_batch(LeadInserter *li, LeadFkey *fk, HeapTuple *rows, uint64 nrows)
 			bool		isnull;
 			int64		key = DatumGetInt64(heap_getattr(rows[r], fk->keys[0], desc, &isnull));
 
-			if (!isnull && bsearch(&key, found, nfound, sizeof(int64), int64_cmp) == NULL)
+			if (!isnull && bsearch(&key, found, nfound, sizeof(int64), lf_int64_cmp) == NULL)
 				ereport(ERROR,
 						(errcode(ERRCODE_FOREIGN_KEY_VIOLATION),
 						 errmsg("insert or update on table \"%s\" violates foreign key constraint \"%s\"",
@@ -617,12 +608,7 @@ check_fkey_batch(LeadInserter *li, LeadFkey *fk, HeapTuple *rows, uint64 nrows)
 static void
 lead_inserter_close(LeadInserter *li)
 {
-	AfterTriggerEndQuery(li->estate);
-	ExecCloseIndices(li->rri);
-	ExecCloseResultRelations(li->estate);
-	ExecCloseRangeTableRelations(li->estate);
-	ExecResetTupleTable(li->estate->es_tupleTable, false);
-	FreeExecutorState(li->estate);
+	lf_own_writes_end(li->estate, li->rri);
 }
 
 /*
@@ -755,7 +741,7 @@ insert_leads_directly(Oid lead, NewLeadPlans *plans)
 			if (!isnull)
 				ids[m++] = DatumGetInt64(d);
 		}
-		qsort(ids, m, sizeof(int64), int64_cmp);
+		qsort(ids, m, sizeof(int64), lf_int64_cmp);
 		elems = palloc(sizeof(Datum) * Max(m, 1));
 		for (uint64 i = 0; i < m; i++)
 			if (n == 0 || ids[i] != DatumGetInt64(elems[n - 1]))

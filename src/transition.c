@@ -542,15 +542,26 @@ history_writer_open(HistoryWriter *w, Oid history_relid, Oid guard_fn)
 	AfterTriggerBeginQuery();
 }
 
+/*
+ * The end of an executor state set up for our own writes (as
+ * history_writer_open and tracking.c's lead inserter set it up): the queued
+ * AFTER trigger events fired, indexes and relations closed, the state freed.
+ */
+void
+lf_own_writes_end(EState *estate, ResultRelInfo *rri)
+{
+	AfterTriggerEndQuery(estate);
+	ExecCloseIndices(rri);
+	ExecCloseResultRelations(estate);
+	ExecCloseRangeTableRelations(estate);
+	ExecResetTupleTable(estate->es_tupleTable, false);
+	FreeExecutorState(estate);
+}
+
 static void
 history_writer_close(HistoryWriter *w)
 {
-	AfterTriggerEndQuery(w->estate);
-	ExecCloseIndices(w->rri);
-	ExecCloseResultRelations(w->estate);
-	ExecCloseRangeTableRelations(w->estate);
-	ExecResetTupleTable(w->estate->es_tupleTable, false);
-	FreeExecutorState(w->estate);
+	lf_own_writes_end(w->estate, w->rri);
 	table_close(w->hrel, NoLock);
 }
 

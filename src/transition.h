@@ -86,4 +86,7 @@ extern bool lf_history_last_row(Relation hrel, Oid index, int64 account_id, int6
 extern void lf_row_writer_insert(LfRowWriter *rw, TupleTableSlot *slot);
 extern void lf_row_writer_close(LfRowWriter *rw);
 
+/* The end of an executor state of our own writes (AFTER events fired, all closed). */
+extern void lf_own_writes_end(struct EState *estate, struct ResultRelInfo *rri);
+
 #endif							/* LEADFUNNEL_TRANSITION_H */

@@ -118,4 +118,14 @@ struct HeapTupleData;
 extern bool lf_column_changed(struct HeapTupleData *oldtup, struct HeapTupleData *newtup,
 							  TupleDesc desc, AttrNumber attnum);
 
+/* qsort() and bsearch() order of int64 keys (lead and account ids). */
+static inline int
+lf_int64_cmp(const void *a, const void *b)
+{
+	int64		x = *(const int64 *) a;
+	int64		y = *(const int64 *) b;
+
+	return (x > y) - (x < y);
+}
+
 #endif							/* LEADFUNNEL_VOCABULARY_H */
