@@ -688,17 +688,17 @@ BEGIN
             SELECT DISTINCT ON (e.lead_id, e.entered_at, e.stage, e.occ) e.*
               FROM ev_occ e ORDER BY e.lead_id, e.entered_at, e.stage, e.occ, e.prio, e.rn
         ), st_at AS (
-            -- the k-th entry of a lead's stage at one time, and the last
+            -- the k-th entry of a lead's stage at one time, of n
             SELECT st.lead_id, st.entered_at, st.to_stage, st.seq,
                    row_number() OVER (PARTITION BY st.lead_id, st.entered_at, st.to_stage ORDER BY st.seq) AS occ,
-                   max(st.seq) OVER (PARTITION BY st.lead_id, st.entered_at, st.to_stage) AS last_seq
+                   count(*) OVER (PARTITION BY st.lead_id, st.entered_at, st.to_stage) AS n
               FROM st
         ), timeline AS (
             -- the stage entries (marker) and the events in time order: an
             -- event's stage then is the marker of its group.  An event right
             -- after the entry of its stage at its time (the k-th event after
-            -- the k-th entry: the move it was written with; one more than
-            -- the entries, after the last: a move between labels made just
+            -- the k-th entry: the move it was written with; events beyond
+            -- the entries after the last: moves between labels made just
             -- after the move), else before the entries of its time (a move
             -- between labels of the stage the lead was in until then).
             SELECT x.*, count(x.marker) OVER (PARTITION BY x.lead_id ORDER BY x.entered_at, x.mseq, x.ord, x.occ
@@ -708,13 +708,12 @@ BEGIN
                            NULL::int AS prio, NULL::name AS changed_by
                       FROM st
                     UNION ALL
-                    SELECT one.lead_id, one.account_id, one.entered_at, 1, coalesce(sa.seq, sl.seq, 0), one.occ, NULL,
+                    SELECT one.lead_id, one.account_id, one.entered_at, 1, coalesce(sa.seq, 0), one.occ, NULL,
                            one.stage, one.label, one.prio, one.changed_by
                       FROM one
                       LEFT JOIN st_at sa ON sa.lead_id OPERATOR(pg_catalog.=) one.lead_id AND sa.entered_at OPERATOR(pg_catalog.=) one.entered_at
-                                        AND sa.to_stage OPERATOR(pg_catalog.=) one.stage AND sa.occ OPERATOR(pg_catalog.=) one.occ
-                      LEFT JOIN st_at sl ON sl.lead_id OPERATOR(pg_catalog.=) one.lead_id AND sl.entered_at OPERATOR(pg_catalog.=) one.entered_at
-                                        AND sl.to_stage OPERATOR(pg_catalog.=) one.stage AND sl.seq OPERATOR(pg_catalog.=) sl.last_seq) x
+                                        AND sa.to_stage OPERATOR(pg_catalog.=) one.stage
+                                        AND sa.occ OPERATOR(pg_catalog.=) least(one.occ, sa.n)) x
         ), judged AS (
             SELECT t.*, first_value(t.marker) OVER (PARTITION BY t.lead_id, t.grp ORDER BY t.ord, t.mseq DESC) AS stage_then
               FROM timeline t
