@@ -355,7 +355,6 @@ lf_history_merge_walk(PG_FUNCTION_ARGS)
 	Tuplestorestate *ts;
 	TupleDesc	outdesc;
 	MemoryContext leadcxt;
-	SPIPlanPtr	plan;
 	Portal		portal;
 	WalkRow    *rows;
 	int			nrows = 0;
@@ -383,10 +382,7 @@ lf_history_merge_walk(PG_FUNCTION_ARGS)
 	rows = palloc(sizeof(WalkRow) * maxrows);
 
 	SPI_connect();
-	plan = SPI_prepare(text_to_cstring(PG_GETARG_TEXT_PP(0)), 0, NULL);
-	if (plan == NULL)
-		elog(ERROR, "could not prepare the rows to walk: %s", SPI_result_code_string(SPI_result));
-	portal = SPI_cursor_open(NULL, plan, NULL, NULL, true);
+	portal = SPI_cursor_open_with_args(NULL, text_to_cstring(PG_GETARG_TEXT_PP(0)), 0, NULL, NULL, NULL, true, 0);
 	for (;;)
 	{
 		TupleDesc	indesc;

@@ -1716,7 +1716,6 @@ lf_history_append_rows(PG_FUNCTION_ARGS)
 	BulkInsertState bistate = NULL;
 	int			nslots = 0;
 	TupleDesc	hdesc;
-	SPIPlanPtr	plan;
 	Portal		portal;
 	AttrNumber *map = NULL;
 	int64		n = 0;
@@ -1747,10 +1746,7 @@ lf_history_append_rows(PG_FUNCTION_ARGS)
 	}
 
 	SPI_connect();
-	plan = SPI_prepare(text_to_cstring(PG_GETARG_TEXT_PP(1)), 0, NULL);
-	if (plan == NULL)
-		elog(ERROR, "could not prepare the rows to append: %s", SPI_result_code_string(SPI_result));
-	portal = SPI_cursor_open(NULL, plan, NULL, NULL, true);
+	portal = SPI_cursor_open_with_args(NULL, text_to_cstring(PG_GETARG_TEXT_PP(1)), 0, NULL, NULL, NULL, true, 0);
 	for (;;)
 	{
 		TupleDesc	rdesc;
