@@ -54,7 +54,6 @@
 #include "commands/trigger.h"
 #include "executor/spi.h"
 #include "miscadmin.h"
-#include "parser/parse_func.h"
 #include "rewrite/rewriteHandler.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
@@ -270,22 +269,6 @@ typedef struct LeadInserter
 	ExprState **defaults;		/* per lead column not selected: its default, or NULL */
 } LeadInserter;
 
-/* As the trigger manager decides whether a trigger fires in this session. */
-static bool
-trigger_fires(const Trigger *trig)
-{
-	if (SessionReplicationRole == SESSION_REPLICATION_ROLE_REPLICA)
-		return trig->tgenabled == TRIGGER_FIRES_ON_REPLICA || trig->tgenabled == TRIGGER_FIRES_ALWAYS;
-	return trig->tgenabled == TRIGGER_FIRES_ON_ORIGIN || trig->tgenabled == TRIGGER_FIRES_ALWAYS;
-}
-
-/* The trigger function leadfunnel.<fn>() (no arguments). */
-static Oid
-lf_function_oid(const char *fn)
-{
-	return LookupFuncName(list_make2(makeString(LF_SCHEMA), makeString(pstrdup(fn))), 0, NULL, false);
-}
-
 /*
  * Can the sync insert the SELECT's rows (columns sel) into the lead table
  * itself, with the INSERT's effects?  Not when the table has statement
@@ -348,7 +331,7 @@ lead_fkeys(LeadInserter *li)
 		bool		isnull;
 		ArrayType  *arr;
 
-		if (trig->tgfoid != F_RI_FKEY_CHECK_INS || !trigger_fires(trig) ||
+		if (trig->tgfoid != F_RI_FKEY_CHECK_INS || !lf_trigger_fires(trig) ||
 			!TRIGGER_TYPE_MATCHES(trig->tgtype, TRIGGER_TYPE_ROW, TRIGGER_TYPE_AFTER, TRIGGER_TYPE_INSERT))
 			continue;
 		tup = SearchSysCache1(CONSTROID, ObjectIdGetDatum(trig->tgconstraint));
@@ -412,6 +395,9 @@ lead_inserter_open(LeadInserter *li, Relation rel, TupleDesc sel, uint64 nrows)
 	InitResultRelInfo(li->rri, rel, 1, NULL, 0);
 	if (rel->trigdesc)
 	{
+		Oid			stage_record = lf_function_oid("lead_stage_record");
+		Oid			lifecycle = lf_function_oid("lead_lifecycle");
+
 		/* a copy with the same triggers in the same places, some disabled */
 		li->trigdesc = CopyTriggerDesc(rel->trigdesc);
 		li->rri->ri_TrigDesc = li->trigdesc;
@@ -421,8 +407,7 @@ lead_inserter_open(LeadInserter *li, Relation rel, TupleDesc sel, uint64 nrows)
 		{
 			Trigger    *trig = &li->trigdesc->triggers[i];
 
-			if ((trig->tgfoid == lf_function_oid("lead_stage_record") ||
-				 trig->tgfoid == lf_function_oid("lead_lifecycle")) &&
+			if ((trig->tgfoid == stage_record || trig->tgfoid == lifecycle) &&
 				TRIGGER_TYPE_MATCHES(trig->tgtype, TRIGGER_TYPE_ROW, TRIGGER_TYPE_AFTER, TRIGGER_TYPE_INSERT))
 				trig->tgenabled = TRIGGER_DISABLED;
 		}
@@ -503,7 +488,7 @@ lead_inserter_insert(LeadInserter *li, HeapTuple row, TupleDesc sel)
 	if (li->trigdesc)
 	{
 		for (int i = 0; i < li->trigdesc->numtriggers && !any_after; i++)
-			any_after = trigger_fires(&li->trigdesc->triggers[i]) &&
+			any_after = lf_trigger_fires(&li->trigdesc->triggers[i]) &&
 				TRIGGER_TYPE_MATCHES(li->trigdesc->triggers[i].tgtype, TRIGGER_TYPE_ROW,
 									 TRIGGER_TYPE_AFTER, TRIGGER_TYPE_INSERT);
 		li->trigdesc->trig_insert_before_row = false;

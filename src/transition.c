@@ -414,8 +414,7 @@ get_target(TriggerData *trigdata, bool needs_history)
 						 errdetail("A label history needs the stage_label column that leadfunnel.model_add_labels() adds.")));
 			resolve_history(&t->labels, rel, trigger->tgargs[1], true);
 		}
-		t->guard_fn = LookupFuncName(list_make2(makeString(LF_SCHEMA), makeString("history_append_only")),
-									 0, NULL, false);
+		t->guard_fn = lf_function_oid("history_append_only");
 	}
 	t->valid = true;
 	return t;
@@ -1474,12 +1473,19 @@ lf_record_updated_leads(Relation rel)
 	PG_END_TRY();
 }
 
+/* The function leadfunnel.<fn>() without arguments (a trigger function). */
+Oid
+lf_function_oid(const char *fn)
+{
+	return LookupFuncName(list_make2(makeString(LF_SCHEMA), makeString(pstrdup(fn))), 0, NULL, false);
+}
+
 /*
  * Does a trigger fire in this session (by its tgenabled and
  * session_replication_role, as the trigger manager decides)?
  */
-static bool
-trigger_fires(const Trigger *trig)
+bool
+lf_trigger_fires(const Trigger *trig)
 {
 	if (SessionReplicationRole == SESSION_REPLICATION_ROLE_REPLICA)
 		return trig->tgenabled == TRIGGER_FIRES_ON_REPLICA || trig->tgenabled == TRIGGER_FIRES_ALWAYS;
@@ -1501,9 +1507,9 @@ lf_insert_trigger_data(Relation rel, const char *fn, TriggerData *td)
 	memset(td, 0, sizeof(TriggerData));
 	if (trigdesc == NULL)
 		return false;
-	fnoid = LookupFuncName(list_make2(makeString(LF_SCHEMA), makeString(pstrdup(fn))), 0, NULL, false);
+	fnoid = lf_function_oid(fn);
 	for (int i = 0; i < trigdesc->numtriggers; i++)
-		if (trigdesc->triggers[i].tgfoid == fnoid && trigger_fires(&trigdesc->triggers[i]) &&
+		if (trigdesc->triggers[i].tgfoid == fnoid && lf_trigger_fires(&trigdesc->triggers[i]) &&
 			TRIGGER_TYPE_MATCHES(trigdesc->triggers[i].tgtype, TRIGGER_TYPE_ROW, TRIGGER_TYPE_AFTER, TRIGGER_TYPE_INSERT))
 			td->tg_trigger = &trigdesc->triggers[i];
 	if (td->tg_trigger == NULL)

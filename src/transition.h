@@ -68,6 +68,10 @@ extern void lf_record_updated_leads(Relation rel);
  */
 extern bool lf_insert_trigger_data(Relation rel, const char *fn, TriggerData *td);
 
+/* The function leadfunnel.<fn>() without arguments; whether a trigger fires in this session. */
+extern Oid	lf_function_oid(const char *fn);
+extern bool lf_trigger_fires(const Trigger *trig);
+
 /*
  * Rows appended to a model's own append-only table (the value history)
  * through the executor, as the stage history's are: indexes, constraints and
